@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "roprof",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "roprof", targets: ["roprof"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C shim: variadic ptrace, wait macros, the fork → stop → seccomp → exec child path. No logic.
+        .target(name: "CPtrace"),
+        // libseccomp as a system library; exactly one Swift importer (Seccomp).
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp",
+                       providers: [.apt(["libseccomp-dev"])]),
+        // Pure values: events, recordings, baselines (Codable, deterministic).
+        .target(name: "TraceModel"),
+        // The one Swift wrapper of libseccomp: names ⇄ numbers, filter building, BPF export, loading.
+        .target(name: "Seccomp", dependencies: ["CSeccomp", "TraceModel"]),
+        // The Linux ptrace engine.
+        .target(name: "Tracer", dependencies: ["CPtrace", "Seccomp", "TraceModel"]),
+        // Pure analysis: runtime profiles, classification, mount synthesis, remedies.
+        .target(name: "Analysis", dependencies: ["TraceModel", "Yams"]),
+        // Pure emitters: text/markdown/json reports and deployment formats.
+        .target(name: "Emitters", dependencies: ["Analysis", "TraceModel", "Seccomp", "Yams"]),
+        // Mount namespace + read-only root + tmpfs + seccomp, used by verify/diagnose.
+        .target(name: "Sandbox", dependencies: ["CPtrace", "Seccomp", "TraceModel"]),
+        // The thin CLI.
+        .executableTarget(name: "roprof", dependencies: [
+            "TraceModel", "Tracer", "Analysis", "Emitters", "Sandbox", "Seccomp",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "roprofTests", dependencies: [
+            "TraceModel", "Analysis", "Emitters", "Seccomp", "roprof",
+        ], path: "Tests/roprofTests"),
+    ],
+    swiftLanguageModes: [.v5]
+)

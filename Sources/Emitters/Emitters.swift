@@ -1,0 +1,1 @@
+// Emitters module: see DESIGN.md.

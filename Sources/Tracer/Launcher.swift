@@ -1,0 +1,104 @@
+internal import CPtrace
+import Foundation
+import Glibc
+
+/// One step of the sandbox mount plan (executed in the child, between fork and exec).
+public struct MountStep: Sendable, Equatable {
+    public enum Kind: Int32, Sendable { case mount = 0, setattr = 1, mkdir = 2 }
+    public var kind: Kind
+    public var source: String?
+    public var target: String
+    public var fstype: String?
+    public var flags: UInt
+    public var data: String?
+    public var recursive: Bool
+    public var attrSet: UInt64
+    public var attrClear: UInt64
+    public init(kind: Kind, source: String? = nil, target: String, fstype: String? = nil, flags: UInt = 0,
+                data: String? = nil, recursive: Bool = false, attrSet: UInt64 = 0, attrClear: UInt64 = 0) {
+        self.kind = kind; self.source = source; self.target = target; self.fstype = fstype; self.flags = flags
+        self.data = data; self.recursive = recursive; self.attrSet = attrSet; self.attrClear = attrClear
+    }
+}
+
+/// What to run and how.
+public struct LaunchSpec: Sendable {
+    public var executable: String
+    public var argv: [String]
+    public var environment: [String]
+    public var cwd: String?
+    public var mountNamespace: Bool = false
+    public var mountSteps: [MountStep] = []
+    public var noNewPrivs: Bool = false
+    public init(executable: String, argv: [String], environment: [String], cwd: String? = nil) {
+        self.executable = executable; self.argv = argv; self.environment = environment; self.cwd = cwd
+    }
+
+    /// Finds `name` on PATH like a shell; nil when it is not there.
+    public static func resolveExecutable(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
+        if name.contains("/") { return access(name, F_OK) == 0 ? name : nil }
+        for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
+            var st = stat()
+            if stat(candidate, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+}
+
+/// Why the child never reached the command.
+struct SpawnFailure: Error {
+    var stage: Int32
+    var errno: Int32
+}
+
+enum Launcher {
+    /// Forks a child that stops itself (for PTRACE_SEIZE), installs `filter`, and execs.
+    /// Returns the pid and the read end of the CLOEXEC error pipe.
+    static func spawn(_ spec: LaunchSpec, filter: [UInt8]) throws -> (pid: pid_t, errorPipe: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard pipe2(&fds, O_CLOEXEC) == 0 else { throw TraceError.system("pipe2", errno) }
+        var owned: [UnsafeMutablePointer<CChar>] = []
+        defer { owned.forEach { free($0) } }
+        func c(_ s: String?) -> UnsafePointer<CChar>? {
+            guard let s else { return nil }
+            let p = strdup(s)!; owned.append(p); return UnsafePointer(p)
+        }
+        func cArray(_ a: [String]) -> [UnsafeMutablePointer<CChar>?] {
+            a.map { let p = strdup($0)!; owned.append(p); return p } + [nil]
+        }
+        let argv = cArray(spec.argv), envp = cArray(spec.environment)
+        var steps = spec.mountSteps.map {
+            roprof_mount_step(kind: $0.kind.rawValue, source: c($0.source), target: c($0.target), fstype: c($0.fstype),
+                              flags: $0.flags, data: c($0.data), recursive: $0.recursive ? 1 : 0,
+                              attr_set: $0.attrSet, attr_clr: $0.attrClear)
+        }
+        let path = c(spec.executable), cwd = c(spec.cwd)
+        let pid: pid_t = argv.withUnsafeBufferPointer { av in
+            envp.withUnsafeBufferPointer { ev in
+                filter.withUnsafeBytes { fb in
+                    steps.withUnsafeMutableBufferPointer { sb in
+                        var cfg = roprof_spawn_config(
+                            path: path, argv: av.baseAddress, envp: ev.baseAddress, cwd: cwd,
+                            new_mount_namespace: spec.mountNamespace ? 1 : 0,
+                            steps: UnsafePointer(sb.baseAddress), step_count: Int32(sb.count),
+                            stop_for_seize: 1,
+                            filter: filter.isEmpty ? nil : fb.baseAddress, filter_len: UInt16(filter.count / 8),
+                            force_no_new_privs: spec.noNewPrivs ? 1 : 0, error_fd: fds[1])
+                        return roprof_spawn(&cfg)
+                    }
+                }
+            }
+        }
+        close(fds[1])
+        if pid < 0 { let e = errno; close(fds[0]); throw TraceError.system("fork", e) }
+        return (pid, fds[0])
+    }
+
+    /// Reads {stage, errno} from the error pipe, if the child wrote one.
+    static func readFailure(_ fd: Int32) -> SpawnFailure? {
+        var msg: (Int32, Int32) = (0, 0)
+        let n = withUnsafeMutableBytes(of: &msg) { read(fd, $0.baseAddress, 8) }
+        return n == 8 ? SpawnFailure(stage: msg.0, errno: msg.1) : nil
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Seccomp
+import TraceModel
+
+/// A path as decoded from a tracee, before aggregation.
+struct TracedPath {
+    var bytes: [UInt8]
+    /// The tracee's root when not "/", in the tracer's view.
+    var root: String?
+    var unresolved: String?
+
+    var string: String { String(decoding: bytes, as: UTF8.self) }
+    var isValidUTF8: Bool { String(validating: bytes, as: UTF8.self) != nil }
+}
+
+/// Aggregates file events and the syscall inventory as they arrive (memory grows with distinct
+/// paths, not with repeats), and produces the final `Recording`.
+final class RecordingBuilder {
+    struct Key: Hashable { var root: String; var path: [UInt8]; var op: FileOperation }
+
+    private(set) var files: [Key: FileMutation] = [:]
+    private var blind: [String: BlindSpot] = [:]
+    /// Per arch: syscall number → count (arrays, for a cheap hot path).
+    private var counts: [SeccompArch: [Int]] = [:]
+    private(set) var mutationEvents = 0
+    private(set) var syscallEvents = 0
+    var runID = ""
+
+    func countSyscall(arch: SeccompArch, nr: Int) {
+        syscallEvents += 1
+        guard nr >= 0 && nr < 4096 else { return }
+        if counts[arch] == nil { counts[arch] = [Int](repeating: 0, count: 1024) }
+        if nr >= counts[arch]!.count { counts[arch]!.append(contentsOf: [Int](repeating: 0, count: nr + 1 - counts[arch]!.count)) }
+        counts[arch]![nr] += 1
+    }
+
+    /// Records one call's outcome: errno nil = success; `outcomeKnown` false = the tracee died mid-call.
+    func record(_ path: TracedPath, _ op: FileOperation, syscall: String, flags: [String], process: String, pid: Int32,
+                errno: Int32?, outcomeKnown: Bool = true, existedBefore: Bool? = nil, bytes: Int? = nil) {
+        mutationEvents += 1
+        let key = Key(root: path.root ?? "", path: path.bytes, op: op)
+        var m = files[key] ?? FileMutation(
+            path: path.string, pathBase64: path.isValidUTF8 ? nil : Data(path.bytes).base64EncodedString(),
+            root: path.root, operation: op, existedBefore: existedBefore, unresolved: path.unresolved, runs: [runID])
+        m.count += 1
+        if !outcomeKnown { m.unknownOutcome += 1 }
+        else if let e = errno { m.errors[ErrnoName.name(e), default: 0] += 1 }
+        else { m.succeeded += 1 }
+        for f in flags where !m.flags.contains(f) { m.flags.append(f) }
+        if !m.syscalls.contains(syscall) { m.syscalls.append(syscall) }
+        if !m.processes.contains(process) { m.processes.append(process) }
+        if m.pids.count < 16 && !m.pids.contains(Int(pid)) { m.pids.append(Int(pid)) }
+        if let b = bytes { m.bytes = max(m.bytes ?? 0, b) }
+        files[key] = m
+    }
+
+    func noteSize(_ path: TracedPath, op: FileOperation, bytes: Int) {
+        let key = Key(root: path.root ?? "", path: path.bytes, op: op)
+        if var m = files[key] { m.bytes = max(m.bytes ?? 0, bytes); files[key] = m }
+    }
+
+    func blindSpot(_ kind: BlindSpot.Kind, _ detail: String, process: String) {
+        let k = kind.rawValue + "\u{0}" + detail
+        if var b = blind[k] {
+            b.count += 1
+            if !b.processes.contains(process) && b.processes.count < 16 { b.processes.append(process) }
+            blind[k] = b
+        } else {
+            blind[k] = BlindSpot(kind: kind, detail: detail, processes: [process], count: 1, runs: [runID])
+        }
+    }
+
+    /// After the run: the size of every surviving written file (the tmpfs it needs).
+    func statSurvivors() {
+        for (key, m) in files where m.operation.leavesContent && m.succeeded > 0 && m.unresolved == nil {
+            var full = key.path
+            if !key.root.isEmpty { full = Array(key.root.utf8) + full }
+            var st = stat()
+            let rc = full.withUnsafeBufferPointer { buf -> Int32 in
+                var z = Array(buf); z.append(0)
+                return z.withUnsafeBufferPointer { lstat(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &st) }
+            }
+            if rc == 0 && (st.st_mode & S_IFMT) == S_IFREG {
+                var updated = m
+                updated.bytes = max(m.bytes ?? 0, Int(st.st_size))
+                files[key] = updated
+            }
+        }
+    }
+
+    func syscallInventory() -> [String: [String: Int]] {
+        var out: [String: [String: Int]] = [:]
+        for (arch, arr) in counts {
+            let table = SyscallTable(arch: arch)
+            var names: [String: Int] = [:]
+            for (nr, n) in arr.enumerated() where n > 0 {
+                names[table.name(nr) ?? "syscall_\(nr)", default: 0] += n
+            }
+            if !names.isEmpty { out[arch.rawValue] = names }
+        }
+        return out
+    }
+
+    func build(run: RunInfo) -> Recording {
+        Recording(runs: [run], files: Array(files.values), syscalls: syscallInventory(), blindSpots: Array(blind.values)).normalized()
+    }
+}

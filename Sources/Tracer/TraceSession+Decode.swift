@@ -1,0 +1,238 @@
+import Foundation
+import Glibc
+import Seccomp
+import TraceModel
+
+extension TraceSession {
+    // MARK: - Stops
+
+    func onSeccompStop(_ t: Tracee) {
+        guard Ptrace.syscallInfo(t.tid, into: &infoBuffer) else { resume(t); return }
+        let info = SyscallInfo(infoBuffer)
+        guard info.op == .seccomp, let arch = SeccompArch.fromAudit(info.arch, nr: info.nr) else { resume(t); return }
+        let nr = Int(info.nr & ~0x4000_0000)
+        builder.countSyscall(arch: arch, nr: nr)
+        if arch != nativeArch && !t.process.compatNoted {
+            t.process.compatNoted = true
+            builder.blindSpot(.compat32, "\(arch.rawValue) syscalls (int 0x80 / compat) seen; decoded with the \(arch.rawValue) table",
+                              process: t.process.exe)
+        }
+        let retData = UInt16(truncatingIfNeeded: infoBuffer.10)
+        if retData == TracePolicy.denyTag {
+            let name = names[arch]?.name(nr) ?? "syscall_\(nr)"
+            denied[DeniedSyscall(name: name, arch: arch.rawValue, process: t.process.exe), default: 0] += 1
+            _ = Ptrace.setSyscallNumber(t.tid, -1)
+            t.pending = PendingCall(name: name, arch: arch, call: .namespace(pathArg: nil), forceErrno: EPERM)
+            resume(t)
+            return
+        }
+        guard nr < 1024, let call = tables[arch]?[nr] else { resume(t); return }
+        let name = names[arch]?.name(nr) ?? "syscall_\(nr)"
+        if let pending = decodeEntry(t, info: info, call: call, name: name, arch: arch) {
+            if pending.forceErrno != nil { _ = Ptrace.setSyscallNumber(t.tid, -1) }
+            if pending.call.needsResult || pending.forceErrno != nil { t.pending = pending }
+        }
+        resume(t)
+    }
+
+    func onSyscallExit(_ t: Tracee) {
+        guard var p = t.pending else { resume(t); return }
+        guard Ptrace.syscallInfo(t.tid, into: &infoBuffer) else { resume(t); return }
+        let info = SyscallInfo(infoBuffer)
+        guard info.op == .exit else { resume(t); return }
+        t.pending = nil
+        if let e = p.forceErrno {
+            _ = Ptrace.setReturnValue(t.tid, -Int(e))
+            resume(t)
+            return
+        }
+        let rval = info.rval
+        if rval <= -512 && rval >= -516 { resume(t); return }  // ERESTART*: the call runs again
+        let err: Int32? = (rval < 0 && rval >= -4095) ? Int32(-rval) : nil
+        complete(t, &p, rval: rval, errno: err)
+        resume(t)
+    }
+
+    // MARK: - Entry decoding
+
+    func decodeEntry(_ t: Tracee, info: SyscallInfo, call: MutatingCall, name: String, arch: SeccompArch) -> PendingCall? {
+        var p = PendingCall(name: name, arch: arch, call: call)
+        func fdArg(_ i: Int) -> Int32? { i < 0 ? nil : info.intArg(i) }
+        switch call {
+        case .open(let dirfd, let path, let flagsIndex):
+            let flags = flagsIndex.map { info.arg($0) & 0xffff_ffff } ?? (LinuxFlag.oCreat | LinuxFlag.oWronly | LinuxFlag.oTrunc)
+            guard flags & LinuxFlag.writeMask != 0 else { return nil }
+            return decodeOpen(t, &p, dirfd: dirfd.map { info.intArg($0) }, pathPtr: info.arg(path), flags: flags)
+        case .openat2:
+            guard let flags = TraceeMemory.readUInt64(pid: t.tid, at: info.arg(2)), flags & LinuxFlag.writeMask != 0 else { return nil }
+            return decodeOpen(t, &p, dirfd: info.intArg(0), pathPtr: info.arg(1), flags: flags)
+        case .openByHandle:
+            let flags = info.arg(2) & 0xffff_ffff
+            guard flags & LinuxFlag.writeMask != 0 else { return nil }
+            p.openFlags = flags
+            return p
+        case .pathOp(let op, let dirfd, let path, let atFlags):
+            let empty = atFlags.map { info.arg($0) & LinuxFlag.atEmptyPath != 0 } ?? false
+            var item = PendingCall.Item(path: resolve(t, dirfd: dirfd.map { info.intArg($0) }, pathPtr: info.arg(path), allowEmpty: empty),
+                                        op: op, flags: [])
+            if op == .unlink { item.bytes = sizeOf(item.path) }
+            p.items = [item]
+        case .unlinkat:
+            let rmdir = info.arg(2) & LinuxFlag.atRemovedir != 0
+            var item = PendingCall.Item(path: resolve(t, dirfd: info.intArg(0), pathPtr: info.arg(1)), op: rmdir ? .rmdir : .unlink, flags: [])
+            if !rmdir { item.bytes = sizeOf(item.path) }
+            p.items = [item]
+        case .rename(let od, let o, let nd, let n, let flagsIndex):
+            let flags = flagsIndex.map { info.arg($0) } ?? 0
+            let old = resolve(t, dirfd: od.map { info.intArg($0) }, pathPtr: info.arg(o))
+            let new = resolve(t, dirfd: nd.map { info.intArg($0) }, pathPtr: info.arg(n))
+            var names: [String] = []
+            if flags & LinuxFlag.renameNoreplace != 0 { names.append("RENAME_NOREPLACE") }
+            if flags & LinuxFlag.renameExchange != 0 { names.append("RENAME_EXCHANGE") }
+            if flags & LinuxFlag.renameWhiteout != 0 { names.append("RENAME_WHITEOUT") }
+            let size = sizeOf(old)
+            if flags & LinuxFlag.renameExchange != 0 {
+                p.items = [.init(path: old, op: .exchange, flags: names), .init(path: new, op: .exchange, flags: names)]
+            } else {
+                p.items = [.init(path: old, op: flags & LinuxFlag.renameWhiteout != 0 ? .whiteout : .renameFrom, flags: names),
+                           .init(path: new, op: .renameTo, flags: names, bytes: size)]
+            }
+        case .link(let od, let o, let nd, let n, let flagsIndex):
+            let flags = flagsIndex.map { info.arg($0) } ?? 0
+            let oldRaw = TraceeMemory.readCString(pid: t.tid, at: info.arg(o))?.bytes ?? []
+            let new = resolve(t, dirfd: nd.map { info.intArg($0) }, pathPtr: info.arg(n))
+            // Naming an O_TMPFILE: linkat(fd, "", …, AT_EMPTY_PATH) or linkat(…, "/proc/self/fd/N", …).
+            var fromFd: Int32? = nil
+            if oldRaw.isEmpty && flags & LinuxFlag.atEmptyPath != 0 { fromFd = od.map { info.intArg($0) } }
+            else if let s = String(validating: oldRaw, as: UTF8.self), s.hasPrefix("/proc/self/fd/") { fromFd = Int32(s.dropFirst(14)) }
+            if let fd = fromFd, let target = fdTarget(t, fd), target.hasSuffix(" (deleted)") {
+                p.items = [.init(path: new, op: .create, flags: ["O_TMPFILE"], bytes: fdSize(t, fd))]
+            } else {
+                _ = od
+                p.items = [.init(path: new, op: .link, flags: [])]
+            }
+        case .fdOp(let op, let fd):
+            guard let path = fdPath(t, info.intArg(fd)) else { return nil }
+            p.items = [.init(path: path, op: op, flags: [])]
+        case .copyInto(let fd):
+            guard let path = fdPath(t, info.intArg(fd), regularOnly: true) else { return nil }
+            p.items = [.init(path: path, op: .clone, flags: [])]
+        case .utimensat:
+            if info.arg(1) == 0 {
+                guard let path = fdPath(t, info.intArg(0)) else { return nil }
+                p.items = [.init(path: path, op: .utimes, flags: [])]
+            } else {
+                let empty = info.arg(3) & LinuxFlag.atEmptyPath != 0
+                p.items = [.init(path: resolve(t, dirfd: info.intArg(0), pathPtr: info.arg(1), allowEmpty: empty), op: .utimes, flags: [])]
+            }
+        case .bind:
+            guard let path = unixSocketPath(t, addr: info.arg(1), len: Int(info.arg(2) & 0xffff_ffff)) else { return nil }
+            p.items = [.init(path: path, op: .bind, flags: ["AF_UNIX"])]
+        case .mqOpen, .mqUnlink:
+            if case .mqOpen = call, info.arg(1) & LinuxFlag.oCreat == 0 { return nil }
+            guard let raw = TraceeMemory.readCString(pid: t.tid, at: info.arg(0))?.bytes else { return nil }
+            let name = raw.first == UInt8(ascii: "/") ? Array(raw.dropFirst()) : raw
+            p.items = [.init(path: TracedPath(bytes: Array("/dev/mqueue/".utf8) + name, root: t.process.root), op: .mqueue,
+                             flags: call.isUnlink ? ["mq_unlink"] : ["O_CREAT"])]
+        case .ioctlClone:
+            let req = info.arg(1) & 0xffff_ffff
+            guard req == LinuxFlag.ficlone || req == LinuxFlag.ficlonerange || req == LinuxFlag.fideduperange else { return nil }
+            guard let path = fdPath(t, info.intArg(0), regularOnly: true) else { return nil }
+            p.items = [.init(path: path, op: .clone, flags: [])]
+        case .mmap:
+            let fd = info.intArg(4)
+            guard fd >= 0, info.arg(2) & LinuxFlag.protWrite != 0, info.arg(3) & LinuxFlag.mapShared != 0,
+                  let path = fdPath(t, fd, regularOnly: true) else { return nil }
+            p.items = [.init(path: path, op: .mmapWrite, flags: ["MAP_SHARED", "PROT_WRITE"])]
+        case .denyAsync(let kind):
+            builder.blindSpot(kind, "\(name) denied with ENOSYS while recording, so the app falls back to plain syscalls (which are recorded)",
+                              process: t.process.exe)
+            p.forceErrno = ENOSYS
+        case .clone:
+            if info.arg(0) & LinuxFlag.cloneUntraced != 0 {
+                builder.blindSpot(.escapedChild, "clone(CLONE_UNTRACED): that child and its descendants are not traced", process: t.process.exe)
+            }
+            return nil
+        case .clone3:
+            if let flags = TraceeMemory.readUInt64(pid: t.tid, at: info.arg(0)), flags & LinuxFlag.cloneUntraced != 0 {
+                builder.blindSpot(.escapedChild, "clone3(CLONE_UNTRACED): that child and its descendants are not traced", process: t.process.exe)
+            }
+            return nil
+        case .ptrace:
+            return p
+        case .namespace(let pathArg):
+            if name == "unshare" && info.arg(0) & LinuxFlag.cloneNewNS == 0 { return nil }
+            if let i = pathArg { p.items = [.init(path: resolve(t, dirfd: nil, pathPtr: info.arg(i)), op: name == "chroot" ? .chroot : .mount, flags: [])] }
+            return p
+        }
+        return p
+    }
+
+    func decodeOpen(_ t: Tracee, _ p: inout PendingCall, dirfd: Int32?, pathPtr: UInt64, flags: UInt64) -> PendingCall {
+        p.openFlags = flags
+        let path = resolve(t, dirfd: dirfd, pathPtr: pathPtr)
+        var existed: Bool? = nil
+        if flags & LinuxFlag.oCreat != 0 && flags & LinuxFlag.oTmpfileBit == 0 && path.unresolved == nil {
+            existed = lstatExists(path)
+        }
+        p.items = [.init(path: path, op: .write, flags: LinuxFlag.openFlagNames(flags), existed: existed)]
+        return p
+    }
+
+    // MARK: - Exit: the result
+
+    func complete(_ t: Tracee, _ p: inout PendingCall, rval: Int64, errno err: Int32?) {
+        let proc = t.process
+        switch p.call {
+        case .open, .openat2, .openByHandle:
+            let flags = p.openFlags ?? 0
+            if p.items.isEmpty {  // open_by_handle_at: the path is known only from the new fd
+                guard err == nil, let path = fdPath(t, Int32(truncatingIfNeeded: rval)) else { return }
+                p.items = [.init(path: path, op: .write, flags: LinuxFlag.openFlagNames(flags))]
+            }
+            var item = p.items[0]
+            if err == nil, flags & LinuxFlag.oTmpfileBit == 0,
+               let confirmed = fdPath(t, Int32(truncatingIfNeeded: rval)) {
+                item.path = confirmed  // the kernel's own name for what was opened
+            }
+            if flags & LinuxFlag.oTmpfileBit != 0 { item.op = .tmpfile }
+            else if flags & LinuxFlag.oCreat != 0 && item.existed != true && !(err == EEXIST) { item.op = .create }
+            else if flags & LinuxFlag.oTrunc != 0 { item.op = .truncate }
+            else { item.op = .write }
+            builder.record(item.path, item.op, syscall: p.name, flags: item.flags, process: proc.exe, pid: proc.pid,
+                           errno: err, existedBefore: item.existed)
+        case .ptrace:
+            if err != nil {
+                builder.blindSpot(.nestedTracer, "the app called ptrace and got \(ErrnoName.name(err!)): a process can have only one tracer (roprof); a debugger or sanitizer in the app cannot attach",
+                                  process: proc.exe)
+            }
+        case .namespace:
+            let what = p.items.first.map { " \($0.path.string)" } ?? ""
+            builder.blindSpot(.namespaceChange, "\(p.name)\(what): the meaning of paths may change for this process; paths are recorded as it sees them",
+                              process: proc.exe)
+            if p.name == "chroot" && err == nil {
+                let r = ProcFS.readlinkBytes("/proc/\(proc.pid)/root").map { String(decoding: $0, as: UTF8.self) }
+                proc.root = (r == "/" ? nil : r)
+            }
+            for item in p.items {
+                builder.record(item.path, item.op, syscall: p.name, flags: item.flags, process: proc.exe, pid: proc.pid, errno: err)
+            }
+        default:
+            if case .mmap = p.call, err == nil, let item = p.items.first {
+                builder.blindSpot(.sharedWritableMmap, "\(item.path.string): written through a shared mapping; marked modified at mmap time",
+                                  process: proc.exe)
+            }
+            for item in p.items {
+                builder.record(item.path, item.op, syscall: p.name, flags: item.flags, process: proc.exe, pid: proc.pid,
+                               errno: err, existedBefore: item.existed, bytes: item.bytes)
+            }
+        }
+        for item in p.items where item.path.unresolved != nil {
+            builder.blindSpot(.unresolvedPath, "\(p.name) on '\(item.path.string)': \(item.path.unresolved!)", process: proc.exe)
+        }
+    }
+}
+
+extension MutatingCall {
+    var isUnlink: Bool { if case .mqUnlink = self { return true }; return false }
+}

@@ -1,0 +1,111 @@
+import Glibc
+import TraceModel
+
+extension TraceSession {
+    /// Resolves a path argument at syscall entry against the thread's cwd or a dirfd, as the tracee
+    /// sees it. `..` is never folded textually; an unreadable pointer or base is "unresolved", never dropped.
+    func resolve(_ t: Tracee, dirfd: Int32?, pathPtr: UInt64, allowEmpty: Bool = false) -> TracedPath {
+        let root = t.process.root
+        guard let (raw, truncated) = TraceeMemory.readCString(pid: t.tid, at: pathPtr) else {
+            return TracedPath(bytes: Array("<unreadable>".utf8), root: root,
+                              unresolved: pathPtr == 0 ? "NULL path pointer" : "path pointer 0x\(String(pathPtr, radix: 16)) unreadable (EFAULT)")
+        }
+        if truncated {
+            return TracedPath(bytes: raw, root: root, unresolved: "path longer than PATH_MAX (the kernel rejects it with ENAMETOOLONG)")
+        }
+        if raw.first == UInt8(ascii: "/") { return TracedPath(bytes: Self.tidy(raw), root: root) }
+        if raw.isEmpty && !allowEmpty {
+            return TracedPath(bytes: [], root: root, unresolved: "empty path (the kernel rejects it with ENOENT)")
+        }
+        let fd = dirfd ?? LinuxFlag.atFdcwd
+        let basePath = fd == LinuxFlag.atFdcwd ? "/proc/\(t.process.pid)/task/\(t.tid)/cwd" : "/proc/\(t.process.pid)/fd/\(fd)"
+        guard var base = ProcFS.readlinkBytes(basePath) ?? (fd == LinuxFlag.atFdcwd ? ProcFS.readlinkBytes("/proc/\(t.tid)/cwd") : nil) else {
+            let e = errno
+            let what = fd == LinuxFlag.atFdcwd ? "the working directory" : "dirfd \(fd)"
+            return TracedPath(bytes: raw, root: root, unresolved: "\(what) could not be read (\(ErrnoName.name(e)))")
+        }
+        base = stripRoot(base, root)
+        if raw.isEmpty { return TracedPath(bytes: base, root: root) }
+        if base.last != UInt8(ascii: "/") { base.append(UInt8(ascii: "/")) }
+        return TracedPath(bytes: Self.tidy(base + raw), root: root)
+    }
+
+    /// Removes `//`, `/./` and a trailing `/.`; keeps `..` (folding it needs the filesystem).
+    static func tidy(_ p: [UInt8]) -> [UInt8] {
+        var parts: [ArraySlice<UInt8>] = []
+        for comp in p.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) where comp != [UInt8(ascii: ".")] {
+            parts.append(comp)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(p.count)
+        for c in parts { out.append(UInt8(ascii: "/")); out.append(contentsOf: c) }
+        return out.isEmpty ? [UInt8(ascii: "/")] : out
+    }
+
+    func stripRoot(_ p: [UInt8], _ root: String?) -> [UInt8] {
+        guard let root, root != "/" else { return p }
+        let r = Array(root.utf8)
+        if p == r { return [UInt8(ascii: "/")] }
+        if p.count > r.count && p.starts(with: r) && p[r.count] == UInt8(ascii: "/") { return Array(p[r.count...]) }
+        return p
+    }
+
+    /// The target of a tracee fd, if it is a filesystem path (not a pipe, socket or anon inode).
+    func fdTarget(_ t: Tracee, _ fd: Int32) -> String? {
+        guard fd >= 0, let raw = ProcFS.readlinkBytes("/proc/\(t.process.pid)/fd/\(fd)") else { return nil }
+        return String(decoding: raw, as: UTF8.self)
+    }
+
+    func fdPath(_ t: Tracee, _ fd: Int32, regularOnly: Bool = false) -> TracedPath? {
+        guard fd >= 0, var raw = ProcFS.readlinkBytes("/proc/\(t.process.pid)/fd/\(fd)"), raw.first == UInt8(ascii: "/") else { return nil }
+        let deleted = Array(" (deleted)".utf8)
+        if raw.count > deleted.count && raw.suffix(deleted.count).elementsEqual(deleted) { return nil }
+        if raw.starts(with: Array("/memfd:".utf8)) { return nil }
+        if regularOnly {
+            var st = stat()
+            guard stat("/proc/\(t.process.pid)/fd/\(fd)", &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        }
+        raw = stripRoot(raw, t.process.root)
+        return TracedPath(bytes: raw, root: t.process.root)
+    }
+
+    func fdSize(_ t: Tracee, _ fd: Int32) -> Int? {
+        var st = stat()
+        guard stat("/proc/\(t.process.pid)/fd/\(fd)", &st) == 0 else { return nil }
+        return Int(st.st_size)
+    }
+
+    /// The path in the tracer's view (prefixed with the tracee's root when it is chrooted).
+    func hostView(_ p: TracedPath) -> [CChar] {
+        var bytes = p.bytes
+        if let r = p.root, r != "/" { bytes = Array(r.utf8) + bytes }
+        return bytes.map { CChar(bitPattern: $0) } + [0]
+    }
+
+    func lstatExists(_ p: TracedPath) -> Bool {
+        var st = stat()
+        return lstat(hostView(p), &st) == 0
+    }
+
+    func sizeOf(_ p: TracedPath) -> Int? {
+        guard p.unresolved == nil else { return nil }
+        var st = stat()
+        guard lstat(hostView(p), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(st.st_size)
+    }
+
+    /// The filesystem path of an AF_UNIX bind; nil for abstract and autobind addresses.
+    func unixSocketPath(_ t: Tracee, addr: UInt64, len: Int) -> TracedPath? {
+        guard len > 2, let bytes = TraceeMemory.read(pid: t.tid, at: addr, count: min(len, 110)) else { return nil }
+        let family = UInt16(bytes[0]) | UInt16(bytes[1]) << 8
+        guard family == 1 /* AF_UNIX */, bytes.count > 2, bytes[2] != 0 else { return nil }
+        var path = Array(bytes[2...])
+        if let nul = path.firstIndex(of: 0) { path = Array(path[..<nul]) }
+        if path.first == UInt8(ascii: "/") { return TracedPath(bytes: Self.tidy(path), root: t.process.root) }
+        guard var base = ProcFS.readlinkBytes("/proc/\(t.process.pid)/task/\(t.tid)/cwd") else {
+            return TracedPath(bytes: path, root: t.process.root, unresolved: "the working directory could not be read")
+        }
+        base = stripRoot(base, t.process.root)
+        return TracedPath(bytes: Self.tidy(base + [UInt8(ascii: "/")] + path), root: t.process.root)
+    }
+}

@@ -1,0 +1,405 @@
+internal import CPtrace
+import Foundation
+import Glibc
+import Seccomp
+import TraceModel
+
+/// Options for one traced run.
+public struct TraceOptions: Sendable {
+    public var launch: LaunchSpec
+    public var policy: TracePolicy
+    /// Show a live status line on stderr (only when stderr is a TTY).
+    public var progress: Bool = true
+    /// Stop the app after this many seconds (SIGTERM, grace, SIGKILL), like a container runtime.
+    public var duration: Double?
+    public var gracePeriod: Double = 5
+    /// The command line to store (defaults to argv).
+    public var displayCommand: [String]?
+    public init(launch: LaunchSpec, policy: TracePolicy) { self.launch = launch; self.policy = policy }
+}
+
+/// A syscall the sandbox's seccomp policy denied.
+public struct DeniedSyscall: Hashable, Sendable {
+    public var name: String
+    public var arch: String
+    public var process: String
+}
+
+/// What a traced run produced.
+public struct TraceResult {
+    public var recording: Recording
+    public var exit: ExitInfo
+    public var denied: [DeniedSyscall: Int]
+}
+
+/// One process (thread group) of the traced tree.
+final class ProcessState {
+    let pid: pid_t
+    var ppid: pid_t?
+    var execs: [ExecRecord] = []
+    var exe: String
+    var root: String?           // nil: "/"
+    var uid: Int?
+    var exit: ExitInfo?
+    var compatNoted = false
+    init(pid: pid_t, ppid: pid_t?, exe: String) { self.pid = pid; self.ppid = ppid; self.exe = exe }
+}
+
+/// One thread being traced.
+final class Tracee {
+    let tid: pid_t
+    var process: ProcessState
+    var pending: PendingCall?
+    var started = false
+    init(tid: pid_t, process: ProcessState) { self.tid = tid; self.process = process }
+}
+
+/// A decoded syscall entry waiting for its result.
+struct PendingCall {
+    struct Item {
+        var path: TracedPath
+        var op: FileOperation
+        var flags: [String]
+        var existed: Bool?
+        var bytes: Int?
+    }
+    var name: String
+    var arch: SeccompArch
+    var call: MutatingCall
+    var items: [Item] = []
+    var openFlags: UInt64?
+    /// Set the return value to -errno at exit (deny / async-io denial).
+    var forceErrno: Int32?
+}
+
+/// The ptrace engine: launches a command under seccomp-assisted ptrace and follows its whole tree.
+/// Everything runs on the calling thread, which must be the only thread issuing ptrace requests.
+public final class TraceSession {
+    let options: TraceOptions
+    let builder = RecordingBuilder()
+    var tracees: [pid_t: Tracee] = [:]
+    var processes: [pid_t: ProcessState] = [:]
+    var allProcesses: [ProcessState] = []
+    var rootPid: pid_t = 0
+    var rootExit: ExitInfo?
+    var denied: [DeniedSyscall: Int] = [:]
+    var tables: [SeccompArch: [MutatingCall?]] = [:]
+    var names: [SeccompArch: SyscallTable] = [:]
+    var infoBuffer: SyscallInfo.Buffer = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    let nativeArch = SeccompArch.native
+    var startTime = Date()
+    var terminateSent: Date?
+    var killSent = false
+    var interrupted = false
+    let progress: ProgressLine?
+
+    public init(options: TraceOptions) {
+        self.options = options
+        progress = options.progress && isatty(2) != 0 ? ProgressLine() : nil
+    }
+
+    static let waitAll: Int32 = 0x4000_0000  // __WALL
+
+    /// Launches and traces the command until every tracee is gone.
+    public func run() throws -> TraceResult {
+        let filter = try options.policy.compile()
+        for arch in [nativeArch] + nativeArch.compatArches { prepareTable(arch) }
+        builder.runID = makeRunID()
+        installSignalHandlers()
+        defer { restoreSignalHandlers() }
+
+        let (pid, errorPipe) = try Launcher.spawn(options.launch, filter: filter)
+        defer { close(errorPipe) }
+        rootPid = pid
+        var status: Int32 = 0
+        while waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR {}
+        if StopEvent.classify(status) != .signalDelivery(signal: SIGSTOP) {
+            // The child failed before it could stop (sandbox setup): report why.
+            if let f = Launcher.readFailure(errorPipe) { throw spawnError(f) }
+            throw TraceError.system("starting the command", ECHILD)
+        }
+        let opts = PtraceOption.traceSysGood | PtraceOption.traceFork | PtraceOption.traceVFork
+            | PtraceOption.traceClone | PtraceOption.traceExec | PtraceOption.traceExit
+            | PtraceOption.traceSeccomp | PtraceOption.exitKill
+        let rc = Ptrace.seize(pid, options: opts)
+        if rc != 0 {
+            kill(pid, SIGKILL)
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            throw rc == EPERM || rc == EACCES ? TraceError.ptraceDenied(rc) : TraceError.system("PTRACE_SEIZE", rc)
+        }
+        let root = ProcessState(pid: pid, ppid: getpid(), exe: options.launch.executable)
+        root.uid = Int(getuid())
+        register(root)
+        let t = Tracee(tid: pid, process: root)
+        t.started = true
+        tracees[pid] = t
+        snapshotInheritedFds(pid)
+        startTime = Date()
+        kill(pid, SIGCONT)
+
+        try loop()
+        progress?.clear()
+
+        if rootExit?.code == 126 || rootExit?.code == 127, root.execs.isEmpty, let f = Launcher.readFailure(errorPipe) {
+            throw spawnError(f)
+        }
+        return finish()
+    }
+
+    func spawnError(_ f: SpawnFailure) -> TraceError {
+        switch Int(f.stage) {
+        case Int(ROPROF_STAGE_EXEC):
+            return f.errno == ENOENT ? .commandNotFound(options.launch.argv.first ?? "")
+                : .notExecutable(options.launch.executable, f.errno)
+        case Int(ROPROF_STAGE_SECCOMP):
+            return .system("installing the seccomp filter", f.errno)
+        case Int(ROPROF_STAGE_MOUNT_BASE)...:
+            let i = Int(f.stage) - Int(ROPROF_STAGE_MOUNT_BASE)
+            let step = i < options.launch.mountSteps.count ? options.launch.mountSteps[i] : nil
+            return .sandboxSetup("\(step.map { "\($0.kind) \($0.target)" } ?? "mount step \(i)"): \(String(cString: strerror(f.errno)))")
+        default:
+            return .sandboxSetup("stage \(f.stage): \(String(cString: strerror(f.errno)))")
+        }
+    }
+
+    func register(_ p: ProcessState) {
+        processes[p.pid] = p
+        allProcesses.append(p)
+    }
+
+    func prepareTable(_ arch: SeccompArch) {
+        let table = SyscallTable(arch: arch)
+        names[arch] = table
+        var arr = [MutatingCall?](repeating: nil, count: 1024)
+        for (name, call) in MutatingCall.catalog {
+            if arch == .x86 && name == "mmap" { continue }  // i386 old_mmap takes a struct; mmap2 is decoded
+            guard var nr = table.number(name) else { continue }
+            if arch == .x32 { nr &= ~0x4000_0000 }
+            if nr >= 0 && nr < arr.count { arr[nr] = call }
+        }
+        tables[arch] = arr
+    }
+
+    // MARK: - The event loop
+
+    func loop() throws {
+        var batch: [(pid_t, Int32)] = []
+        batch.reserveCapacity(64)
+        while true {
+            let sigs = roprof_take_signals()
+            if sigs != 0 { handleSignals(sigs) }
+            checkDeadline()
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, Self.waitAll)
+            if pid < 0 {
+                if errno == EINTR { progress?.update(self); continue }
+                if errno == ECHILD { return }
+                throw TraceError.system("waitpid", errno)
+            }
+            batch.removeAll(keepingCapacity: true)
+            batch.append((pid, status))
+            // Drain every ready event before dispatching, so a busy thread cannot starve the others.
+            while true {
+                var s: Int32 = 0
+                let p = waitpid(-1, &s, Self.waitAll | WNOHANG)
+                if p <= 0 { break }
+                batch.append((p, s))
+            }
+            for (p, s) in batch { handle(pid: p, status: s) }
+        }
+    }
+
+    func tracee(for tid: pid_t) -> Tracee {
+        if let t = tracees[tid] { return t }
+        // A new child's first stop can arrive before its parent's fork/clone event: a placeholder.
+        let tgid = ProcFS.tgid(of: tid) ?? tid
+        let proc: ProcessState
+        if let p = processes[tgid] { proc = p } else {
+            let ppid = ProcFS.statusField(pid: tgid, "PPid").flatMap { pid_t($0) }
+            let exe = ProcFS.readlinkBytes("/proc/\(tgid)/exe").map { String(decoding: $0, as: UTF8.self) }
+                ?? processes[ppid ?? 0]?.exe ?? "?"
+            proc = ProcessState(pid: tgid, ppid: ppid, exe: exe)
+            proc.root = processes[ppid ?? 0]?.root
+            proc.uid = ProcFS.statusField(pid: tgid, "Uid").flatMap { $0.split(separator: "\t").first.flatMap { Int($0) } }
+            register(proc)
+        }
+        let t = Tracee(tid: tid, process: proc)
+        tracees[tid] = t
+        return t
+    }
+
+    func handle(pid tid: pid_t, status: Int32) {
+        let event = StopEvent.classify(status)
+        switch event {
+        case .exited(let code):
+            gone(tid, ExitInfo(code: Int(code)))
+            return
+        case .killed(let sig, _):
+            gone(tid, ExitInfo(signal: Int(sig)))
+            return
+        default: break
+        }
+        let t = tracee(for: tid)
+        switch event {
+        case .event(.seccomp):
+            onSeccompStop(t)
+        case .syscallStop:
+            onSyscallExit(t)
+        case .event(.fork), .event(.vfork), .event(.clone):
+            if let msg = Ptrace.eventMessage(tid) {
+                let child = tracee(for: pid_t(truncatingIfNeeded: msg))
+                if child.process.pid == child.tid && child.process.ppid == nil { child.process.ppid = t.process.pid }
+            }
+            resume(t)
+        case .event(.exec):
+            onExec(t)
+        case .event(.exit), .event(.vforkDone), .event(.seccomp), .event(.stop):
+            resume(t)
+        case .groupStop:
+            Ptrace.listen(tid)
+        case .interruptStop:
+            t.started = true
+            resume(t)
+        case .signalDelivery(let sig):
+            if !t.started && sig == SIGSTOP { t.started = true; resume(t); return }
+            resume(t, signal: sig)
+        case .exited, .killed:
+            break
+        }
+    }
+
+    func resume(_ t: Tracee, signal: Int32 = 0) {
+        if t.pending != nil { Ptrace.syscall(t.tid, signal: signal) } else { Ptrace.cont(t.tid, signal: signal) }
+    }
+
+    func gone(_ tid: pid_t, _ exit: ExitInfo) {
+        guard let t = tracees.removeValue(forKey: tid) else {
+            if tid == rootPid { rootExit = exit }
+            return
+        }
+        if let p = t.pending {
+            // Killed mid-syscall: no exit stop. The outcome is unknown; say so.
+            for item in p.items {
+                builder.record(item.path, item.op, syscall: p.name, flags: item.flags, process: t.process.exe,
+                               pid: t.process.pid, errno: nil, outcomeKnown: false, existedBefore: item.existed)
+            }
+            if !p.items.isEmpty {
+                builder.blindSpot(.unknownOutcome, "\(p.name) interrupted when the process died; outcome unknown",
+                                  process: t.process.exe)
+            }
+        }
+        if tid == t.process.pid { t.process.exit = exit }
+        if tid == rootPid { rootExit = exit }
+    }
+
+    func onExec(_ t: Tracee) {
+        var current = t
+        if let old = Ptrace.eventMessage(t.tid).map({ pid_t(truncatingIfNeeded: $0) }), old != t.tid, let oldT = tracees[old] {
+            // execve from a non-leader thread: the thread took over the leader's tid. Move its state.
+            tracees.removeValue(forKey: old)
+            oldT.process = t.process
+            let moved = Tracee(tid: t.tid, process: t.process)
+            moved.pending = oldT.pending
+            moved.started = true
+            tracees[t.tid] = moved
+            current = moved
+        }
+        let p = current.process
+        let exe = ProcFS.readlinkBytes("/proc/\(p.pid)/exe").map { String(decoding: $0, as: UTF8.self) } ?? p.exe
+        p.exe = exe
+        p.execs.append(ExecRecord(exe: exe, argv: ProcFS.argv(pid: p.pid)))
+        resume(current)
+    }
+
+    // MARK: - Signals, deadline, progress
+
+    func installSignalHandlers() {
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM] { roprof_install_flag_handler(s, 0) }
+        if progress != nil || options.duration != nil {
+            var it = itimerval(it_interval: timeval(tv_sec: 0, tv_usec: 250_000), it_value: timeval(tv_sec: 0, tv_usec: 250_000))
+            setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &it, nil)
+        }
+    }
+
+    func restoreSignalHandlers() {
+        var it = itimerval()
+        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &it, nil)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM] { signal(s, SIG_DFL) }
+    }
+
+    func handleSignals(_ mask: UInt) {
+        func has(_ s: Int32) -> Bool { mask & (1 << UInt(s)) != 0 }
+        // A terminal's Ctrl-C / Ctrl-\ reaches the app's process group by itself; the app decides.
+        // A SIGTERM / SIGHUP sent to roprof alone is passed on to the app.
+        for s in [SIGTERM, SIGHUP] where has(s) {
+            interrupted = true
+            kill(rootPid, s)
+        }
+        if has(SIGINT) || has(SIGQUIT) { interrupted = true }
+        if has(SIGALRM) { progress?.update(self) }
+    }
+
+    func checkDeadline() {
+        guard let d = options.duration else { return }
+        let elapsed = Date().timeIntervalSince(startTime)
+        if terminateSent == nil && elapsed >= d {
+            terminateSent = Date()
+            kill(rootPid, SIGTERM)
+        } else if let sent = terminateSent, !killSent, Date().timeIntervalSince(sent) >= options.gracePeriod {
+            killSent = true
+            for (tid, _) in tracees { kill(tid, SIGKILL) }
+        }
+    }
+
+    // MARK: - Result
+
+    func makeRunID() -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in "\(Date().timeIntervalSince1970)|\(getpid())|\(options.launch.argv)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return "run-" + String(h, radix: 16).prefix(10)
+    }
+
+    func finish() -> TraceResult {
+        builder.statSurvivors()
+        var uts = utsname()
+        uname(&uts)
+        let kernel = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let procs = allProcesses.map {
+            ProcessRecord(pid: Int($0.pid), ppid: $0.ppid.map(Int.init), execs: $0.execs, uid: $0.uid, exit: $0.exit)
+        }
+        let exit = rootExit ?? ExitInfo(code: nil, signal: nil)
+        let cwd = options.launch.cwd ?? FileManager.default.currentDirectoryPath
+        let run = RunInfo(
+            id: builder.runID, command: options.displayCommand ?? options.launch.argv, cwd: cwd,
+            mode: options.policy.mode, host: HostFacts(arch: nativeArch.rawValue, kernel: kernel, uid: Int(getuid()), gid: Int(getgid())),
+            startedAt: ISO8601DateFormatter().string(from: startTime),
+            durationSeconds: (Date().timeIntervalSince(startTime) * 1000).rounded() / 1000,
+            exit: exit, attachedPid: nil, complete: true, processes: procs)
+        return TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)
+    }
+
+    func snapshotInheritedFds(_ pid: pid_t) {
+        for fd in ProcFS.openFds(pid: pid) where !fd.cloexec && fd.writable {
+            let target = String(decoding: fd.target, as: UTF8.self)
+            guard target.hasPrefix("/"), !target.hasPrefix("/dev/") else { continue }
+            builder.blindSpot(.inheritedFd, "fd \(fd.fd) → \(target) was opened for writing before tracing; writes through it are not recorded as opens",
+                              process: options.launch.executable)
+        }
+    }
+}
+
+/// A live status line on stderr, only for runs longer than a second.
+final class ProgressLine {
+    var shown = false
+    func update(_ s: TraceSession) {
+        let elapsed = Date().timeIntervalSince(s.startTime)
+        guard elapsed >= 1 else { return }
+        let line = String(format: "roprof: %.1fs · %d processes · %d syscalls · %d file events",
+                          elapsed, s.allProcesses.count, s.builder.syscallEvents, s.builder.mutationEvents)
+        FileHandle.standardError.write(("\r\u{1B}[K" + line).data(using: .utf8)!)
+        shown = true
+    }
+    func clear() {
+        if shown { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+    }
+}

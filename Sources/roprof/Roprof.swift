@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import TraceModel
+
+/// The roprof command line: thin subcommands over the library modules.
+@main
+struct Roprof: ParsableCommand {
+    static let version = "0.1.0"
+    static let configuration = CommandConfiguration(
+        commandName: "roprof",
+        abstract: "Profile what an app writes and calls, and make it run with a read-only root filesystem.",
+        discussion: """
+        Typical use:
+          roprof run -- python3 app.py            record, then report what breaks under a read-only root
+          roprof record -o rec.json -- CMD        write a recording for the commands below
+          roprof report rec.json                  which paths break, and the fix for each
+          roprof suggest --format kubernetes rec.json
+          roprof verify --from rec.json -- CMD    prove the settings by re-running under them
+          roprof diagnose -- CMD                  run under a read-only root and explain each failure
+          roprof check --baseline roprof-baseline.yaml -- pytest   CI regression check
+        """,
+        version: version,
+        subcommands: [Run.self, Record.self]
+    )
+
+    /// Usage errors exit 2 (the contract), not ArgumentParser's 64; help and version exit 0.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                exit(0)
+            }
+            if let e = error as? ExitCode { exit(e.rawValue) }
+            FileHandle.standardError.write((fullMessage(for: error) + "\n").data(using: .utf8)!)
+            exit(2)
+        }
+    }
+}
+
+/// The modes a user may pick for `record` / `run` (check mode belongs to `roprof check`).
+enum RecordMode: String, ExpressibleByArgument, CaseIterable {
+    case writes, full
+    var traceMode: TraceMode { self == .writes ? .writes : .full }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import TraceModel
+import Tracer
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record a command, then print what it wrote and what breaks under a read-only root.",
+        discussion: "The main job. Saves the recording too (-o), so suggest / verify can use it. The exit status is the app's.")
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to save the recording.", valueName: "FILE"))
+    var output = "roprof-recording.json"
+
+    @Option(help: ArgumentHelp("writes or full (see `roprof record --help`).", valueName: "writes|full"))
+    var mode: RecordMode = .full
+
+    @Option(help: ArgumentHelp("Target runtime for the report.", valueName: "NAME"))
+    var runtime = "kubernetes"
+
+    @OptionGroup var launch: LaunchOptions
+
+    func run() throws {
+        let result = CLI.guarded { () -> TraceResult in
+            try Record.preflightOutput(output)
+            let spec = try launch.launchSpec()
+            return try TraceSession(options: launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: spec)).run()
+        }
+        CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
+        CLI.guarded { try ReportPrinter.printReport(result.recording, runtime: runtime, format: "text", recordingPath: output) }
+        exit(Int32(result.exit.shellStatus))
+    }
+}
