@@ -116,6 +116,14 @@ long roprof_set_return(pid_t pid, long value) {
     regs.rax = (unsigned long long)value;
     return ptrace(PTRACE_SETREGS, pid, 0, &regs);
 }
+long roprof_set_arg(pid_t pid, int index, unsigned long value) {
+    struct user_regs_struct regs;
+    if (ptrace(PTRACE_GETREGS, pid, 0, &regs) != 0) return -1;
+    unsigned long long *slot[6] = { &regs.rdi, &regs.rsi, &regs.rdx, &regs.r10, &regs.r8, &regs.r9 };
+    if (index < 0 || index > 5) { errno = EINVAL; return -1; }
+    *slot[index] = value;
+    return ptrace(PTRACE_SETREGS, pid, 0, &regs);
+}
 #elif defined(__aarch64__)
 long roprof_set_syscall_nr(pid_t pid, long nr) {
     int n = (int)nr;
@@ -129,7 +137,16 @@ long roprof_set_return(pid_t pid, long value) {
     regs.regs[0] = (unsigned long long)value;
     return ptrace(PTRACE_SETREGSET, pid, (void *)NT_PRSTATUS, &io);
 }
+long roprof_set_arg(pid_t pid, int index, unsigned long value) {
+    struct user_regs_struct regs;
+    struct iovec io = { &regs, sizeof regs };
+    if (index < 0 || index > 5) { errno = EINVAL; return -1; }
+    if (ptrace(PTRACE_GETREGSET, pid, (void *)NT_PRSTATUS, &io) != 0) return -1;
+    regs.regs[index] = value;
+    return ptrace(PTRACE_SETREGSET, pid, (void *)NT_PRSTATUS, &io);
+}
 #else
+long roprof_set_arg(pid_t pid, int index, unsigned long value) { (void)pid; (void)index; (void)value; errno = ENOSYS; return -1; }
 long roprof_set_syscall_nr(pid_t pid, long nr) { (void)pid; (void)nr; errno = ENOSYS; return -1; }
 long roprof_set_return(pid_t pid, long value) { (void)pid; (void)value; errno = ENOSYS; return -1; }
 #endif

@@ -23,12 +23,15 @@ public final class SeccompFilter {
         }
     }
 
-    /// One argument comparison: `(arg[index] & mask) == value`.
+    /// One argument comparison: `(arg[index] & mask) == value`, or `arg[index] != value` when `notEqual`.
     public struct MaskedEqual: Sendable {
         public var index: UInt32
         public var mask: UInt64
         public var value: UInt64
-        public init(index: UInt32, mask: UInt64, value: UInt64) { self.index = index; self.mask = mask; self.value = value }
+        public var notEqual: Bool
+        public init(index: UInt32, mask: UInt64, value: UInt64, notEqual: Bool = false) {
+            self.index = index; self.mask = mask; self.value = value; self.notEqual = notEqual
+        }
     }
 
     private let ctx: scmp_filter_ctx
@@ -54,7 +57,8 @@ public final class SeccompFilter {
         let nr = seccomp_syscall_resolve_name(name)
         if nr == roprof_scmp_error { return false }
         var cmps = conditions.map {
-            scmp_arg_cmp(arg: $0.index, op: SCMP_CMP_MASKED_EQ, datum_a: $0.mask, datum_b: $0.value)
+            $0.notEqual ? scmp_arg_cmp(arg: $0.index, op: SCMP_CMP_NE, datum_a: $0.value, datum_b: 0)
+                : scmp_arg_cmp(arg: $0.index, op: SCMP_CMP_MASKED_EQ, datum_a: $0.mask, datum_b: $0.value)
         }
         let rc = cmps.withUnsafeMutableBufferPointer {
             seccomp_rule_add_array(ctx, action.raw, nr, UInt32($0.count), $0.baseAddress)

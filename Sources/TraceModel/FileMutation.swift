@@ -78,6 +78,7 @@ public struct BlindSpot: Codable, Equatable, Sendable {
         case namespaceChange = "namespace-change" // unshare/setns/mount/chroot: path meaning changed
         case attached = "attached"             // attach mode: earlier activity unseen
         case tracingInterrupted = "tracing-interrupted"
+        case appSeccomp = "app-seccomp"        // the app's own filter: its ERRNO/TRAP/KILL calls are unseen
         public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
     }
     public var kind: Kind

@@ -28,6 +28,8 @@ enum MutatingCall {
     case clone
     case clone3
     case ptrace
+    /// seccomp(SET_MODE_FILTER) / prctl(PR_SET_SECCOMP): the app's own filter outranks roprof's.
+    case appSeccomp
     /// chroot, pivot_root, mount-family, unshare, setns: the meaning of paths may change.
     case namespace(pathArg: Int?)
 
@@ -102,6 +104,8 @@ enum MutatingCall {
         "clone": .clone,
         "clone3": .clone3,
         "ptrace": .ptrace,
+        "seccomp": .appSeccomp,
+        "prctl": .appSeccomp,
         "chroot": .namespace(pathArg: 0),
         "pivot_root": .namespace(pathArg: 0),
         "mount": .namespace(pathArg: 1),

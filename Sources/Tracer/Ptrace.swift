@@ -65,6 +65,11 @@ enum Ptrace {
     }
 
     static func setSyscallNumber(_ pid: pid_t, _ nr: Int) -> Bool { roprof_set_syscall_nr(pid, nr) == 0 }
+    static func setArgument(_ pid: pid_t, _ index: Int32, _ value: UInt64) -> Bool { roprof_set_arg(pid, index, UInt(value)) == 0 }
+    /// PTRACE_POKEDATA: one word into the tracee.
+    static func poke(_ pid: pid_t, at address: UInt64, word: UInt64) -> Bool {
+        roprof_ptrace(5, pid, UnsafeMutableRawPointer(bitPattern: UInt(address)), UnsafeMutableRawPointer(bitPattern: UInt(word))) == 0
+    }
     static func setReturnValue(_ pid: pid_t, _ value: Int) -> Bool { roprof_set_return(pid, value) == 0 }
 }
 

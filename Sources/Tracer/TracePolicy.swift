@@ -37,6 +37,7 @@ public struct TracePolicy: Sendable {
                 [Cond(index: 1, mask: 0xffff_ffff, value: $0)]
             }
         case "clone": return [[Cond(index: 0, mask: LinuxFlag.cloneUntraced, value: LinuxFlag.cloneUntraced)]]
+        case "prctl": return [[Cond(index: 0, mask: 0xffff_ffff, value: 22 /* PR_SET_SECCOMP */)]]
         default: return nil
         }
     }
@@ -50,6 +51,7 @@ public struct TracePolicy: Sendable {
             return [[Cond(index: 2, mask: LinuxFlag.protWrite, value: 0)], [Cond(index: 3, mask: LinuxFlag.mapShared, value: 0)]]
         case "ioctl": return [[]]  // FICLONE detection is dropped when ioctl is allowed (rare; documented)
         case "clone": return [[Cond(index: 0, mask: LinuxFlag.cloneUntraced, value: 0)]]
+        case "prctl": return [[Cond(index: 0, mask: 0, value: 22, notEqual: true)]]
         default: return nil
         }
     }

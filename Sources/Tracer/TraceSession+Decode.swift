@@ -149,17 +149,25 @@ extension TraceSession {
                               process: t.process.exe)
             p.forceErrno = ENOSYS
         case .clone:
-            if info.arg(0) & LinuxFlag.cloneUntraced != 0 {
+            // CLONE_UNTRACED would let the child escape with our RET_TRACE filter and no tracer
+            // (every traced call would fail with ENOSYS). Clear it so the child is followed.
+            let flags = info.arg(0)
+            if flags & LinuxFlag.cloneUntraced != 0,
+               !Ptrace.setArgument(t.tid, 0, flags & ~LinuxFlag.cloneUntraced) {
                 builder.blindSpot(.escapedChild, "clone(CLONE_UNTRACED): that child and its descendants are not traced", process: t.process.exe)
             }
             return nil
         case .clone3:
-            if let flags = TraceeMemory.readUInt64(pid: t.tid, at: info.arg(0)), flags & LinuxFlag.cloneUntraced != 0 {
+            if let flags = TraceeMemory.readUInt64(pid: t.tid, at: info.arg(0)), flags & LinuxFlag.cloneUntraced != 0,
+               !Ptrace.poke(t.tid, at: info.arg(0), word: flags & ~LinuxFlag.cloneUntraced) {
                 builder.blindSpot(.escapedChild, "clone3(CLONE_UNTRACED): that child and its descendants are not traced", process: t.process.exe)
             }
             return nil
         case .ptrace:
             return p
+        case .appSeccomp:
+            let installs = name == "seccomp" ? info.arg(0) == 1 : (info.arg(0) == 22 && info.arg(1) == 2)
+            return installs ? p : nil
         case .namespace(let pathArg):
             if name == "unshare" && info.arg(0) & LinuxFlag.cloneNewNS == 0 { return nil }
             if let i = pathArg { p.items = [.init(path: resolve(t, dirfd: nil, pathPtr: info.arg(i)), op: name == "chroot" ? .chroot : .mount, flags: [])] }
@@ -204,6 +212,11 @@ extension TraceSession {
         case .ptrace:
             if err != nil {
                 builder.blindSpot(.nestedTracer, "the app called ptrace and got \(ErrnoName.name(err!)): a process can have only one tracer (roprof); a debugger or sanitizer in the app cannot attach",
+                                  process: proc.exe)
+            }
+        case .appSeccomp:
+            if err == nil {
+                builder.blindSpot(.appSeccomp, "the app installed its own seccomp filter: calls it answers with ERRNO, TRAP or KILL take precedence over roprof's tracing and are not seen",
                                   process: proc.exe)
             }
         case .namespace:

@@ -1,10 +1,13 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import TraceModel
 import Tracer
 
 /// Prints one line per error and exits with the contract's status: never a stack trace.
 enum CLI {
+    static func terminate(_ status: Int32) -> Never { Glibc.exit(status) }
+
     static func fail(_ message: String, status: Int32 = 2) -> Never {
         FileHandle.standardError.write("roprof: error: \(message)\n".data(using: .utf8)!)
         exit(status)

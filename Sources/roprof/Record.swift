@@ -29,7 +29,7 @@ struct Record: ParsableCommand {
         }
         CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
         CLI.warn("recording written to \(output) (\(result.recording.files.count) paths, \(result.recording.runs.first?.processes.count ?? 0) processes)")
-        exit(Int32(result.exit.shellStatus))
+        CLI.terminate(Int32(truncatingIfNeeded: result.exit.shellStatus))
     }
 
     /// Fails before tracing when the output cannot be written, so no run is wasted.

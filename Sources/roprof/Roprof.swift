@@ -32,11 +32,11 @@ struct Roprof: ParsableCommand {
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
-                exit(0)
+                CLI.terminate(0)
             }
-            if let e = error as? ExitCode { exit(e.rawValue) }
+            if let e = error as? ExitCode { CLI.terminate(e.rawValue) }
             FileHandle.standardError.write((fullMessage(for: error) + "\n").data(using: .utf8)!)
-            exit(2)
+            CLI.terminate(2)
         }
     }
 }

@@ -27,6 +27,6 @@ struct Run: ParsableCommand {
         }
         CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
         CLI.guarded { try ReportPrinter.printReport(result.recording, runtime: runtime, format: "text", recordingPath: output) }
-        exit(Int32(result.exit.shellStatus))
+        CLI.terminate(Int32(truncatingIfNeeded: result.exit.shellStatus))
     }
 }

@@ -91,6 +91,8 @@ unsigned long roprof_take_signals(void);
 long roprof_read_remote(pid_t pid, void *local, size_t len, uint64_t remote);
 /// Sets the syscall number at a syscall-entry or seccomp stop (-1 skips the call), x86_64 and aarch64.
 long roprof_set_syscall_nr(pid_t pid, long nr);
+/// Sets syscall argument `index` (0-5) at a syscall-entry or seccomp stop.
+long roprof_set_arg(pid_t pid, int index, unsigned long value);
 /// Sets the return value at a syscall-exit stop.
 long roprof_set_return(pid_t pid, long value);
 
