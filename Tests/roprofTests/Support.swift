@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+@testable import TraceModel
+
+/// Helpers shared by the suites: locating the built roprof, running processes, building fixtures.
+enum Support {
+    /// The package root (this file is Tests/roprofTests/Support.swift).
+    static let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The roprof executable built next to the test bundle.
+    static var roprof: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("roprof").path
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a program and waits for it (our own pid only, never waitpid(-1)).
+    @discardableResult
+    static func run(_ args: [String], env: [String: String]? = nil, cwd: String? = nil, stdin: String? = nil) throws -> Output {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: args[0].contains("/") ? args[0] : try which(args[0]))
+        p.arguments = Array(args.dropFirst())
+        if let env { p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        if let stdin {
+            let inp = Pipe()
+            p.standardInput = inp
+            try p.run()
+            inp.fileHandleForWriting.write(stdin.data(using: .utf8)!)
+            try inp.fileHandleForWriting.close()
+        } else {
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+        }
+        var outData = Data(), errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+        return Output(status: status, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// The path of a tool on PATH; a missing tool fails the test with the install step named.
+    static func which(_ tool: String) throws -> String {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let c = "\(dir)/\(tool)"
+            if FileManager.default.isExecutableFile(atPath: c) { return c }
+        }
+        throw MissingTool(tool: tool)
+    }
+
+    struct MissingTool: Error, CustomStringConvertible {
+        var tool: String
+        var description: String {
+            let pkg = ["gcc": "gcc", "strace": "strace", "podman": "podman runc", "debootstrap": "debootstrap",
+                       "kubernetes-validate": "(pip) kubernetes-validate", "nginx": "nginx-light", "tar": "tar"][tool] ?? tool
+            return "\(tool) is not installed: run `.ci/run` or install it (apt-get install \(pkg))"
+        }
+    }
+
+    static func scratch(_ prefix: String = "roprof-test") -> String {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        return (try? FileManager.default.destinationOfSymbolicLink(atPath: base.path)) ?? base.resolvingSymlinksInPath().path
+    }
+
+    /// Records `command` with roprof and returns the recording and the run's output.
+    static func record(_ command: [String], mode: String = "full", extra: [String] = [], env: [String: String]? = nil,
+                       cwd: String? = nil) throws -> (Recording, Output) {
+        let out = scratch("rec") + "/rec.json"
+        let o = try run([roprof, "record", "--quiet", "--mode", mode, "-o", out] + extra + ["--"] + command, env: env, cwd: cwd)
+        guard FileManager.default.fileExists(atPath: out) else {
+            throw ModelError("roprof wrote no recording (status \(o.status)): \(o.stderr)")
+        }
+        return (try Recording.load(path: out), o)
+    }
+}
+
+/// Builds the C fixtures once per test process.
+enum FixtureBuilder {
+    static let lock = NSLock()
+    nonisolated(unsafe) static var built: [String: String] = [:]
+    static let outDir = Support.packageRoot.appendingPathComponent(".build/fixtures-bin").path
+
+    static func binary(_ source: String) throws -> String {
+        lock.lock(); defer { lock.unlock() }
+        if let b = built[source] { return b }
+        let gcc = try Support.which("gcc")
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let src = Support.packageRoot.appendingPathComponent("Fixtures/\(source)").path
+        let bin = outDir + "/" + URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
+        let o = try Support.run([gcc, "-O1", "-pthread", "-no-pie", "-o", bin, src])
+        guard o.status == 0 else { throw ModelError("building \(source) failed: \(o.stderr)") }
+        built[source] = bin
+        return bin
+    }
+}
