@@ -1,1 +1,91 @@
-// Analysis module: see DESIGN.md.
+import TraceModel
+
+/// The answer: which writes break under a read-only root in a runtime, and what fixes them.
+public struct Analysis: Codable, Equatable, Sendable {
+    public var format = "roprof-analysis"
+    public var version = 1
+    public var runtime: String
+    public var runtimeTitle: String
+    /// Writes that break, each with what fixes it.
+    public var breaking: [PathFinding]
+    /// Writes to places the runtime leaves writable.
+    public var harmless: [PathFinding]
+    /// Writes whose path could not be resolved.
+    public var unknown: [PathFinding]
+    public var mounts: [MountSuggestion]
+    public var remedies: [RemedyApplication]
+    /// Environment variables the remedies set (stop-writing fixes).
+    public var env: [String: String]
+    /// Writes no mount can fix (read-only system mounts such as /sys).
+    public var unfixable: [PathFinding]
+    public var blindSpots: [BlindSpot]
+    /// uids the app ran as (from the recording).
+    public var uids: [Int]
+    public var commands: [[String]]
+    public var warnings: [String]
+
+    public var verdict: String {
+        let n = breaking.count + unfixable.count
+        if n == 0 { return "nothing breaks under a read-only root in \(runtime)" }
+        var fixes: [String] = []
+        if !mounts.isEmpty { fixes.append("\(mounts.count) mount\(mounts.count == 1 ? "" : "s")") }
+        if !env.isEmpty { fixes.append("\(env.count) environment variable\(env.count == 1 ? "" : "s")") }
+        let flagFixes = remedies.filter { $0.kind == .flag && $0.coversWithoutMount }.count
+        if flagFixes > 0 { fixes.append("\(flagFixes) command change\(flagFixes == 1 ? "" : "s")") }
+        let fixText = fixes.isEmpty ? "" : "; " + fixes.joined(separator: " and ") + " fix \(n == 1 ? "it" : "them")"
+        let unfix = unfixable.isEmpty ? "" : " (\(unfixable.count) cannot be fixed with a mount)"
+        return "\(n) path\(n == 1 ? "" : "s") break\(n == 1 ? "s" : "") under a read-only root in \(runtime)\(fixText)\(unfix)"
+    }
+}
+
+/// One written path (all operations on it), classified.
+public struct PathFinding: Codable, Equatable, Sendable {
+    public var path: String
+    public var operations: [String]
+    public var count: Int
+    public var failed: [String: Int]
+    public var processes: [String]
+    public var syscalls: [String]
+    public var bytes: Int?
+    /// The mount path or remedy id that fixes it (nil for harmless / unfixable).
+    public var fixedBy: String?
+    /// Why it is harmless or unfixable.
+    public var note: String?
+    public var unresolved: String?
+    /// Whether every call failed during the recording (the app carried on without it).
+    public var allFailed: Bool { failed.values.reduce(0, +) >= count && count > 0 }
+}
+
+/// A directory (or file) to mount writable.
+public struct MountSuggestion: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable { case tmpfs, persistent, file }
+    public var path: String
+    public var kind: Kind
+    /// Bytes observed under the mount (largest size seen per file, summed).
+    public var observedBytes: Int
+    /// The size to give it (headroom, a round unit, a floor), e.g. "64Mi".
+    public var sizeLimit: String
+    public var sizeBytes: Int
+    public var reason: String
+    /// Globbed paths it covers, relative to `path`.
+    public var covers: [String]
+    /// Entries that already exist there (in the image) and a mount would hide.
+    public var hidesContent: [String]
+    /// What else would work.
+    public var alternatives: [String]
+    /// Remedy ids with advice about what writes here.
+    public var remedies: [String]
+}
+
+/// A remedy from the knowledge base that matched the recording.
+public struct RemedyApplication: Codable, Equatable, Sendable {
+    public var id: String
+    public var title: String
+    public var kind: Remedy.Kind
+    public var env: [String: String]
+    public var fix: String?
+    public var why: String
+    public var paths: [String]
+    /// True when applying it removes the need for a mount (env-style fixes).
+    public var coversWithoutMount: Bool
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Analysis
 import Foundation
 import TraceModel
 import Tracer
@@ -14,19 +15,20 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("writes or full (see `roprof record --help`).", valueName: "writes|full"))
     var mode: RecordMode = .full
 
-    @Option(help: ArgumentHelp("Target runtime for the report.", valueName: "NAME"))
-    var runtime = "kubernetes"
+    @OptionGroup var analysis: AnalysisOptions
 
     @OptionGroup var launch: LaunchOptions
 
     func run() throws {
+        CLI.guarded { _ = try ProfileCatalog.load(extraDirectory: analysis.profiles).runtime(named: analysis.runtime) }
         let result = CLI.guarded { () -> TraceResult in
             try Record.preflightOutput(output)
             let spec = try launch.launchSpec()
             return try TraceSession(options: launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: spec)).run()
         }
         CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
-        CLI.guarded { try ReportPrinter.printReport(result.recording, runtime: runtime, format: "text", recordingPath: output) }
+        CLI.guarded { try ReportPrinter.printReport(result.recording, runtime: analysis.runtime, format: "text", recordingPath: output,
+                                                    profiles: analysis.profiles) }
         CLI.terminate(Int32(truncatingIfNeeded: result.exit.shellStatus))
     }
 }

@@ -1,0 +1,109 @@
+import Foundation
+import TraceModel
+
+/// Turns a recording into an `Analysis` for one runtime. Pure apart from looking at which
+/// directories already hold content (the image) on this machine.
+public struct Analyzer {
+    public var runtime: RuntimeProfile
+    public var catalog: ProfileCatalog
+    /// Lists a directory's entries (injectable for tests); nil when it does not exist.
+    public var listDirectory: (String) -> [String]?
+
+    public init(runtime: RuntimeProfile, catalog: ProfileCatalog,
+                listDirectory: @escaping (String) -> [String]? = { try? FileManager.default.contentsOfDirectory(atPath: $0) }) {
+        self.runtime = runtime; self.catalog = catalog; self.listDirectory = listDirectory
+    }
+
+    /// Directories never mounted over as a whole.
+    static let systemDirs: Set<String> = ["/", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+        "/var", "/opt", "/home", "/root", "/srv", "/boot", "/usr/local", "/usr/lib", "/usr/bin", "/usr/share", "/var/lib",
+        "/var/cache", "/var/log", "/usr/local/lib", "/usr/local/bin", "/mnt", "/media", "/proc", "/sys", "/dev"]
+    /// Directories that hold only run-time scratch in an image.
+    static let scratchDirs: Set<String> = ["/tmp", "/var/tmp", "/run", "/var/run", "/run/lock", "/var/lock"]
+
+    public func analyze(_ rec: Recording) -> Analysis {
+        // 1. One finding per path (all operations), in the container's view (chroot root + path).
+        var byPath: [String: PathFinding] = [:]
+        var created = Set<String>()   // paths the run itself created (so not image content)
+        var order: [String] = []
+        for f in rec.files where f.operation != .mount && f.operation != .chroot {
+            let path = (f.root.map { $0 == "/" ? "" : $0 } ?? "") + f.path
+            if f.succeeded > 0 && [.create, .mkdir, .renameTo, .link, .symlink, .bind, .mknod, .tmpfile].contains(f.operation) && f.existedBefore != true {
+                created.insert(path)
+            }
+            if var p = byPath[path] {
+                p.operations.append(f.operation.rawValue); p.count += f.count
+                for (e, n) in f.errors { p.failed[e, default: 0] += n }
+                p.processes = Array(Set(p.processes + f.processes)).sorted()
+                p.syscalls = Array(Set(p.syscalls + f.syscalls)).sorted()
+                if let b = f.bytes { p.bytes = max(p.bytes ?? 0, b) }
+                byPath[path] = p
+            } else {
+                order.append(path)
+                byPath[path] = PathFinding(path: path, operations: [f.operation.rawValue], count: f.count, failed: f.errors,
+                                           processes: f.processes, syscalls: f.syscalls, bytes: f.bytes, fixedBy: nil, note: nil,
+                                           unresolved: f.unresolved)
+            }
+        }
+        // A created directory's successful mkdir means its ancestors existed; an EEXIST mkdir means it existed.
+        var harmless: [PathFinding] = [], unknown: [PathFinding] = [], unfixable: [PathFinding] = []
+        var breaking: [PathFinding] = []
+        for path in order.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            var p = byPath[path]!
+            p.operations.sort()
+            if p.unresolved != nil { p.note = p.unresolved; unknown.append(p); continue }
+            if let w = runtime.writablePlace(for: path) { p.note = "writable in \(runtime.name): \(w.path) (\(w.why))"; harmless.append(p); continue }
+            if let ro = runtime.readOnlyPlace(for: path) { p.note = "\(ro.path): \(ro.why)"; unfixable.append(p); continue }
+            // Only a failed mkdir of an existing directory (EEXIST) is not a write at all.
+            if p.operations == ["mkdir"] && p.failed.keys.allSatisfy({ $0 == "EEXIST" }) && p.failed.values.reduce(0, +) == p.count { continue }
+            breaking.append(p)
+        }
+
+        // 2. Remedies.
+        var applications: [String: RemedyApplication] = [:]
+        var env: [String: String] = [:]
+        var warnings: [String] = []
+        var stopped = Set<String>()          // paths an env remedy makes go away
+        var persistentPaths = Set<String>()
+        var adviceByPath: [String: [String]] = [:]
+        for i in breaking.indices {
+            let p = breaking[i]
+            for r in catalog.remedies where r.matches(path: p.path, processes: p.processes) {
+                var app = applications[r.id] ?? RemedyApplication(id: r.id, title: r.title, kind: r.kind, env: r.env ?? [:], fix: r.fix,
+                                                                  why: r.why, paths: [], coversWithoutMount: r.kind == .env)
+                app.paths.append(p.path)
+                applications[r.id] = app
+                switch r.kind {
+                case .env:
+                    if !stopped.contains(p.path) {
+                        stopped.insert(p.path)
+                        breaking[i].fixedBy = "remedy:\(r.id)"
+                        for (k, v) in r.env ?? [:] {
+                            if let old = env[k], old != v { warnings.append("\(k): remedies disagree ('\(old)' kept, '\(v)' from \(r.id))") }
+                            else { env[k] = v }
+                        }
+                    }
+                case .persistent: persistentPaths.insert(p.path)
+                default: adviceByPath[p.path, default: []].append(r.id)
+                }
+                if r.kind == .env { break }
+            }
+        }
+
+        // 3. Mount synthesis over what is left.
+        var mounts = synthesizeMounts(breaking.filter { !stopped.contains($0.path) }, created: created,
+                                      persistent: persistentPaths, advice: adviceByPath)
+        mounts.sort { $0.path < $1.path }
+        for i in breaking.indices where breaking[i].fixedBy == nil {
+            if let m = mounts.filter({ PathGlob.isUnder(breaking[i].path, $0.path) }).max(by: { $0.path.count < $1.path.count }) {
+                breaking[i].fixedBy = m.path
+            }
+        }
+        let uids = Set(rec.runs.flatMap { $0.processes.compactMap(\.uid) })
+        return Analysis(runtime: runtime.name, runtimeTitle: runtime.title, breaking: breaking, harmless: harmless, unknown: unknown,
+                        mounts: mounts, remedies: applications.values.sorted { $0.id < $1.id }.map {
+                            var a = $0; a.paths = Array(Set(a.paths)).sorted(); return a },
+                        env: env, unfixable: unfixable, blindSpots: rec.blindSpots, uids: uids.sorted(),
+                        commands: rec.runs.map(\.command), warnings: warnings)
+    }
+}

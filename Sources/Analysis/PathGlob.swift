@@ -1,0 +1,104 @@
+/// Path globs as used in Profiles/ and baselines: `*` matches within one component, `**` any
+/// number of components, `?` one character. Matching is on bytes of the UTF-8 path.
+public enum PathGlob {
+    public static func matches(_ pattern: String, _ path: String) -> Bool {
+        let pat = Array(pattern.utf8), str = Array(path.utf8)
+        return match(pat, 0, str, 0)
+    }
+
+    private static func match(_ p: [UInt8], _ pi: Int, _ s: [UInt8], _ si: Int) -> Bool {
+        var pi = pi, si = si
+        let slash = UInt8(ascii: "/"), star = UInt8(ascii: "*"), q = UInt8(ascii: "?")
+        while pi < p.count {
+            if p[pi] == star {
+                let double = pi + 1 < p.count && p[pi + 1] == star
+                if double {
+                    var next = pi + 2
+                    // "**/" may also match nothing.
+                    if next < p.count && p[next] == slash {
+                        if match(p, next + 1, s, si) { return true }
+                        next += 0
+                    }
+                    for k in si...s.count where match(p, next, s, k) { return true }
+                    return false
+                }
+                for k in si...s.count {
+                    if match(p, pi + 1, s, k) { return true }
+                    if k < s.count && s[k] == slash { break }
+                }
+                return false
+            }
+            guard si < s.count else { return false }
+            if p[pi] == q { if s[si] == slash { return false } }
+            else if p[pi] != s[si] { return false }
+            pi += 1; si += 1
+        }
+        return si == s.count
+    }
+
+    /// True when `path` is `dir` or inside it.
+    public static func isUnder(_ path: String, _ dir: String) -> Bool {
+        if dir == "/" { return path.hasPrefix("/") }
+        return path == dir || path.hasPrefix(dir.hasSuffix("/") ? dir : dir + "/")
+    }
+
+    public static func parent(_ path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return "." }
+        return i == path.startIndex ? "/" : String(path[..<i])
+    }
+
+    public static func name(_ path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: i)...])
+    }
+
+    /// The path relative to `dir` (which must contain it).
+    public static func relative(_ path: String, to dir: String) -> String {
+        if path == dir { return "." }
+        if dir == "/" { return String(path.dropFirst()) }
+        return String(path.dropFirst(dir.count + 1))
+    }
+}
+
+/// Generalizes names that differ on every run (mkstemp suffixes, pids, object ids) into globs,
+/// so that reports group them and baselines stay stable.
+public enum NameShape {
+    public static func shape(_ component: String) -> String {
+        var out = ""
+        var token = ""
+        func flush() {
+            if isRandom(token) { if !out.hasSuffix("*") { out += "*" } } else { out += token }
+            token = ""
+        }
+        for c in component {
+            if c == "." || c == "-" || c == "_" && token.count > 8 {
+                flush(); out.append(c)
+            } else { token.append(c) }
+        }
+        flush()
+        // tmpXXXXXX, ccXXXXXX, sess_XXXX: a known prefix glued to random characters.
+        for prefix in ["tmp", "cc", "sess_", "wgunicorn-", "hsperfdata_"] where out == component && component.hasPrefix(prefix) {
+            let rest = String(component.dropFirst(prefix.count))
+            if rest.count >= 5 && isRandom(rest, loose: true) { return prefix + "*" }
+        }
+        return out
+    }
+
+    /// Shapes every component of a path.
+    public static func shapePath(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { shape(String($0)) }.joined(separator: "/")
+    }
+
+    static func isRandom(_ t: String, loose: Bool = false) -> Bool {
+        guard t.count >= (loose ? 5 : 6) else { return false }
+        let digits = t.filter(\.isNumber).count
+        if digits == t.count { return t.count >= 5 }  // pids, ids, timestamps
+        guard t.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { return false }
+        let letters = t.filter(\.isLetter).count
+        // Python's tempfile: 8 characters of [a-z0-9_].
+        if t.count == 8 && t.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" }) && (digits > 0 || t.contains("_")) { return true }
+        if loose { return digits >= 1 || t.contains(where: \.isUppercase) && t.contains(where: \.isLowercase) }
+        // Mixed letters and digits in a short token: mkstemp-style.
+        return digits >= 1 && letters >= 1 && t.count <= 12 && digits * 5 >= t.count
+    }
+}

@@ -1,1 +1,0 @@
-// Emitters module: see DESIGN.md.

@@ -1,0 +1,134 @@
+import Analysis
+import Foundation
+import TraceModel
+
+/// The human report: a verdict line, a tree of written paths under each mount, remedies, blind
+/// spots and the next commands. Readable at 80 columns; coloured only on a TTY.
+public enum ReportText {
+    public static func render(_ a: Analysis, style: TextStyle, recordingPath: String?, width: Int = 80) -> String {
+        var out: [String] = []
+        let brk = a.breaking.count + a.unfixable.count
+        out.append(style.bold("roprof: ") + (brk == 0 ? style.green(a.verdict) : style.red(a.verdict)))
+        out.append(style.dim("runtime: \(a.runtimeTitle)"))
+        if !a.mounts.isEmpty {
+            out.append("")
+            out.append(style.bold("Mounts that fix the writes"))
+            for m in a.mounts {
+                let label = mountLabel(m, runtime: a.runtime)
+                out.append("  " + style.green(Human.printable(m.path)) + "  " + label + (m.kind == .file ? "" : "  size \(m.sizeLimit)")
+                           + style.dim("  (\(Human.bytes(m.observedBytes)) seen)"))
+                out.append("  " + style.dim(m.reason))
+                let rows = treeRows(a.breaking.filter { $0.fixedBy == m.path }, under: m)
+                for (i, r) in rows.enumerated() {
+                    let branch = i == rows.count - 1 ? "└─ " : "├─ "
+                    out.append("  " + branch + r)
+                }
+                for alt in m.alternatives { out.append("  " + style.yellow("! ") + alt) }
+                for id in m.remedies {
+                    if let r = a.remedies.first(where: { $0.id == id }) {
+                        out.append("  " + style.yellow("tip: ") + (r.fix ?? r.title) + style.dim(" — \(r.why)"))
+                    }
+                }
+            }
+        }
+        let envRemedies = a.remedies.filter { $0.coversWithoutMount }
+        if !envRemedies.isEmpty {
+            out.append("")
+            out.append(style.bold("Stop the writes instead (no mount needed)"))
+            for r in envRemedies {
+                let env = r.env.keys.sorted().map { "\($0)=\(r.env[$0]!)" }.joined(separator: " ")
+                out.append("  " + style.green(env) + "  " + r.title + style.dim(" (\(r.paths.count) path\(r.paths.count == 1 ? "" : "s"))"))
+                for p in r.paths.prefix(3) { out.append("    " + style.dim(Human.printable(shorten(p, width - 4)))) }
+                if r.paths.count > 3 { out.append("    " + style.dim("… and \(r.paths.count - 3) more")) }
+                out.append("    why: " + r.why)
+            }
+        }
+        if !a.unfixable.isEmpty {
+            out.append("")
+            out.append(style.bold("Cannot be fixed with a mount"))
+            for p in a.unfixable { out.append("  " + style.red(Human.printable(p.path)) + "  " + (p.note ?? "")) }
+        }
+        let failedOnly = a.breaking.filter(\.allFailed)
+        if !failedOnly.isEmpty {
+            out.append("")
+            out.append(style.bold("Failed during the recording (the app carried on)"))
+            for p in failedOnly.prefix(10) {
+                out.append("  " + Human.printable(shorten(p.path, 50)) + "  " + p.failed.keys.sorted().joined(separator: ",") + style.dim("  " + p.processes.map { PathGlob.name($0) }.joined(separator: ",")))
+            }
+        }
+        if !a.harmless.isEmpty {
+            out.append("")
+            out.append(style.bold("Harmless") + style.dim(" (writable in \(a.runtime) already)"))
+            let shown = Array(Set(a.harmless.map { NameShape.shapePath($0.path) })).sorted()
+            out.append("  " + shown.prefix(12).map(Human.printable).joined(separator: "  ") + (shown.count > 12 ? "  …" : ""))
+        }
+        if !a.unknown.isEmpty {
+            out.append("")
+            out.append(style.bold("Unresolved paths") + style.dim(" (recorded, but where they point is unknown)"))
+            for p in a.unknown.prefix(10) { out.append("  " + Human.printable(shorten(p.path, 40)) + "  " + style.dim(p.note ?? "")) }
+        }
+        if !a.blindSpots.isEmpty {
+            out.append("")
+            out.append(style.bold("Blind spots") + style.dim(" (what tracing could not fully see)"))
+            for b in a.blindSpots {
+                out.append("  " + style.yellow(b.kind.rawValue) + "  " + Human.printable(b.detail) + (b.count > 1 ? style.dim(" ×\(b.count)") : ""))
+            }
+        }
+        for w in a.warnings { out.append(style.yellow("warning: ") + w) }
+        if let rec = recordingPath, brk > 0 {
+            out.append("")
+            out.append(style.bold("Next"))
+            let fmt = ["docker": "docker", "podman": "podman", "ecs": "ecs", "systemd": "systemd"][a.runtime] ?? "kubernetes"
+            out.append("  roprof suggest --format \(fmt) \(rec)      the settings to paste")
+            out.append("  roprof suggest --format seccomp \(rec)     a seccomp profile")
+            let cmd = a.commands.first.map { $0.map(shellQuote).joined(separator: " ") } ?? "CMD"
+            out.append("  roprof verify --from \(rec) -- \(cmd)")
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func mountLabel(_ m: MountSuggestion, runtime: String) -> String {
+        switch (runtime, m.kind) {
+        case ("kubernetes", .tmpfs): return "emptyDir (medium: Memory)"
+        case ("kubernetes", .persistent): return "PersistentVolumeClaim"
+        case ("kubernetes", .file): return "single file (subPath)"
+        case ("ecs", .tmpfs): return "task volume (Fargate has no tmpfs)"
+        case ("systemd", .tmpfs): return "TemporaryFileSystem="
+        case ("systemd", .persistent): return "StateDirectory= / ReadWritePaths="
+        case (_, .tmpfs): return "tmpfs"
+        case (_, .persistent): return "volume"
+        case (_, .file): return "single-file bind mount"
+        }
+    }
+
+    /// One row per shaped path: name, operations, count, size, processes.
+    static func treeRows(_ items: [PathFinding], under m: MountSuggestion) -> [String] {
+        struct Row { var name: String; var ops: Set<String>; var count: Int; var bytes: Int?; var procs: Set<String> }
+        var rows: [String: Row] = [:]
+        for p in items {
+            var rel = m.kind == .file ? PathGlob.name(p.path) : NameShape.shapePath(PathGlob.relative(p.path, to: m.path))
+            if rel == "." { rel = "(the directory itself)" }
+            var r = rows[rel] ?? Row(name: rel, ops: [], count: 0, bytes: nil, procs: [])
+            r.ops.formUnion(p.operations); r.count += p.count
+            if let b = p.bytes { r.bytes = max(r.bytes ?? 0, b) }
+            r.procs.formUnion(p.processes.map { PathGlob.name($0) })
+            rows[rel] = r
+        }
+        let sorted = rows.values.sorted { $0.name < $1.name }
+        let limit = 15
+        var lines = sorted.prefix(limit).map { r in
+            Human.pad(Human.printable(r.name), 30) + " " + Human.pad(r.ops.sorted().joined(separator: ","), 20, truncateLeft: false)
+                + " " + Human.pad("\(r.count)×", 6) + Human.pad(Human.bytes(r.bytes), 9) + r.procs.sorted().prefix(2).joined(separator: ",")
+        }
+        if sorted.count > limit { lines.append("… \(sorted.count - limit) more") }
+        return lines
+    }
+
+    static func shorten(_ s: String, _ w: Int) -> String { s.count <= w ? s : "…" + s.suffix(w - 1) }
+}
+
+/// Quotes an argument for a POSIX shell when it needs it.
+public func shellQuote(_ s: String) -> String {
+    if !s.isEmpty && s.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }) { return s }
+    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}

@@ -1,0 +1,48 @@
+/// ANSI styling, applied only when writing to a terminal.
+public struct TextStyle: Sendable {
+    public var color: Bool
+    public init(color: Bool) { self.color = color }
+    func wrap(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+    public func bold(_ s: String) -> String { wrap(s, "1") }
+    public func red(_ s: String) -> String { wrap(s, "31") }
+    public func green(_ s: String) -> String { wrap(s, "32") }
+    public func yellow(_ s: String) -> String { wrap(s, "33") }
+    public func dim(_ s: String) -> String { wrap(s, "2") }
+}
+
+/// Human formatting helpers.
+public enum Human {
+    public static func bytes(_ n: Int?) -> String {
+        guard let n else { return "-" }
+        if n < 1024 { return "\(n) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n) / 1024, i = 0
+        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+        return v >= 10 ? "\(Int(v.rounded())) \(units[i])" : "\((v * 10).rounded() / 10) \(units[i])"
+    }
+
+    /// Pads to a display width (counting characters), truncating from the left with "…".
+    public static func pad(_ s: String, _ width: Int, truncateLeft: Bool = true) -> String {
+        if s.count > width {
+            return truncateLeft ? "…" + s.suffix(width - 1) : s.prefix(width - 1) + "…"
+        }
+        return s + String(repeating: " ", count: width - s.count)
+    }
+
+    /// A printable form of a path: control characters (newlines, tabs, escapes) shown escaped.
+    public static func printable(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if u.value < 0x20 || u.value == 0x7f { out += String(format: "\\x%02x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out
+    }
+}
+
+import Foundation
