@@ -67,7 +67,11 @@ public enum NameShape {
         var out = ""
         var token = ""
         func flush() {
-            if isRandom(token) { if !out.hasSuffix("*") { out += "*" } } else { out += token }
+            if isRandom(token) {
+                // tmpXXXXXX, ccXXXXXX: keep a known prefix glued to the random characters.
+                let keep = ["tmp", "cc"].first { token.hasPrefix($0) && isRandom(String(token.dropFirst($0.count)), loose: true) } ?? ""
+                if !out.hasSuffix("*") { out += keep + "*" }
+            } else { out += token }
             token = ""
         }
         for c in component {

@@ -1,0 +1,204 @@
+import Foundation
+import Testing
+@testable import Analysis
+@testable import TraceModel
+
+/// Builds small recordings by hand.
+enum RecordingFixture {
+    static func run(_ id: String = "run-test", uid: Int = 1000, command: [String] = ["app"]) -> RunInfo {
+        RunInfo(id: id, command: command, cwd: "/app", mode: .full, host: HostFacts(arch: "x86_64", kernel: "6.1", uid: uid, gid: uid),
+                startedAt: "2026-01-01T00:00:00Z", durationSeconds: 1, exit: ExitInfo(code: 0), attachedPid: nil, complete: true,
+                processes: [ProcessRecord(pid: 10, ppid: 1, execs: [ExecRecord(exe: "/usr/bin/python3.11", argv: command)], uid: uid, exit: ExitInfo(code: 0))])
+    }
+    static func m(_ path: String, _ op: FileOperation, bytes: Int? = nil, errors: [String: Int] = [:], exe: String = "/usr/bin/python3.11",
+                  existed: Bool? = nil, runs: [String] = ["run-test"]) -> FileMutation {
+        let failed = errors.values.reduce(0, +)
+        return FileMutation(path: path, operation: op, count: max(1, failed), succeeded: failed > 0 ? 0 : 1, errors: errors,
+                            syscalls: ["openat"], processes: [exe], pids: [10], bytes: bytes, existedBefore: existed, runs: runs)
+    }
+    static func recording(_ files: [FileMutation], syscalls: [String: Int] = ["read": 1, "openat": 3], uid: Int = 1000) -> Recording {
+        Recording(runs: [run(uid: uid)], files: files, syscalls: ["x86_64": syscalls], blindSpots: []).normalized()
+    }
+}
+
+@Suite struct AnalysisTests {
+    let catalog = try! ProfileCatalog.load()
+
+    func analyze(_ r: Recording, runtime: String = "kubernetes", dirs: [String: [String]] = [:]) throws -> Analysis {
+        try Analyzer(runtime: catalog.runtime(named: runtime), catalog: catalog, listDirectory: { dirs[$0] }).analyze(r)
+    }
+
+    @Test func classifiesHarmlessBreakingAndUnresolved() throws {
+        var unresolved = RecordingFixture.m("sub/x", .create)
+        unresolved.unresolved = "the working directory could not be read (ENAMETOOLONG)"
+        let r = RecordingFixture.recording([
+            RecordingFixture.m("/dev/null", .write), RecordingFixture.m("/dev/shm/sem.x", .create),
+            RecordingFixture.m("/tmp/a.txt", .create, bytes: 100), unresolved,
+            RecordingFixture.m("/sys/kernel/mm/x", .write),
+        ])
+        let a = try analyze(r)
+        #expect(a.harmless.map(\.path) == ["/dev/null", "/dev/shm/sem.x"])
+        #expect(a.breaking.map(\.path) == ["/tmp/a.txt"])
+        #expect(a.unknown.map(\.path) == ["sub/x"])
+        #expect(a.unfixable.map(\.path) == ["/sys/kernel/mm/x"])
+        #expect(a.mounts.map(\.path) == ["/tmp"])
+    }
+
+    @Test func tmpIsWritableInPodmanButNotInKubernetes() throws {
+        let r = RecordingFixture.recording([RecordingFixture.m("/tmp/a", .create)])
+        #expect(try analyze(r, runtime: "kubernetes").breaking.count == 1)
+        #expect(try analyze(r, runtime: "podman").breaking.isEmpty)
+        #expect(try analyze(r, runtime: "systemd").breaking.isEmpty)
+        #expect(try analyze(r, runtime: "docker").breaking.count == 1)
+    }
+
+    @Test func failedWritesStillCountAndAreMarked() throws {
+        let r = RecordingFixture.recording([RecordingFixture.m("/app/cache/x", .create, errors: ["EACCES": 2])])
+        let a = try analyze(r)
+        #expect(a.breaking.count == 1)
+        #expect(a.breaking[0].allFailed)
+    }
+
+    @Test func foldsIntoTheDeepestExistingScratchDirectory() throws {
+        let r = RecordingFixture.recording([
+            RecordingFixture.m("/run/myapp", .mkdir), RecordingFixture.m("/run/myapp/app.pid", .create, bytes: 6),
+            RecordingFixture.m("/run/myapp/app.sock", .bind),
+            RecordingFixture.m("/tmp/tmpa8f3k2x", .create, bytes: 1 << 20), RecordingFixture.m("/tmp/tmpa8f3k2x", .unlink),
+        ])
+        let a = try analyze(r)
+        #expect(a.mounts.map(\.path) == ["/run", "/tmp"])
+        #expect(a.mounts.allSatisfy { $0.kind == .tmpfs })
+        #expect(a.mounts[1].covers == ["tmp*"])
+    }
+
+    @Test func neverMountsRootOrSystemDirectories() throws {
+        let r = RecordingFixture.recording([
+            RecordingFixture.m("/etc/myapp.conf", .write, existed: true),
+            RecordingFixture.m("/usr/lib/app/state.bin", .create),
+            RecordingFixture.m("/hello.txt", .create),
+        ])
+        let a = try analyze(r, dirs: ["/usr/lib/app": ["lib.so"]])
+        for m in a.mounts {
+            #expect(!["/", "/etc", "/usr", "/usr/lib", "/var"].contains(m.path), "mounted \(m.path)")
+        }
+        #expect(a.mounts.first { $0.path == "/etc/myapp.conf" }?.kind == .file)
+        #expect(a.mounts.first { $0.path == "/hello.txt" }?.kind == .file)
+        // /usr/lib/app holds image content: the mount says so and how to keep it.
+        let app = try #require(a.mounts.first { $0.path == "/usr/lib/app" })
+        #expect(app.hidesContent == ["lib.so"])
+        #expect(app.alternatives.contains { $0.contains("init step") })
+    }
+
+    @Test func createdDirectoryIsMountedItselfNotItsParent() throws {
+        let r = RecordingFixture.recording([
+            RecordingFixture.m("/app/uploads", .mkdir), RecordingFixture.m("/app/uploads/a.png", .create, bytes: 5000),
+        ])
+        let a = try analyze(r, dirs: ["/app": ["main.py", "uploads"]])
+        #expect(a.mounts.map(\.path) == ["/app/uploads"])
+        #expect(a.mounts[0].kind == .persistent)
+        #expect(a.mounts[0].hidesContent.isEmpty)
+    }
+
+    @Test func sqliteIsPersistentWithItsJournals() throws {
+        let r = RecordingFixture.recording([
+            RecordingFixture.m("/data/db", .mkdir),
+            RecordingFixture.m("/data/db/app.sqlite", .create, bytes: 40960),
+            RecordingFixture.m("/data/db/app.sqlite-wal", .create, bytes: 8192),
+            RecordingFixture.m("/data/db/app.sqlite-shm", .create, bytes: 32768),
+        ])
+        let a = try analyze(r, dirs: ["/data": ["db"]])
+        #expect(a.mounts.count == 1)
+        #expect(a.mounts[0].kind == .persistent)
+        #expect(a.mounts[0].reason.contains("must survive restarts"))
+        #expect(a.remedies.contains { $0.id == "sqlite-database" })
+    }
+
+    @Test func siblingsMergeOnlyWhenTheParentHoldsNothingElse() throws {
+        let files = [RecordingFixture.m("/srv/app/a", .mkdir), RecordingFixture.m("/srv/app/a/x", .create),
+                     RecordingFixture.m("/srv/app/b", .mkdir), RecordingFixture.m("/srv/app/b/y", .create)]
+        let merged = try analyze(RecordingFixture.recording(files), dirs: ["/srv/app": ["a", "b"]])
+        #expect(merged.mounts.map(\.path) == ["/srv/app"])
+        let kept = try analyze(RecordingFixture.recording(files), dirs: ["/srv/app": ["a", "b", "server.py"]])
+        #expect(kept.mounts.map(\.path) == ["/srv/app/a", "/srv/app/b"])
+    }
+
+    @Test func envRemedyRemovesTheNeedForAMount() throws {
+        let r = RecordingFixture.recording([
+            RecordingFixture.m("/app/__pycache__", .mkdir), RecordingFixture.m("/app/__pycache__/m.cpython-311.pyc", .create),
+        ])
+        let a = try analyze(r, dirs: ["/app": ["m.py", "__pycache__"]])
+        #expect(a.mounts.isEmpty)
+        #expect(a.env == ["PYTHONDONTWRITEBYTECODE": "1"])
+        #expect(a.breaking.allSatisfy { $0.fixedBy == "remedy:cpython-pycache" })
+    }
+
+    @Test func gunicornHeartbeatGetsItsAdvice() throws {
+        let r = RecordingFixture.recording([RecordingFixture.m("/tmp/wgunicorn-k2j3h4g5", .create, exe: "/venv/bin/gunicorn"),
+                                            RecordingFixture.m("/tmp/wgunicorn-k2j3h4g5", .unlink, exe: "/venv/bin/gunicorn")])
+        let a = try analyze(r)
+        #expect(a.mounts.map(\.path) == ["/tmp"])
+        #expect(a.mounts[0].remedies.contains("gunicorn-worker-tmp"))
+        #expect(a.remedies.first { $0.id == "gunicorn-worker-tmp" }?.fix?.contains("--worker-tmp-dir /dev/shm") == true)
+    }
+
+    @Test(arguments: [(0, "16Mi"), (1000, "16Mi"), (9 << 20, "32Mi"), (40 << 20, "128Mi")])
+    func tmpfsSizing(observed: Int, expected: String) {
+        #expect(Analyzer.size(observed: observed, persistent: false).label == expected)
+    }
+
+    @Test func persistentSizingHasAFloorOfOneGi() {
+        #expect(Analyzer.size(observed: 10, persistent: true).label == "1Gi")
+        #expect(Analyzer.size(observed: 3 << 30, persistent: true).label == "8Gi")
+    }
+
+    @Test(arguments: [("tmpa8f3k2x", "tmp*"), ("quickstart-_ugspvpv.tmp", "quickstart-*.tmp"), ("app.pid", "app.pid"),
+                      ("m.cpython-311.pyc.140682336532912", "m.cpython-311.pyc.*"), ("wgunicorn-k2j3h4g5", "wgunicorn-*"),
+                      ("ccA1b2C3.s", "cc*.s"), ("settings.py", "settings.py"), ("hsperfdata_root", "hsperfdata_root")])
+    func randomNamesAreGlobbed(name: String, shape: String) {
+        #expect(NameShape.shape(name) == shape)
+    }
+
+    @Test(arguments: [("**/__pycache__/**", "/a/b/__pycache__/x.pyc", true), ("**/__pycache__", "/a/__pycache__", true),
+                      ("/tmp/*", "/tmp/a/b", false), ("/tmp/**", "/tmp/a/b", true), ("**/*.db", "/x.db", true),
+                      ("/run/*.pid", "/run/x.pid", true), ("python*", "python3.11", true), ("/root/.*", "/root/.cache", true)])
+    func globs(pattern: String, path: String, expected: Bool) {
+        #expect(PathGlob.matches(pattern, path) == expected)
+    }
+
+    @Test func unknownRuntimeIsAOneLineErrorListingTheChoices() {
+        #expect(throws: ModelError.self) { try catalog.runtime(named: "nomad") }
+        do { _ = try catalog.runtime(named: "nomad") } catch { #expect("\(error)".contains("kubernetes")) }
+    }
+
+    @Test func catalogHasTheRequiredRuntimesAndAtLeastThirtyRemedies() {
+        #expect(Set(catalog.runtimes.keys).isSuperset(of: ["kubernetes", "docker", "podman", "ecs", "systemd"]))
+        #expect(catalog.remedies.count >= 30)
+    }
+
+    @Test func userProfilesExtendTheCatalog() throws {
+        let dir = Support.scratch("profiles")
+        try FileManager.default.createDirectory(atPath: dir + "/remedies", withIntermediateDirectories: true)
+        try """
+        id: my-app-cache
+        title: My app's cache
+        match:
+          paths: ["/opt/myapp/cache/**"]
+        kind: env
+        env:
+          MYAPP_NO_CACHE: "1"
+        why: "our app can run without its cache"
+        """.write(toFile: dir + "/remedies/mine.yaml", atomically: true, encoding: .utf8)
+        let c = try ProfileCatalog.load(extraDirectory: dir)
+        let a = try Analyzer(runtime: c.runtime(named: "kubernetes"), catalog: c, listDirectory: { _ in nil })
+            .analyze(RecordingFixture.recording([RecordingFixture.m("/opt/myapp/cache/x", .create)]))
+        #expect(a.env["MYAPP_NO_CACHE"] == "1")
+        #expect(a.mounts.isEmpty)
+        try "id: [broken".write(toFile: dir + "/remedies/bad.yaml", atomically: true, encoding: .utf8)
+        #expect(throws: ModelError.self) { try ProfileCatalog.load(extraDirectory: dir) }
+    }
+
+    @Test func embeddedProfilesMatchTheProfilesDirectory() throws {
+        let o = try Support.run([Support.packageRoot.appendingPathComponent("scripts/embed-profiles").path, "--check"])
+        #expect(o.status == 0, "Sources/Analysis/EmbeddedProfiles+Generated.swift is stale: run scripts/embed-profiles")
+    }
+}
