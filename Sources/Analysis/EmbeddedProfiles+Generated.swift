@@ -690,5 +690,91 @@ kind: flag
 fix: "Never run --reload in production; log to stdout (the default)."
 why: "Uvicorn itself writes nothing at run time; what shows up is usually --reload state or an app log file."
 """#,
+        "seccomp/runtime.yaml": #"""
+# Syscalls the container runtime itself (runc / crun, written in Go or C) makes in the container
+# process after it installs the seccomp filter and before the app's first instruction, plus what
+# every dynamically linked program does before main(). A profile without these fails at start-up
+# with "operation not permitted" before the app runs, so roprof adds them to every profile.
+# Verified end to end: podman + runc run the emitted profile (see the verify tests).
+syscalls:
+  - name: execve
+    why: runc execs the app after loading the filter
+  - name: execveat
+    why: crun and newer runc exec through an fd (execveat with AT_EMPTY_PATH)
+  - name: futex
+    why: Go runtime threads in runc init synchronise after the filter is loaded
+  - name: nanosleep
+    why: Go runtime scheduler (usleep) in runc init
+  - name: sched_yield
+    why: Go runtime scheduler in runc init
+  - name: epoll_pwait
+    why: Go runtime netpoller in runc init
+  - name: rt_sigreturn
+    why: returning from any signal handler
+  - name: rt_sigprocmask
+    why: runc and libc reset the signal mask around exec
+  - name: rt_sigaction
+    why: libc start-up installs default handlers
+  - name: sigaltstack
+    why: Go runtime signal stacks in runc init
+  - name: exit
+    why: threads of runc init exit
+  - name: exit_group
+    why: every process ends with it
+  - name: close
+    why: runc closes inherited fds before exec
+  - name: close_range
+    why: runc and glibc close fd ranges before exec
+  - name: fcntl
+    why: runc marks fds close-on-exec before exec
+  - name: write
+    why: runc reports start-up errors over its sync pipe
+  - name: read
+    why: runc reads its sync pipe
+  - name: getpid
+    why: runc init
+  - name: gettid
+    why: Go runtime
+  - name: tgkill
+    why: Go runtime preemption signals
+  - name: capget
+    why: runc drops capabilities around exec
+  - name: capset
+    why: runc sets the final capability sets
+  - name: prctl
+    why: no_new_privs and capability bounding set
+  - name: brk
+    why: the dynamic loader and malloc
+  - name: mmap
+    why: the dynamic loader maps the app and its libraries
+  - name: munmap
+    why: the dynamic loader
+  - name: mprotect
+    why: the dynamic loader (RELRO)
+  - name: arch_prctl
+    why: x86_64 TLS set-up in every process
+  - name: set_tid_address
+    why: glibc start-up
+  - name: set_robust_list
+    why: glibc start-up
+  - name: rseq
+    why: glibc 2.35+ start-up
+  - name: prlimit64
+    why: glibc start-up reads the stack limit
+  - name: getrandom
+    why: glibc malloc and stack protector seed
+  - name: access
+    why: the dynamic loader checks ld.so.preload
+  - name: faccessat
+    why: the dynamic loader (aarch64 form)
+  - name: openat
+    why: the dynamic loader opens libraries
+  - name: newfstatat
+    why: the dynamic loader stats libraries
+  - name: fstat
+    why: the dynamic loader stats libraries
+  - name: pread64
+    why: the dynamic loader reads ELF headers
+"""#,
     ]
 }

@@ -30,6 +30,8 @@ extension Recording {
             r.files[i].runs = Array(Set(r.files[i].runs)).sorted()
         }
         r.blindSpots.sort { ($0.kind, $0.detail) < ($1.kind, $1.detail) }
+        r.dangerousCallers = r.dangerousCallers.map { $0.mapValues { Array(Set($0)).sorted() } }
+        r.capabilityHints = r.capabilityHints.map { $0.mapValues { Array(Set($0)).sorted() } }
         for i in r.blindSpots.indices {
             r.blindSpots[i].processes = Array(Set(r.blindSpots[i].processes)).sorted()
             r.blindSpots[i].runs = Array(Set(r.blindSpots[i].runs)).sorted()

@@ -5,7 +5,10 @@ extension Recording {
         var files: [MutationKey: FileMutation] = [:]
         var syscalls: [String: [String: Int]] = [:]
         var blind: [String: BlindSpot] = [:]
+        var dangerous: [String: [String]] = [:], hints: [String: [String]] = [:]
         for rec in recordings {
+            for (k, v) in rec.dangerousCallers ?? [:] { dangerous[k, default: []] += v }
+            for (k, v) in rec.capabilityHints ?? [:] { hints[k, default: []] += v }
             for run in rec.runs { runs[run.id] = runs[run.id] ?? run }
             for f in rec.files {
                 if var existing = files[f.key] { existing.absorb(f); files[f.key] = existing } else { files[f.key] = f }
@@ -22,7 +25,8 @@ extension Recording {
             }
         }
         return Recording(runs: Array(runs.values), files: Array(files.values), syscalls: syscalls,
-                         blindSpots: Array(blind.values)).normalized()
+                         blindSpots: Array(blind.values), dangerousCallers: dangerous.isEmpty ? nil : dangerous,
+                         capabilityHints: hints.isEmpty ? nil : hints).normalized()
     }
 }
 

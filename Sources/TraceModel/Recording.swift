@@ -13,13 +13,29 @@ public struct Recording: Codable, Equatable, Sendable {
     public var syscalls: [String: [String: Int]]
     /// What the tracer could not see, or saw only partly.
     public var blindSpots: [BlindSpot]
+    /// Dangerous syscalls (ptrace, mount, bpf, unshare, keyctl, …) → executables that called them.
+    public var dangerousCallers: [String: [String]]?
+    /// Capabilities the run showed it needs (e.g. NET_BIND_SERVICE for a port below 1024) → executables.
+    public var capabilityHints: [String: [String]]?
 
-    public init(runs: [RunInfo], files: [FileMutation], syscalls: [String: [String: Int]], blindSpots: [BlindSpot]) {
+    public init(runs: [RunInfo], files: [FileMutation], syscalls: [String: [String: Int]], blindSpots: [BlindSpot],
+                dangerousCallers: [String: [String]]? = nil, capabilityHints: [String: [String]]? = nil) {
         self.runs = runs
         self.files = files
         self.syscalls = syscalls
         self.blindSpots = blindSpots
+        self.dangerousCallers = dangerousCallers
+        self.capabilityHints = capabilityHints
     }
+
+    /// Syscalls that widen what a container can do; kept in a generated profile only with a warning.
+    public static let dangerousSyscalls: Set<String> = [
+        "ptrace", "mount", "umount2", "bpf", "unshare", "setns", "keyctl", "add_key", "request_key", "kexec_load",
+        "kexec_file_load", "init_module", "finit_module", "delete_module", "pivot_root", "chroot", "perf_event_open",
+        "userfaultfd", "open_by_handle_at", "name_to_handle_at", "process_vm_writev", "reboot", "swapon", "swapoff",
+        "syslog", "acct", "settimeofday", "clock_settime", "iopl", "ioperm", "fsopen", "fsmount", "move_mount",
+        "open_tree", "fsconfig", "fspick", "lookup_dcookie", "quotactl", "vhangup", "personality",
+    ]
 
     /// All syscall names recorded, over all architectures.
     public var allSyscallNames: Set<String> {

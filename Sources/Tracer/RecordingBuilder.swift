@@ -22,6 +22,8 @@ final class RecordingBuilder {
     private var blind: [String: BlindSpot] = [:]
     /// Per arch: syscall number → count (arrays, for a cheap hot path).
     private var counts: [SeccompArch: [Int]] = [:]
+    private var dangerous: [String: Set<String>] = [:]
+    private var hints: [String: Set<String>] = [:]
     private(set) var mutationEvents = 0
     private(set) var syscallEvents = 0
     var runID = ""
@@ -58,6 +60,9 @@ final class RecordingBuilder {
         let key = Key(root: path.root ?? "", path: path.bytes, op: op)
         if var m = files[key] { m.bytes = max(m.bytes ?? 0, bytes); files[key] = m }
     }
+
+    func dangerousCall(_ name: String, process: String) { dangerous[name, default: []].insert(process) }
+    func capabilityHint(_ cap: String, process: String) { hints[cap, default: []].insert(process) }
 
     func blindSpot(_ kind: BlindSpot.Kind, _ detail: String, process: String) {
         let k = kind.rawValue + "\u{0}" + detail
@@ -102,6 +107,8 @@ final class RecordingBuilder {
     }
 
     func build(run: RunInfo) -> Recording {
-        Recording(runs: [run], files: Array(files.values), syscalls: syscallInventory(), blindSpots: Array(blind.values)).normalized()
+        Recording(runs: [run], files: Array(files.values), syscalls: syscallInventory(), blindSpots: Array(blind.values),
+                  dangerousCallers: dangerous.isEmpty ? nil : dangerous.mapValues { Array($0) },
+                  capabilityHints: hints.isEmpty ? nil : hints.mapValues { Array($0) }).normalized()
     }
 }

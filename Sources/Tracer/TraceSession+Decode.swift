@@ -17,6 +17,9 @@ extension TraceSession {
             builder.blindSpot(.compat32, "\(arch.rawValue) syscalls (int 0x80 / compat) seen; decoded with the \(arch.rawValue) table",
                               process: t.process.exe)
         }
+        if nr < 1024, dangerousTables[arch]?[nr] == true {
+            builder.dangerousCall(names[arch]?.name(nr) ?? "syscall_\(nr)", process: t.process.exe)
+        }
         let retData = UInt16(truncatingIfNeeded: infoBuffer.10)
         if retData == TracePolicy.denyTag {
             let name = names[arch]?.name(nr) ?? "syscall_\(nr)"
@@ -126,6 +129,11 @@ extension TraceSession {
                 p.items = [.init(path: resolve(t, dirfd: info.intArg(0), pathPtr: info.arg(1), allowEmpty: empty), op: .utimes, flags: [])]
             }
         case .bind:
+            if let b = TraceeMemory.read(pid: t.tid, at: info.arg(1), count: 4), b[0] == 2 || b[0] == 10, b[1] == 0 {
+                let port = Int(b[2]) << 8 | Int(b[3])  // AF_INET / AF_INET6, network byte order
+                if port > 0 && port < 1024 { builder.capabilityHint("NET_BIND_SERVICE", process: t.process.exe) }
+                return nil
+            }
             guard let path = unixSocketPath(t, addr: info.arg(1), len: Int(info.arg(2) & 0xffff_ffff)) else { return nil }
             p.items = [.init(path: path, op: .bind, flags: ["AF_UNIX"])]
         case .mqOpen, .mqUnlink:

@@ -84,6 +84,7 @@ public final class TraceSession {
     var rootExit: ExitInfo?
     var denied: [DeniedSyscall: Int] = [:]
     var tables: [SeccompArch: [MutatingCall?]] = [:]
+    var dangerousTables: [SeccompArch: [Bool]] = [:]
     var names: [SeccompArch: SyscallTable] = [:]
     var infoBuffer: SyscallInfo.Buffer = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     let nativeArch = SeccompArch.native
@@ -178,6 +179,13 @@ public final class TraceSession {
             if nr >= 0 && nr < arr.count { arr[nr] = call }
         }
         tables[arch] = arr
+        var d = [Bool](repeating: false, count: 1024)
+        for name in Recording.dangerousSyscalls {
+            guard var nr = table.number(name) else { continue }
+            if arch == .x32 { nr &= ~0x4000_0000 }
+            if nr >= 0 && nr < d.count { d[nr] = true }
+        }
+        dangerousTables[arch] = d
     }
 
     // MARK: - The event loop

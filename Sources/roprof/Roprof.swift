@@ -20,7 +20,7 @@ struct Roprof: ParsableCommand {
           roprof check --baseline roprof-baseline.yaml -- pytest   CI regression check
         """,
         version: version,
-        subcommands: [Run.self, Record.self, Report.self]
+        subcommands: [Run.self, Record.self, Report.self, Suggest.self]
     )
 
     /// Usage errors exit 2 (the contract), not ArgumentParser's 64; help and version exit 0.

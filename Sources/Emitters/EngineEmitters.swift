@@ -1,0 +1,187 @@
+import Analysis
+import Foundation
+import TraceModel
+import Yams
+
+/// What a text format cannot express safely (a path with a newline in a flag, …) is left out
+/// with a warning, never pasted in.
+public struct Emitted {
+    public var text: String
+    public var warnings: [String]
+}
+
+/// `docker run` / `podman run` flags.
+public enum DockerEmitter {
+    public static func flags(_ h: Hardening, _ o: SuggestOptions, engine: String, runtime: String) -> Emitted {
+        var args: [String] = ["--read-only"]
+        var warnings: [String] = []
+        if engine == "podman" && runtime != "podman" { args.append("--read-only-tmpfs=false") }
+        for v in h.volumes {
+            let p = v.mount.path
+            if p.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "=" || $0.unicodeScalars.first!.value < 0x20 }) {
+                warnings.append("\(Human.printable(p)) cannot be written as a --mount flag (a comma, quote, '=' or control character); mount it by other means")
+                continue
+            }
+            switch v.mount.kind {
+            case .tmpfs: args.append("--mount=type=tmpfs,destination=\(p),tmpfs-size=\(v.mount.sizeBytes),tmpfs-mode=1777")
+            case .persistent: args.append("--mount=type=volume,source=\(v.name),destination=\(p)")
+            case .file:
+                args.append("--mount=type=bind,source=$PWD/roprof-files/\(PathGlob.name(p)),destination=\(p)")
+                warnings.append("\(Human.printable(p)) is a single file: create ./roprof-files/\(PathGlob.name(p)) (with the image's content if it has any) before running")
+            }
+        }
+        for e in h.env { args.append("--env=\(e.name)=\(e.value)") }
+        args.append("--security-opt=no-new-privileges")
+        if h.seccomp != nil && !o.runtimeDefaultSeccomp { args.append("--security-opt=seccomp=\(o.seccompFile)") }
+        args.append("--cap-drop=ALL")
+        for c in h.addCapabilities { args.append("--cap-add=\(c)") }
+        if let uid = h.uid { args.append("--user=\(uid)\(h.gid.map { ":\($0)" } ?? "")") }
+        let lines = ["\(engine) run"] + args.map { "  " + shellQuote($0) } + ["  " + o.image + (h.command.isEmpty ? "" : " " + h.command.map(shellQuote).joined(separator: " "))]
+        return Emitted(text: lines.joined(separator: " \\\n") + "\n", warnings: warnings)
+    }
+}
+
+/// A compose service fragment (long mount syntax, so any path is safe).
+public enum ComposeEmitter {
+    struct File: Encodable { var services: [String: Service]; var volumes: [String: [String: String]]? }
+    struct Service: Encodable {
+        var read_only = true
+        var volumes: [Mount]?
+        var environment: [String: String]?
+        var security_opt: [String]
+        var cap_drop = ["ALL"]
+        var cap_add: [String]?
+        var user: String?
+    }
+    struct Mount: Encodable {
+        var type: String
+        var source: String?
+        var target: String
+        var tmpfs: Tmpfs?
+        struct Tmpfs: Encodable { var size: Int; var mode: Int }
+    }
+
+    public static func yaml(_ h: Hardening, _ o: SuggestOptions) throws -> Emitted {
+        var mounts: [Mount] = []
+        var named: [String: [String: String]] = [:]
+        for v in h.volumes {
+            switch v.mount.kind {
+            case .tmpfs: mounts.append(Mount(type: "tmpfs", target: v.mount.path, tmpfs: .init(size: v.mount.sizeBytes, mode: 0o1777)))
+            case .persistent: mounts.append(Mount(type: "volume", source: v.name, target: v.mount.path)); named[v.name] = [:]
+            case .file: mounts.append(Mount(type: "bind", source: "./roprof-files/\(PathGlob.name(v.mount.path))", target: v.mount.path))
+            }
+        }
+        var sec = ["no-new-privileges:true"]
+        if h.seccomp != nil && !o.runtimeDefaultSeccomp { sec.append("seccomp:./\(o.seccompFile)") }
+        let svc = Service(volumes: mounts.isEmpty ? nil : mounts,
+                          environment: h.env.isEmpty ? nil : Dictionary(uniqueKeysWithValues: h.env.map { ($0.name, $0.value) }),
+                          security_opt: sec, cap_add: h.addCapabilities.isEmpty ? nil : h.addCapabilities,
+                          user: h.uid.map { "\($0)\(h.gid.map { ":\($0)" } ?? "")" })
+        let enc = YAMLEncoder()
+        enc.options.sortKeys = true
+        return Emitted(text: try enc.encode(File(services: [o.container: svc], volumes: named.isEmpty ? nil : named)), warnings: [])
+    }
+}
+
+/// An ECS task definition fragment (JSON). Fargate has no tmpfs: scratch dirs are task volumes.
+public enum ECSEmitter {
+    struct Task: Encodable { var containerDefinitions: [Container]; var volumes: [Volume] }
+    struct Container: Encodable {
+        var name: String
+        var readonlyRootFilesystem = true
+        var mountPoints: [MountPoint]
+        var environment: [KV]
+        var linuxParameters: Linux
+        var user: String?
+    }
+    struct MountPoint: Encodable { var sourceVolume: String; var containerPath: String; var readOnly = false }
+    struct KV: Encodable { var name: String; var value: String }
+    struct Linux: Encodable { var capabilities: Caps; var initProcessEnabled = true; struct Caps: Encodable { var drop = ["ALL"]; var add: [String]? } }
+    struct Volume: Encodable { var name: String; var efsVolumeConfiguration: EFS?; struct EFS: Encodable { var fileSystemId = "fs-REPLACE-ME"; var transitEncryption = "ENABLED" } }
+
+    public static func json(_ h: Hardening, _ o: SuggestOptions) throws -> Emitted {
+        var warnings: [String] = []
+        let c = Container(name: o.container,
+                          mountPoints: h.volumes.map { MountPoint(sourceVolume: $0.name, containerPath: $0.mount.path) },
+                          environment: h.env.map { KV(name: $0.name, value: $0.value) },
+                          linuxParameters: .init(capabilities: .init(add: h.addCapabilities.isEmpty ? nil : h.addCapabilities)),
+                          user: h.uid.map { "\($0)\(h.gid.map { ":\($0)" } ?? "")" })
+        let vols = h.volumes.map { Volume(name: $0.name, efsVolumeConfiguration: $0.mount.kind == .persistent ? .init() : nil) }
+        if h.volumes.contains(where: { $0.mount.kind == .persistent }) {
+            warnings.append("persistent volumes are EFS placeholders: replace fs-REPLACE-ME with your file system id")
+        }
+        if h.seccomp != nil { warnings.append("ECS has no custom seccomp profiles on Fargate; on EC2 pass the generated profile through dockerSecurityOptions") }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Emitted(text: String(decoding: try enc.encode(Task(containerDefinitions: [c], volumes: vols)), as: UTF8.self) + "\n", warnings: warnings)
+    }
+}
+
+/// A systemd drop-in: ProtectSystem=strict with the written places opened up.
+public enum SystemdEmitter {
+    /// Quotes a value the way systemd's unquoting reads it back.
+    static func quote(_ s: String) -> String {
+        if !s.isEmpty && s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/-_.=:,+@".contains($0)) }) { return s }
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "%": out += "%%"
+            default: if u.value < 0x20 { out += String(format: "\\x%02x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    public static func dropIn(_ h: Hardening, _ o: SuggestOptions) -> Emitted {
+        var lines = ["# Generated by roprof: save as /etc/systemd/system/UNIT.service.d/roprof.conf, then systemctl daemon-reload",
+                     "[Service]", "ProtectSystem=strict", "PrivateTmp=yes", "NoNewPrivileges=yes"]
+        var warnings: [String] = []
+        let rw = h.volumes.filter { $0.mount.kind != .tmpfs }.map { $0.mount.path }
+        if !rw.isEmpty { lines.append("ReadWritePaths=" + rw.map { quote($0) }.joined(separator: " ")) }
+        for v in h.volumes where v.mount.kind == .tmpfs {
+            if v.mount.path.contains(":") { warnings.append("\(Human.printable(v.mount.path)): a ':' cannot be written in TemporaryFileSystem=; use ReadWritePaths="); continue }
+            lines.append("TemporaryFileSystem=" + quote("\(v.mount.path):size=\(v.mount.sizeBytes / (1 << 20))M,mode=1777"))
+        }
+        for e in h.env { lines.append("Environment=" + quote("\(e.name)=\(e.value)")) }
+        lines.append("CapabilityBoundingSet=" + h.addCapabilities.map { "CAP_\($0)" }.joined(separator: " "))
+        if !h.addCapabilities.isEmpty && h.uid != nil { lines.append("AmbientCapabilities=" + h.addCapabilities.map { "CAP_\($0)" }.joined(separator: " ")) }
+        if let uid = h.uid { lines.append("User=\(uid)") }
+        if let s = h.seccomp, !o.runtimeDefaultSeccomp {
+            lines.append("SystemCallArchitectures=native")
+            lines.append("SystemCallErrorNumber=EPERM")
+            lines.append("SystemCallFilter=" + s.names.joined(separator: " "))
+        }
+        return Emitted(text: lines.joined(separator: "\n") + "\n", warnings: warnings)
+    }
+}
+
+/// An AppArmor profile: written places rw, every executable ix, reads allowed (not recorded).
+public enum AppArmorEmitter {
+    static func safe(_ p: String) -> Bool {
+        !p.contains(where: { "\"*?[]{}^\\#\n\r\t".contains($0) || $0.unicodeScalars.first!.value < 0x20 })
+    }
+    static func quoted(_ p: String) -> String { p.contains(" ") || p.contains(",") ? "\"\(p)\"" : p }
+
+    public static func profile(_ h: Hardening, name: String) -> Emitted {
+        var warnings: [String] = []
+        var rules = ["  include <abstractions/base>", "  # roprof records writes, not reads: reading is allowed everywhere, writing only where the run wrote.",
+                     "  /** r,", "  /dev/null rw,", "  /dev/tty rw,", "  /dev/shm/** rwk,", "  /proc/** r,", "  network,", "  signal (send, receive) peer=\(name),"]
+        for v in h.volumes {
+            guard safe(v.mount.path) else { warnings.append("\(Human.printable(v.mount.path)) has AppArmor glob or control characters: left out"); continue }
+            if v.mount.kind == .file { rules.append("  \(quoted(v.mount.path)) rwk,") }
+            else { rules.append("  \(quoted(v.mount.path + "/")) rw,"); rules.append("  \(quoted(v.mount.path + "/**")) rwkl,") }
+        }
+        for exe in h.executables {
+            guard safe(exe) else { warnings.append("\(Human.printable(exe)): left out (special characters)"); continue }
+            rules.append("  \(quoted(exe)) ix,")
+        }
+        for c in h.addCapabilities { rules.append("  capability \(c.lowercased()),") }
+        let text = ["# Generated by roprof. Load with: apparmor_parser -r FILE", "abi <abi/3.0>,", "include <tunables/global>", "",
+                    "profile \(name) flags=(attach_disconnected,mediate_deleted) {"] + rules + ["}"]
+        return Emitted(text: text.joined(separator: "\n") + "\n", warnings: warnings)
+    }
+}

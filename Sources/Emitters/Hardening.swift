@@ -1,0 +1,116 @@
+import Analysis
+import Foundation
+import Seccomp
+import TraceModel
+
+/// Options every `suggest` format shares.
+public struct SuggestOptions: Sendable {
+    public var container = "app"
+    /// The seccomp profile's file name, as referenced by docker/compose/k8s output.
+    public var seccompFile = "roprof-seccomp.json"
+    /// Use the runtime's default seccomp profile instead of the generated one.
+    public var runtimeDefaultSeccomp = false
+    public var targetArch: SeccompArch? = nil
+    public var image = "IMAGE"
+    public init() {}
+}
+
+/// Everything the deployment formats need, derived once from the analysis and the recording.
+public struct Hardening {
+    public struct Volume: Equatable {
+        public var name: String
+        public var mount: MountSuggestion
+    }
+    public var analysis: Analysis
+    public var volumes: [Volume]
+    public var env: [(name: String, value: String)]
+    /// The uid the app ran as, when it ran as one non-root user.
+    public var uid: Int?
+    public var gid: Int?
+    public var ranAsRoot: Bool
+    public var addCapabilities: [String]
+    public var warnings: [String]
+    /// nil when the recording's syscall inventory is incomplete (not full mode).
+    public var seccomp: SeccompPlan?
+    public var executables: [String]
+    public var command: [String]
+
+    public static func build(_ a: Analysis, _ r: Recording, catalog: ProfileCatalog, options: SuggestOptions) -> Hardening {
+        var used = Set<String>()
+        let volumes = a.mounts.map { m -> Volume in
+            var base = "roprof" + m.path.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
+            while base.contains("--") { base = base.replacingOccurrences(of: "--", with: "-") }
+            base = String(base.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(55))
+            var name = base, n = 2
+            while used.contains(name) { name = "\(base)-\(n)"; n += 1 }
+            used.insert(name)
+            return Volume(name: name, mount: m)
+        }
+        let uids = Set(r.runs.flatMap { $0.processes.compactMap(\.uid) })
+        let ranAsRoot = uids.contains(0) || uids.isEmpty
+        var caps = Set((r.capabilityHints ?? [:]).keys)
+        var warnings = a.warnings
+        let names = r.allSyscallNames
+        if ranAsRoot {
+            if !names.isDisjoint(with: ["chown", "fchown", "fchownat", "lchown"]) { caps.insert("CHOWN") }
+            if !names.isDisjoint(with: ["setuid", "setresuid", "setreuid", "setfsuid"]) { caps.insert("SETUID") }
+            if !names.isDisjoint(with: ["setgid", "setresgid", "setregid", "setgroups", "setfsgid"]) { caps.insert("SETGID") }
+            warnings.append("the app ran as root (uid 0): runAsNonRoot is left out, and capabilities it used implicitly (DAC_OVERRIDE, FOWNER, …) cannot all be seen; run it as a non-root user, or prove the settings with `roprof verify`")
+        }
+        var seccomp: SeccompPlan? = nil
+        if r.hasCompleteSyscallInventory {
+            seccomp = SeccompPlan.build(r, baseline: catalog.seccompBaseline, target: options.targetArch)
+            warnings += seccomp!.warnings
+        } else if !options.runtimeDefaultSeccomp {
+            warnings.append("the recording was made with --mode writes, so its syscall inventory is incomplete: no seccomp profile is generated (record with --mode full)")
+        }
+        let exes = Set(r.runs.flatMap { $0.processes.flatMap { $0.execs.map(\.exe) } })
+        return Hardening(analysis: a, volumes: volumes, env: a.env.keys.sorted().map { ($0, a.env[$0]!) },
+                         uid: ranAsRoot ? nil : uids.first, gid: ranAsRoot ? nil : r.runs.first?.host.gid,
+                         ranAsRoot: ranAsRoot, addCapabilities: caps.sorted(), warnings: warnings, seccomp: seccomp,
+                         executables: exes.sorted(), command: r.runs.first?.command ?? [])
+    }
+}
+
+/// The seccomp allow-list for a target architecture.
+public struct SeccompPlan: Equatable {
+    public var arch: SeccompArch
+    public var architectures: [SeccompArch]
+    public var names: [String]
+    public var warnings: [String]
+    public var dropped: [String]
+
+    /// Legacy calls that newer architectures (aarch64, riscv64) replace with another.
+    static let replacements: [String: [String]] = [
+        "open": ["openat"], "creat": ["openat"], "mkdir": ["mkdirat"], "mknod": ["mknodat"], "rename": ["renameat2", "renameat"],
+        "unlink": ["unlinkat"], "rmdir": ["unlinkat"], "link": ["linkat"], "symlink": ["symlinkat"], "readlink": ["readlinkat"],
+        "chmod": ["fchmodat"], "chown": ["fchownat"], "lchown": ["fchownat"], "access": ["faccessat", "faccessat2"],
+        "stat": ["newfstatat"], "lstat": ["newfstatat"], "fork": ["clone"], "vfork": ["clone"], "dup2": ["dup3"],
+        "pipe": ["pipe2"], "poll": ["ppoll"], "select": ["pselect6"], "epoll_wait": ["epoll_pwait"], "epoll_create": ["epoll_create1"],
+        "getdents": ["getdents64"], "utimes": ["utimensat"], "utime": ["utimensat"], "futimesat": ["utimensat"],
+        "time": ["clock_gettime"], "alarm": ["setitimer"], "eventfd": ["eventfd2"], "signalfd": ["signalfd4"],
+        "inotify_init": ["inotify_init1"], "getpgrp": ["getpgid"], "pause": ["ppoll"], "uselib": [], "sysfs": [],
+    ]
+
+    public static func build(_ r: Recording, baseline: [String], target: SeccompArch?) -> SeccompPlan {
+        let native = SeccompArch(rawValue: r.runs.first?.host.arch ?? "") ?? .native
+        let arch = target ?? native
+        let table = SyscallTable(arch: arch)
+        var names = Set<String>(), dropped: [String] = [], warnings: [String] = []
+        for name in r.allSyscallNames.union(baseline).sorted() where !name.hasPrefix("syscall_") {
+            if table.number(name) != nil { names.insert(name); continue }
+            let repl = (replacements[name] ?? []).filter { table.number($0) != nil }
+            if repl.isEmpty {
+                if r.allSyscallNames.contains(name) { dropped.append(name) }
+            } else { names.formUnion(repl) }
+        }
+        if !dropped.isEmpty {
+            warnings.append("\(arch.rawValue) has no \(dropped.joined(separator: ", ")); dropped from the profile")
+        }
+        for name in names.intersection(Recording.dangerousSyscalls).sorted() where r.allSyscallNames.contains(name) {
+            let who = (r.dangerousCallers?[name] ?? []).map { ($0 as NSString).lastPathComponent }
+            warnings.append("\(name) is allowed because \(who.isEmpty ? "the app" : who.joined(separator: ", ")) used it; it widens what the container can do: remove it unless the app needs it")
+        }
+        return SeccompPlan(arch: arch, architectures: [arch] + arch.compatArches, names: names.sorted(), warnings: warnings, dropped: dropped)
+    }
+}
