@@ -35,8 +35,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "roprofTests", dependencies: [
-            "TraceModel", "Analysis", "Emitters", "Seccomp", "roprof",
-        ], path: "Tests/roprofTests"),
+            "TraceModel", "Analysis", "Emitters", "Seccomp", "roprof", "Yams",
+        ], path: "Tests/roprofTests", exclude: ["Golden", "Recordings"]),
     ],
     swiftLanguageModes: [.v5]
 )

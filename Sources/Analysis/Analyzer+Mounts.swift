@@ -30,7 +30,7 @@ extension Analyzer {
             var byParent: [String: [String]] = [:]
             for point in groups.keys where !fileMounts.contains(point) { byParent[PathGlob.parent(point), default: []].append(point) }
             for (parent, children) in byParent where children.count >= 2 && !Self.systemDirs.contains(parent) {
-                let entries = listDirectory(parent) ?? []
+                guard let entries = listDirectory(parent) else { continue }  // unknown content: keep them apart
                 let foreign = entries.filter { e in
                     let full = parent == "/" ? "/" + e : parent + "/" + e
                     return !children.contains(full) && !attempted.contains(full)

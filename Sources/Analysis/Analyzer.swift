@@ -70,11 +70,11 @@ public struct Analyzer {
             let p = breaking[i]
             for r in catalog.remedies where r.matches(path: p.path, processes: p.processes) {
                 var app = applications[r.id] ?? RemedyApplication(id: r.id, title: r.title, kind: r.kind, env: r.env ?? [:], fix: r.fix,
-                                                                  why: r.why, paths: [], coversWithoutMount: r.kind == .env)
+                                                                  why: r.why, paths: [], coversWithoutMount: r.kind == .env || r.kind == .relocate)
                 app.paths.append(p.path)
                 applications[r.id] = app
                 switch r.kind {
-                case .env:
+                case .env, .relocate:
                     if !stopped.contains(p.path) {
                         stopped.insert(p.path)
                         breaking[i].fixedBy = "remedy:\(r.id)"
@@ -86,12 +86,21 @@ public struct Analyzer {
                 case .persistent: persistentPaths.insert(p.path)
                 default: adviceByPath[p.path, default: []].append(r.id)
                 }
-                if r.kind == .env { break }
+                if r.kind == .env || r.kind == .relocate { break }
+            }
+        }
+        // A relocating remedy moves the writes to its variable's directory, which then needs a mount.
+        var relocated: [PathFinding] = []
+        for app in applications.values where app.kind == .relocate {
+            for (_, value) in app.env where value.hasPrefix("/") && runtime.writablePlace(for: value) == nil {
+                relocated.append(PathFinding(path: value, operations: ["mkdir"], count: 1, failed: [:], processes: [],
+                                             syscalls: [], bytes: app.paths.compactMap { byPath[$0]?.bytes }.reduce(0, +),
+                                             fixedBy: "remedy:\(app.id)", note: "relocated by \(app.id)", unresolved: nil))
             }
         }
 
         // 3. Mount synthesis over what is left.
-        var mounts = synthesizeMounts(breaking.filter { !stopped.contains($0.path) }, created: created,
+        var mounts = synthesizeMounts(breaking.filter { !stopped.contains($0.path) } + relocated, created: created.union(relocated.map(\.path)),
                                       persistent: persistentPaths, advice: adviceByPath)
         mounts.sort { $0.path < $1.path }
         for i in breaking.indices where breaking[i].fixedBy == nil {

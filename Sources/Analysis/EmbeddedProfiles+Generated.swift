@@ -393,7 +393,7 @@ match:
     - "**/.cache/matplotlib/**"
   executables:
     - "python*"
-kind: env
+kind: relocate
 env:
   MPLCONFIGDIR: "/tmp/matplotlib"
 fix: "Set MPLCONFIGDIR to a mounted scratch dir (/tmp/matplotlib)."
@@ -490,7 +490,7 @@ match:
     - "yarn"
     - "pnpm"
     - "npx"
-kind: env
+kind: relocate
 env:
   npm_config_cache: "/tmp/.npm"
   npm_config_update_notifier: "false"
@@ -566,7 +566,7 @@ match:
     - "**/.cache/pypoetry/**"
   executables:
     - "poetry"
-kind: env
+kind: relocate
 env:
   POETRY_VIRTUALENVS_CREATE: "false"
   POETRY_CACHE_DIR: "/tmp/poetry"
@@ -600,7 +600,7 @@ match:
     - "puma"
     - "rails"
     - "bundle"
-kind: env
+kind: relocate
 env:
   BOOTSNAP_CACHE_DIR: "/tmp/bootsnap"
 fix: "Precompile the bootsnap cache in the image build (`bootsnap precompile`), and mount tmp/pids."

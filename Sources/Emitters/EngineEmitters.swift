@@ -58,7 +58,8 @@ public enum ComposeEmitter {
         var source: String?
         var target: String
         var tmpfs: Tmpfs?
-        struct Tmpfs: Encodable { var size: Int; var mode: Int }
+        /// Docker's tmpfs default mode is 1777 (world-writable, sticky), which non-root apps need.
+        struct Tmpfs: Encodable { var size: Int }
     }
 
     public static func yaml(_ h: Hardening, _ o: SuggestOptions) throws -> Emitted {
@@ -66,7 +67,7 @@ public enum ComposeEmitter {
         var named: [String: [String: String]] = [:]
         for v in h.volumes {
             switch v.mount.kind {
-            case .tmpfs: mounts.append(Mount(type: "tmpfs", target: v.mount.path, tmpfs: .init(size: v.mount.sizeBytes, mode: 0o1777)))
+            case .tmpfs: mounts.append(Mount(type: "tmpfs", target: v.mount.path, tmpfs: .init(size: v.mount.sizeBytes)))
             case .persistent: mounts.append(Mount(type: "volume", source: v.name, target: v.mount.path)); named[v.name] = [:]
             case .file: mounts.append(Mount(type: "bind", source: "./roprof-files/\(PathGlob.name(v.mount.path))", target: v.mount.path))
             }
@@ -143,7 +144,10 @@ public enum SystemdEmitter {
         let rw = h.volumes.filter { $0.mount.kind != .tmpfs }.map { $0.mount.path }
         if !rw.isEmpty { lines.append("ReadWritePaths=" + rw.map { quote($0) }.joined(separator: " ")) }
         for v in h.volumes where v.mount.kind == .tmpfs {
-            if v.mount.path.contains(":") { warnings.append("\(Human.printable(v.mount.path)): a ':' cannot be written in TemporaryFileSystem=; use ReadWritePaths="); continue }
+            if v.mount.path.contains(":") || v.mount.path.contains(",") {
+                warnings.append("\(Human.printable(v.mount.path)): a ':' or ',' cannot be written in TemporaryFileSystem=; left out")
+                continue
+            }
             lines.append("TemporaryFileSystem=" + quote("\(v.mount.path):size=\(v.mount.sizeBytes / (1 << 20))M,mode=1777"))
         }
         for e in h.env { lines.append("Environment=" + quote("\(e.name)=\(e.value)")) }

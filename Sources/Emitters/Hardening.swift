@@ -37,7 +37,16 @@ public struct Hardening {
 
     public static func build(_ a: Analysis, _ r: Recording, catalog: ProfileCatalog, options: SuggestOptions) -> Hardening {
         var used = Set<String>()
-        let volumes = a.mounts.map { m -> Volume in
+        var warnings = a.warnings
+        // A path that is not valid UTF-8 shows as U+FFFD: no format can name it correctly.
+        let nameable = a.mounts.filter { m in
+            if m.path.contains("\u{FFFD}") {
+                warnings.append("\(Human.printable(m.path)) is not valid UTF-8 (see pathBase64 in the recording): no deployment format can name it; rename it in the image, or mount its parent")
+                return false
+            }
+            return true
+        }
+        let volumes = nameable.map { m -> Volume in
             var base = "roprof" + m.path.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
             while base.contains("--") { base = base.replacingOccurrences(of: "--", with: "-") }
             base = String(base.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(55))
@@ -49,7 +58,6 @@ public struct Hardening {
         let uids = Set(r.runs.flatMap { $0.processes.compactMap(\.uid) })
         let ranAsRoot = uids.contains(0) || uids.isEmpty
         var caps = Set((r.capabilityHints ?? [:]).keys)
-        var warnings = a.warnings
         let names = r.allSyscallNames
         if ranAsRoot {
             if !names.isDisjoint(with: ["chown", "fchown", "fchownat", "lchown"]) { caps.insert("CHOWN") }
