@@ -20,7 +20,8 @@ struct Roprof: ParsableCommand {
           roprof check --baseline roprof-baseline.yaml -- pytest   CI regression check
         """,
         version: version,
-        subcommands: [Run.self, Record.self, Report.self, Suggest.self]
+        subcommands: [Run.self, Record.self, Report.self, Suggest.self,
+                      Check.self, BaselineCommand.self, Diff.self, Merge.self]
     )
 
     /// Usage errors exit 2 (the contract), not ArgumentParser's 64; help and version exit 0.

@@ -1,0 +1,110 @@
+import TraceModel
+
+/// One thing a run did that its baseline does not allow.
+public struct Regression: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable { case newWrite = "new-write", newSyscall = "new-syscall", appFailed = "app-failed" }
+    public var kind: Kind
+    /// The path, the syscall name, or the command.
+    public var subject: String
+    public var detail: String
+    public var processes: [String]
+    /// The baseline entry to add if this is intended (YAML).
+    public var suggestion: String?
+}
+
+/// Compares a checked run with a baseline.
+public enum RegressionCheck {
+    public static func check(_ a: Analysis, _ r: Recording, baseline b: Baseline, allowAppFailure: Bool) -> [Regression] {
+        var out: [Regression] = []
+        for p in a.breaking + a.unfixable where b.allows(path: p.path) == nil {
+            let mount = a.mounts.first { PathGlob.isUnder(p.path, $0.path) }
+            let glob = mount.map { $0.kind == .file ? $0.path : $0.path + "/**" } ?? Baseline.globFor(p.path)
+            let kind = mount?.kind.rawValue ?? (p.fixedBy ?? "tmpfs")
+            out.append(Regression(kind: .newWrite, subject: p.path,
+                                  detail: "\(p.operations.joined(separator: ",")) outside the baseline; it breaks under a read-only root in \(a.runtime)",
+                                  processes: p.processes, suggestion: "- path: \(yamlScalar(glob))\n  mount: \(kind)"))
+        }
+        for (arch, names) in r.syscalls.sorted(by: { $0.key < $1.key }) {
+            let allowed = Set(b.syscalls[arch] ?? [])
+            for name in names.keys.sorted() where !allowed.contains(name) {
+                let who = r.dangerousCallers?[name] ?? []
+                out.append(Regression(kind: .newSyscall, subject: name, detail: "\(arch) syscall not in the baseline (\(names[name]!) call\(names[name]! == 1 ? "" : "s"))",
+                                      processes: who, suggestion: "syscalls.\(arch): add \(name)"))
+            }
+        }
+        if !allowAppFailure {
+            for run in r.runs where run.exit.shellStatus != 0 {
+                out.append(Regression(kind: .appFailed, subject: run.command.joined(separator: " "),
+                                      detail: "the command exited with status \(run.exit.shellStatus)", processes: [], suggestion: nil))
+            }
+        }
+        return out
+    }
+
+    static func yamlScalar(_ s: String) -> String {
+        s.allSatisfy({ $0.isLetter || $0.isNumber || "/-_.".contains($0) }) ? s : "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+}
+
+/// What NEW adds, removes and changes relative to OLD (recordings or baselines).
+public struct ProfileDiff: Codable, Equatable, Sendable {
+    public struct Change: Codable, Equatable, Sendable {
+        public var kind: String      // write | syscall | mount
+        public var subject: String
+        public var detail: String
+    }
+    public var added: [Change]
+    public var removed: [Change]
+    public var changed: [Change]
+
+    /// A comparable view: path glob → mount kind (and operations), arch → syscalls.
+    public struct Shape: Equatable, Sendable {
+        public var writes: [String: (mount: String, ops: Set<String>)]
+        public var syscalls: [String: Set<String>]
+        public static func == (a: Shape, b: Shape) -> Bool {
+            a.syscalls == b.syscalls && a.writes.keys == b.writes.keys && a.writes.allSatisfy { b.writes[$0.key]?.mount == $0.value.mount && b.writes[$0.key]?.ops == $0.value.ops }
+        }
+
+        public static func of(_ b: Baseline) -> Shape {
+            Shape(writes: Dictionary(b.writes.map { ($0.path, (mount: $0.mount, ops: Set<String>())) }, uniquingKeysWith: { a, _ in a }),
+                  syscalls: b.syscalls.mapValues(Set.init))
+        }
+
+        public static func of(_ a: Analysis, _ r: Recording) -> Shape {
+            var w: [String: (mount: String, ops: Set<String>)] = [:]
+            for p in a.breaking + a.unfixable {
+                let key = NameShape.shapePath(p.path)
+                let mount = a.mounts.first { PathGlob.isUnder(p.path, $0.path) }?.kind.rawValue ?? p.fixedBy ?? "unfixable"
+                var e = w[key] ?? (mount: mount, ops: [])
+                e.ops.formUnion(p.operations)
+                w[key] = e
+            }
+            return Shape(writes: w, syscalls: r.syscalls.mapValues { Set($0.keys) })
+        }
+    }
+
+    public static func between(_ old: Shape, _ new: Shape) -> ProfileDiff {
+        var d = ProfileDiff(added: [], removed: [], changed: [])
+        for path in new.writes.keys.sorted() {
+            let n = new.writes[path]!
+            if let o = old.writes[path] ?? old.writes.first(where: { PathGlob.matches($0.key, path) })?.value {
+                if o.mount != n.mount { d.changed.append(Change(kind: "mount", subject: path, detail: "\(o.mount) → \(n.mount)")) }
+                let moreOps = n.ops.subtracting(o.ops)
+                if !o.ops.isEmpty && !moreOps.isEmpty { d.added.append(Change(kind: "write", subject: path, detail: "new operations: \(moreOps.sorted().joined(separator: ","))")) }
+            } else {
+                d.added.append(Change(kind: "write", subject: path, detail: "\(n.ops.sorted().joined(separator: ","))\(n.ops.isEmpty ? "" : " ")[\(n.mount)]"))
+            }
+        }
+        for path in old.writes.keys.sorted() where new.writes[path] == nil && !new.writes.keys.contains(where: { PathGlob.matches(path, $0) }) {
+            d.removed.append(Change(kind: "write", subject: path, detail: "[\(old.writes[path]!.mount)]"))
+        }
+        for arch in Set(old.syscalls.keys).union(new.syscalls.keys).sorted() {
+            let o = old.syscalls[arch] ?? [], n = new.syscalls[arch] ?? []
+            for s in n.subtracting(o).sorted() { d.added.append(Change(kind: "syscall", subject: s, detail: arch)) }
+            for s in o.subtracting(n).sorted() { d.removed.append(Change(kind: "syscall", subject: s, detail: arch)) }
+        }
+        return d
+    }
+
+    public var addsAnything: Bool { !added.isEmpty }
+}
