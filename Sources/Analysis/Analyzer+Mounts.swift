@@ -51,6 +51,10 @@ extension Analyzer {
     /// unless that is a system directory or holds image content (then the directory the app
     /// created, or the file itself).
     func mountPoint(for path: String, created: Set<String>, isDirectory: Bool = false) -> (String, Bool) {
+        // Anything under /tmp, /run, … is covered by a mount of that scratch directory itself.
+        if let scratch = Self.scratchDirs.filter({ PathGlob.isUnder(path, $0) && path != $0 }).min(by: { $0.count < $1.count }) {
+            return (scratch, false)
+        }
         var firstCreated: String? = nil
         var cur = ""
         for comp in path.split(separator: "/") {

@@ -61,6 +61,8 @@ public struct ProfileDiff: Codable, Equatable, Sendable {
     public struct Shape: Equatable, Sendable {
         public var writes: [String: (mount: String, ops: Set<String>)]
         public var syscalls: [String: Set<String>]
+        /// Real paths behind each shaped key (recordings only), for matching a baseline's globs.
+        public var examples: [String: [String]] = [:]
         public static func == (a: Shape, b: Shape) -> Bool {
             a.syscalls == b.syscalls && a.writes.keys == b.writes.keys && a.writes.allSatisfy { b.writes[$0.key]?.mount == $0.value.mount && b.writes[$0.key]?.ops == $0.value.ops }
         }
@@ -72,14 +74,16 @@ public struct ProfileDiff: Codable, Equatable, Sendable {
 
         public static func of(_ a: Analysis, _ r: Recording) -> Shape {
             var w: [String: (mount: String, ops: Set<String>)] = [:]
+            var examples: [String: [String]] = [:]
             for p in a.breaking + a.unfixable {
                 let key = NameShape.shapePath(p.path)
+                examples[key, default: []].append(p.path)
                 let mount = a.mounts.first { PathGlob.isUnder(p.path, $0.path) }?.kind.rawValue ?? p.fixedBy ?? "unfixable"
                 var e = w[key] ?? (mount: mount, ops: [])
                 e.ops.formUnion(p.operations)
                 w[key] = e
             }
-            return Shape(writes: w, syscalls: r.syscalls.mapValues { Set($0.keys) })
+            return Shape(writes: w, syscalls: r.syscalls.mapValues { Set($0.keys) }, examples: examples)
         }
     }
 
@@ -87,15 +91,18 @@ public struct ProfileDiff: Codable, Equatable, Sendable {
         var d = ProfileDiff(added: [], removed: [], changed: [])
         for path in new.writes.keys.sorted() {
             let n = new.writes[path]!
-            if let o = old.writes[path] ?? old.writes.first(where: { PathGlob.matches($0.key, path) })?.value {
+            let real = new.examples[path] ?? [path]
+            if let o = old.writes[path] ?? old.writes.first(where: { g in PathGlob.matches(g.key, path) || real.contains { PathGlob.matches(g.key, $0) } })?.value {
                 if o.mount != n.mount { d.changed.append(Change(kind: "mount", subject: path, detail: "\(o.mount) → \(n.mount)")) }
                 let moreOps = n.ops.subtracting(o.ops)
-                if !o.ops.isEmpty && !moreOps.isEmpty { d.added.append(Change(kind: "write", subject: path, detail: "new operations: \(moreOps.sorted().joined(separator: ","))")) }
+                // Another operation on a place already written is a change, not a new location.
+                if !o.ops.isEmpty && !moreOps.isEmpty { d.changed.append(Change(kind: "write", subject: path, detail: "new operations: \(moreOps.sorted().joined(separator: ","))")) }
             } else {
                 d.added.append(Change(kind: "write", subject: path, detail: "\(n.ops.sorted().joined(separator: ","))\(n.ops.isEmpty ? "" : " ")[\(n.mount)]"))
             }
         }
-        for path in old.writes.keys.sorted() where new.writes[path] == nil && !new.writes.keys.contains(where: { PathGlob.matches(path, $0) }) {
+        let newReal = Set(new.writes.keys).union(new.examples.values.flatMap { $0 })
+        for path in old.writes.keys.sorted() where new.writes[path] == nil && !newReal.contains(where: { PathGlob.matches(path, $0) }) {
             d.removed.append(Change(kind: "write", subject: path, detail: "[\(old.writes[path]!.mount)]"))
         }
         for arch in Set(old.syscalls.keys).union(new.syscalls.keys).sorted() {
