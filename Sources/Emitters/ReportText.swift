@@ -87,7 +87,7 @@ public enum ReportText {
         return out.joined(separator: "\n") + "\n"
     }
 
-    static func mountLabel(_ m: MountSuggestion, runtime: String) -> String {
+    public static func mountLabel(_ m: MountSuggestion, runtime: String) -> String {
         switch (runtime, m.kind) {
         case ("kubernetes", .tmpfs): return "emptyDir (medium: Memory)"
         case ("kubernetes", .persistent): return "PersistentVolumeClaim"

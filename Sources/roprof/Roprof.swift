@@ -21,7 +21,7 @@ struct Roprof: ParsableCommand {
         """,
         version: version,
         subcommands: [Run.self, Record.self, Report.self, Suggest.self,
-                      Check.self, BaselineCommand.self, Diff.self, Merge.self]
+                      Verify.self, Diagnose.self, Check.self, BaselineCommand.self, Diff.self, Merge.self]
     )
 
     /// Usage errors exit 2 (the contract), not ArgumentParser's 64; help and version exit 0.

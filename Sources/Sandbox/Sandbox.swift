@@ -1,1 +1,0 @@
-// Sandbox module: see DESIGN.md.

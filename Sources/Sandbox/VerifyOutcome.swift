@@ -1,0 +1,40 @@
+import Foundation
+import TraceModel
+import Tracer
+
+/// What a sandboxed run proved: every write the read-only root refused, every syscall the
+/// seccomp profile denied, and how the app ended.
+public struct VerifyOutcome {
+    public struct FailedWrite: Equatable {
+        public var path: String
+        public var operation: String
+        public var errno: String
+        public var count: Int
+        public var processes: [String]
+        public var syscalls: [String]
+    }
+    public var failedWrites: [FailedWrite]
+    public var denied: [DeniedSyscall: Int]
+    public var exit: ExitInfo
+    /// The app was stopped by roprof at the end of a --for window (not a failure).
+    public var stoppedByWindow: Bool
+
+    public var appSucceeded: Bool { exit.code == 0 || (stoppedByWindow && (exit.signal == Int(SIGTERM) || exit.code == 143 || exit.code == 0)) }
+    public var passed: Bool { failedWrites.isEmpty && denied.isEmpty && appSucceeded }
+
+    /// Writes refused by the read-only root: EROFS anywhere; EACCES/EPERM only outside `writable`.
+    public static func evaluate(_ r: Recording, denied: [DeniedSyscall: Int], exit: ExitInfo, writable: [String], stoppedByWindow: Bool) -> VerifyOutcome {
+        var failed: [FailedWrite] = []
+        for f in r.files where f.operation != .mount && f.operation != .chroot {
+            let full = (f.root.map { $0 == "/" ? "" : $0 } ?? "") + f.path
+            let underWritable = writable.contains { full == $0 || full.hasPrefix($0 == "/" ? "/" : $0 + "/") }
+            for (e, n) in f.errors where e == "EROFS" || ((e == "EACCES" || e == "EPERM") && !underWritable) {
+                // mkdir of an existing directory is not a write (EEXIST); EROFS can also mean that.
+                if f.operation == .mkdir && FileManager.default.fileExists(atPath: full) && e == "EROFS" { continue }
+                failed.append(FailedWrite(path: full, operation: f.operation.rawValue, errno: e, count: n, processes: f.processes, syscalls: f.syscalls))
+            }
+        }
+        return VerifyOutcome(failedWrites: failed.sorted { ($0.path, $0.operation) < ($1.path, $1.operation) }, denied: denied, exit: exit,
+                             stoppedByWindow: stoppedByWindow)
+    }
+}
