@@ -6,7 +6,7 @@ import Yams
 public enum SeccompEmitter {
     struct Profile: Codable {
         var defaultAction = "SCMP_ACT_ERRNO"
-        var defaultErrnoRet = 1
+        var defaultErrnoRet: Int? = 1
         var architectures: [String]
         var syscalls: [Rule]
     }

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import Emitters
+@testable import TraceModel
+
+/// `verify` and `diagnose`, in the real sandbox: both directions (the suggested settings work;
+/// without any one of them the app fails, and roprof names why).
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct SandboxTests {
+    let roprof = Support.roprof
+    static var quickstart: String { Support.packageRoot.appendingPathComponent("Fixtures/apps/quickstart/app.py").path }
+
+    /// Records the quickstart app with its data directory in a scratch place.
+    func recordQuickstart() throws -> (rec: String, env: [String: String], cmd: [String]) {
+        let dir = Support.scratch("qs")
+        // The data directory outside /tmp, as in an image (/tmp would be covered by its own mount).
+        let data = "/srv/roprof-test-\(UUID().uuidString.prefix(8))/data"
+        try FileManager.default.createDirectory(atPath: (data as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let env = ["QUICKSTART_DATA": data, "PYTHONDONTWRITEBYTECODE": "1"]
+        let cmd = [try Support.which("python3"), Self.quickstart]
+        let rec = dir + "/rec.json"
+        let o = try Support.run([roprof, "record", "--quiet", "-o", rec, "--"] + cmd, env: env)
+        #expect(o.status == 0, "\(o.stderr)")
+        try? FileManager.default.removeItem(atPath: data)
+        return (rec, env, cmd)
+    }
+
+    @Test func verifyPassesWithTheSuggestedSettings() throws {
+        let (rec, env, cmd) = try recordQuickstart()
+        defer { try? FileManager.default.removeItem(atPath: (env["QUICKSTART_DATA"]! as NSString).deletingLastPathComponent) }
+        let o = try Support.run([roprof, "verify", "--quiet", "--from", rec, "--"] + cmd, env: env)
+        #expect(o.status == 0, "\(o.stdout)\(o.stderr)")
+        #expect(o.stdout.contains("PASS"))
+        #expect(o.stdout.contains("hello from the quickstart app"))
+    }
+
+    @Test func droppingAnySuggestedMountFailsAndNamesThePath() throws {
+        let (rec, env, cmd) = try recordQuickstart()
+        defer { try? FileManager.default.removeItem(atPath: (env["QUICKSTART_DATA"]! as NSString).deletingLastPathComponent) }
+        let mounts = try Recording.load(path: rec)
+        let suggestion = try Support.run([roprof, "report", "--format", "json", rec])
+        let obj = try JSONSerialization.jsonObject(with: Data(suggestion.stdout.utf8)) as! [String: Any]
+        let paths = (obj["mounts"] as! [[String: Any]]).map { $0["path"] as! String }
+        #expect(paths.count >= 3, "\(paths) from \(mounts.files.count) files")
+        for p in paths {
+            let o = try Support.run([roprof, "verify", "--quiet", "--from", rec, "--without", p, "--"] + cmd, env: env)
+            #expect(o.status == 1, "verify without \(p) should fail: \(o.stdout)")
+            #expect(o.stdout.contains("EROFS") && o.stdout.contains(p), "names \(p): \(o.stdout)")
+        }
+    }
+
+    @Test func removingOneRecordedSyscallFailsAndNamesIt() throws {
+        let (rec, env, cmd) = try recordQuickstart()
+        defer { try? FileManager.default.removeItem(atPath: (env["QUICKSTART_DATA"]! as NSString).deletingLastPathComponent) }
+        let profile = try Support.run([roprof, "suggest", "--format", "seccomp", rec])
+        var names = try SeccompEmitter.allowedNames(fromJSON: Data(profile.stdout.utf8))
+        #expect(names.contains("getcwd"))
+        names.remove("getcwd")
+        let edited = Support.scratch("seccomp") + "/minus.json"
+        let json = try JSONSerialization.data(withJSONObject: ["defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+                                                               "syscalls": [["names": names.sorted(), "action": "SCMP_ACT_ALLOW"]]])
+        try json.write(to: URL(fileURLWithPath: edited))
+        let o = try Support.run([roprof, "verify", "--quiet", "--from", rec, "--seccomp", edited, "--"] + cmd, env: env)
+        #expect(o.status == 1)
+        #expect(o.stdout.contains("seccomp denied getcwd"), "\(o.stdout)")
+        let full = try Support.run([roprof, "verify", "--quiet", "--from", rec, "--no-seccomp", "--"] + cmd, env: env)
+        #expect(full.status == 0, "--no-seccomp isolates the read-only half: \(full.stdout)")
+    }
+
+    @Test func diagnoseNamesTheFailingWriteAndTheFix() throws {
+        let dir = "/var/cache/roprof-diag-\(getpid())"
+        let o = try Support.run([roprof, "diagnose", "--quiet", "--", "/bin/sh", "-c", "mkdir -p \(dir) && echo x > \(dir)/state"])
+        #expect(o.status == 1)
+        #expect(o.stdout.contains("EROFS"))
+        #expect(o.stdout.contains(dir))
+        #expect(o.stdout.contains("fix: mount emptyDir"))
+        #expect(o.stdout.contains("exited with status"))
+        #expect(!FileManager.default.fileExists(atPath: dir), "the read-only root really refused it")
+    }
+
+    @Test func diagnoseOfAnAppThatWritesNothingBadPasses() throws {
+        let o = try Support.run([roprof, "diagnose", "--quiet", "--", "/bin/sh", "-c", "echo hi > /dev/null; cat /etc/hostname >/dev/null"])
+        #expect(o.status == 0, "\(o.stdout)")
+        #expect(o.stdout.contains("no write was refused"))
+    }
+
+    @Test func sandboxLeavesNoMountPointsBehind() throws {
+        let (rec, env, cmd) = try recordQuickstart()
+        defer { try? FileManager.default.removeItem(atPath: (env["QUICKSTART_DATA"]! as NSString).deletingLastPathComponent) }
+        let dataDir = env["QUICKSTART_DATA"]!
+        _ = try Support.run([roprof, "verify", "--quiet", "--from", rec, "--"] + cmd, env: env)
+        #expect(!FileManager.default.fileExists(atPath: dataDir), "the persistent mount point created for verify is removed")
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mounts.contains("roprof-sandbox"), "nothing leaks into the host mount namespace")
+    }
+}
