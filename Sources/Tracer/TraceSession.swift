@@ -15,6 +15,13 @@ public struct TraceOptions: Sendable {
     public var gracePeriod: Double = 5
     /// The command line to store (defaults to argv).
     public var displayCommand: [String]?
+    /// Wait until this answers before the --for window or the exercise starts.
+    public var readyTarget: ReadinessProbe.Target?
+    public var readyTimeout: Double = 60
+    /// Once ready, run this untraced (sh -c), then stop the app.
+    public var exercise: String?
+    /// Attach to this running process and its descendants instead of launching.
+    public var attachPid: Int32?
     public init(launch: LaunchSpec, policy: TracePolicy) { self.launch = launch; self.policy = policy }
 }
 
@@ -30,6 +37,10 @@ public struct TraceResult {
     public var recording: Recording
     public var exit: ExitInfo
     public var denied: [DeniedSyscall: Int]
+    /// The --while exercise's own exit, when there was one.
+    public var exerciseExit: ExitInfo?
+    /// Set when --ready-url never answered in time.
+    public var readinessTimedOut = false
 }
 
 /// One process (thread group) of the traced tree.
@@ -93,6 +104,14 @@ public final class TraceSession {
     var killSent = false
     var interrupted = false
     let progress: ProgressLine?
+    var probe: ReadinessProbe?
+    var readyAt: Date?
+    var exercisePid: pid_t = 0
+    var exerciseExit: ExitInfo?
+    var readinessTimedOut = false
+    /// Attach mode: every syscall is stepped with PTRACE_SYSCALL (no filter in a running process).
+    var attachMode = false
+    var detaching = false
 
     public init(options: TraceOptions) {
         self.options = options
@@ -103,6 +122,7 @@ public final class TraceSession {
 
     /// Launches and traces the command until every tracee is gone.
     public func run() throws -> TraceResult {
+        if let pid = options.attachPid { return try attach(pid) }
         let filter = try options.policy.compile()
         for arch in [nativeArch] + nativeArch.compatArches { prepareTable(arch) }
         builder.runID = makeRunID()
@@ -136,6 +156,11 @@ public final class TraceSession {
         tracees[pid] = t
         snapshotInheritedFds(pid)
         startTime = Date()
+        if let target = options.readyTarget {
+            probe = ReadinessProbe(target: target)
+            probe!.start()
+        }
+        defer { probe?.stop() }
         kill(pid, SIGCONT)
 
         try loop()
@@ -197,6 +222,7 @@ public final class TraceSession {
             let sigs = roprof_take_signals()
             if sigs != 0 { handleSignals(sigs) }
             checkDeadline()
+            if tracees.isEmpty && rootExit != nil && exercisePid != 0 { kill(exercisePid, SIGTERM) }  // the app is gone
             var status: Int32 = 0
             let pid = waitpid(-1, &status, Self.waitAll)
             if pid < 0 {
@@ -252,7 +278,7 @@ public final class TraceSession {
         case .event(.seccomp):
             onSeccompStop(t)
         case .syscallStop:
-            onSyscallExit(t)
+            if attachMode { onSteppedSyscall(t) } else { onSyscallExit(t) }
         case .event(.fork), .event(.vfork), .event(.clone):
             if let msg = Ptrace.eventMessage(tid) {
                 let child = tracee(for: pid_t(truncatingIfNeeded: msg))
@@ -264,6 +290,7 @@ public final class TraceSession {
         case .event(.exit), .event(.vforkDone), .event(.seccomp), .event(.stop):
             resume(t)
         case .groupStop:
+            if detaching { resume(t); return }
             Ptrace.listen(tid)
         case .interruptStop:
             t.started = true
@@ -277,10 +304,16 @@ public final class TraceSession {
     }
 
     func resume(_ t: Tracee, signal: Int32 = 0) {
+        if attachMode {
+            if detaching { Ptrace.detach(t.tid, signal: signal); tracees.removeValue(forKey: t.tid); return }
+            Ptrace.syscall(t.tid, signal: signal)
+            return
+        }
         if t.pending != nil { Ptrace.syscall(t.tid, signal: signal) } else { Ptrace.cont(t.tid, signal: signal) }
     }
 
     func gone(_ tid: pid_t, _ exit: ExitInfo) {
+        if tid == exercisePid && exercisePid != 0 { exerciseExit = exit; exercisePid = 0; return }
         guard let t = tracees.removeValue(forKey: tid) else {
             if tid == rootPid { rootExit = exit }
             return
@@ -323,7 +356,12 @@ public final class TraceSession {
 
     func installSignalHandlers() {
         for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM] { roprof_install_flag_handler(s, 0) }
-        if progress != nil || options.duration != nil {
+        // A parent may hand us a blocked signal mask (posix_spawn keeps it): unblock what the loop needs.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, SIGCHLD] { sigaddset(&set, s) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        if progress != nil || options.duration != nil || options.readyTarget != nil || options.exercise != nil {
             var it = itimerval(it_interval: timeval(tv_sec: 0, tv_usec: 250_000), it_value: timeval(tv_sec: 0, tv_usec: 250_000))
             setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &it, nil)
         }
@@ -339,24 +377,61 @@ public final class TraceSession {
         func has(_ s: Int32) -> Bool { mask & (1 << UInt(s)) != 0 }
         // A terminal's Ctrl-C / Ctrl-\ reaches the app's process group by itself; the app decides.
         // A SIGTERM / SIGHUP sent to roprof alone is passed on to the app.
-        for s in [SIGTERM, SIGHUP] where has(s) {
-            interrupted = true
-            kill(rootPid, s)
+        if attachMode {
+            if has(SIGINT) || has(SIGTERM) || has(SIGHUP) || has(SIGQUIT) { beginDetach() }
+        } else {
+            for s in [SIGTERM, SIGHUP] where has(s) {
+                interrupted = true
+                kill(rootPid, s)
+            }
+            if has(SIGINT) || has(SIGQUIT) { interrupted = true }
         }
-        if has(SIGINT) || has(SIGQUIT) { interrupted = true }
         if has(SIGALRM) { progress?.update(self) }
     }
 
+    /// Readiness, the exercise, the --for window, and the SIGTERM → grace → SIGKILL stop.
     func checkDeadline() {
-        guard let d = options.duration else { return }
-        let elapsed = Date().timeIntervalSince(startTime)
-        if terminateSent == nil && elapsed >= d {
-            terminateSent = Date()
-            kill(rootPid, SIGTERM)
-        } else if let sent = terminateSent, !killSent, Date().timeIntervalSince(sent) >= options.gracePeriod {
-            killSent = true
-            for (tid, _) in tracees { kill(tid, SIGKILL) }
+        if attachMode && detaching { return }
+        if let sent = terminateSent {
+            if !killSent && Date().timeIntervalSince(sent) >= options.gracePeriod {
+                killSent = true
+                for (tid, _) in tracees { kill(tid, SIGKILL) }
+            }
+            return
         }
+        if let p = probe, readyAt == nil {
+            if p.isReady {
+                readyAt = Date()
+                if let ex = options.exercise { startExercise(ex) }
+            } else if Date().timeIntervalSince(startTime) > options.readyTimeout {
+                readinessTimedOut = true
+                stopApp()
+            }
+            return
+        }
+        if readyAt == nil && options.exercise != nil && options.readyTarget == nil {
+            readyAt = startTime
+            startExercise(options.exercise!)
+        }
+        if let d = options.duration, Date().timeIntervalSince(readyAt ?? startTime) >= d { stopApp() }
+        if exerciseExit != nil { stopApp() }
+    }
+
+    /// Stops the app the way a container runtime does: SIGTERM to the tree, SIGKILL after the grace period.
+    func stopApp() {
+        if attachMode { beginDetach(); return }
+        guard terminateSent == nil else { return }
+        terminateSent = Date()
+        kill(rootPid, SIGTERM)
+    }
+
+    func startExercise(_ command: String) {
+        var pid: pid_t = 0
+        let args = ["/bin/sh", "-c", command]
+        var cargs = args.map { strdup($0) } + [nil]
+        defer { cargs.forEach { free($0) } }
+        let rc = posix_spawn(&pid, "/bin/sh", nil, nil, &cargs, environ)
+        if rc == 0 { exercisePid = pid } else { exerciseExit = ExitInfo(code: 127) }
     }
 
     // MARK: - Result
@@ -383,7 +458,10 @@ public final class TraceSession {
             startedAt: ISO8601DateFormatter().string(from: startTime),
             durationSeconds: (Date().timeIntervalSince(startTime) * 1000).rounded() / 1000,
             exit: exit, attachedPid: nil, complete: true, processes: procs)
-        return TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)
+        var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)
+        result.exerciseExit = exerciseExit
+        result.readinessTimedOut = readinessTimedOut
+        return result
     }
 
     func snapshotInheritedFds(_ pid: pid_t) {

@@ -41,6 +41,8 @@ struct Check: ParsableCommand {
 
     @OptionGroup var launch: LaunchOptions
 
+    func validate() throws { try launch.requireCommand() }
+
     func run() throws {
         let existing: Baseline? = CLI.guarded {
             FileManager.default.fileExists(atPath: baseline) ? try Baseline.load(path: baseline) : nil

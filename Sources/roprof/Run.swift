@@ -19,6 +19,8 @@ struct Run: ParsableCommand {
 
     @OptionGroup var launch: LaunchOptions
 
+    func validate() throws { try launch.requireCommand() }
+
     func run() throws {
         CLI.guarded { _ = try ProfileCatalog.load(extraDirectory: analysis.profiles).runtime(named: analysis.runtime) }
         let result = CLI.guarded { () -> TraceResult in
@@ -27,8 +29,10 @@ struct Run: ParsableCommand {
             return try TraceSession(options: launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: spec)).run()
         }
         CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
+        reportServerRun(result, launch)
         CLI.guarded { try ReportPrinter.printReport(result.recording, runtime: analysis.runtime, format: "text", recordingPath: output,
                                                     profiles: analysis.profiles) }
+        if result.readinessTimedOut { CLI.terminate(2) }
         CLI.terminate(Int32(truncatingIfNeeded: result.exit.shellStatus))
     }
 }

@@ -12,18 +12,32 @@ struct LaunchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when stopping the app.", valueName: "SECONDS"))
     var grace: Double = 5
 
+    @Option(help: ArgumentHelp("Wait until this answers (http://HOST:PORT/PATH or HOST:PORT) before the --for window or --while starts.", valueName: "URL"))
+    var readyUrl: String?
+
+    @Option(help: ArgumentHelp("Give up waiting for --ready-url after SECONDS.", valueName: "SECONDS"))
+    var readyTimeout: Double = 60
+
+    @Option(name: .customLong("while"), help: ArgumentHelp("Once ready, run this exercise (sh -c, untraced), then stop the app.", valueName: "CMD"))
+    var exercise: String?
+
     @Flag(help: "Never show the live status line on stderr.")
     var quiet = false
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after `--`.", valueName: "CMD"))
     var command: [String] = []
 
+
     func validate() throws {
-        if command.isEmpty { throw ValidationError("give the command to run after `--`, e.g. `roprof run -- python3 app.py`") }
         if let d = duration, d <= 0 { throw ValidationError("--for must be a positive number of seconds, not \(d)") }
+        if let u = readyUrl, case .failure(let e) = ReadinessProbe.Target.parse(u) { throw ValidationError(e.description) }
     }
 
     /// Resolves the command on PATH (exit 127 like a shell when it does not exist).
+    func requireCommand() throws {
+        if command.isEmpty { throw ValidationError("give the command to run after `--`, e.g. `roprof run -- python3 app.py`") }
+    }
+
     func launchSpec() throws -> LaunchSpec {
         guard let exe = LaunchSpec.resolveExecutable(command[0]) else { throw TraceError.commandNotFound(command[0]) }
         let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()
@@ -35,6 +49,19 @@ struct LaunchOptions: ParsableArguments {
         o.progress = !quiet
         o.duration = duration
         o.gracePeriod = grace
+        if let u = readyUrl, case .success(let t) = ReadinessProbe.Target.parse(u) { o.readyTarget = t }
+        o.readyTimeout = readyTimeout
+        o.exercise = exercise
         return o
+    }
+}
+
+/// Reports what a --ready-url / --while run did, on stderr.
+func reportServerRun(_ r: TraceResult, _ launch: LaunchOptions) {
+    if r.readinessTimedOut {
+        CLI.warn("error: \(launch.readyUrl ?? "") did not answer within \(Int(launch.readyTimeout))s; the app was stopped (check the port, or raise --ready-timeout)")
+    }
+    if let e = r.exerciseExit {
+        CLI.warn("--while exercise exited with status \(e.shellStatus)")
     }
 }

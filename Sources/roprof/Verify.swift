@@ -38,6 +38,8 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var launch: LaunchOptions
 
+    func validate() throws { try launch.requireCommand() }
+
     func run() throws {
         let (rec, catalog, rt) = CLI.guarded { () -> (Recording, ProfileCatalog, RuntimeProfile) in
             let r = try Recording.load(path: from)
@@ -148,6 +150,8 @@ struct Diagnose: ParsableCommand {
     var output: String?
 
     @OptionGroup var launch: LaunchOptions
+
+    func validate() throws { try launch.requireCommand() }
 
     func run() throws {
         let (catalog, rt) = CLI.guarded { () -> (ProfileCatalog, RuntimeProfile) in

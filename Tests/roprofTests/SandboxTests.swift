@@ -8,16 +8,18 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct SandboxTests {
     let roprof = Support.roprof
-    static var quickstart: String { Support.packageRoot.appendingPathComponent("Fixtures/apps/quickstart/app.py").path }
+    static var quickstart: String { Support.packageRoot.appendingPathComponent("Fixtures/apps/quickstart").path }
 
-    /// Records the quickstart app with its data directory in a scratch place.
+    /// Records the quickstart app, copied (with its data directory) outside /tmp as in an image:
+    /// the sandbox mounts a tmpfs on /tmp, which would hide an app that lives there.
     func recordQuickstart() throws -> (rec: String, env: [String: String], cmd: [String]) {
         let dir = Support.scratch("qs")
-        // The data directory outside /tmp, as in an image (/tmp would be covered by its own mount).
-        let data = "/srv/roprof-test-\(UUID().uuidString.prefix(8))/data"
-        try FileManager.default.createDirectory(atPath: (data as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let base = "/srv/roprof-test-\(UUID().uuidString.prefix(8))"
+        let data = base + "/data"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        for f in ["app.py", "helpers.py"] { try FileManager.default.copyItem(atPath: Self.quickstart + "/" + f, toPath: base + "/" + f) }
         let env = ["QUICKSTART_DATA": data, "PYTHONDONTWRITEBYTECODE": "1"]
-        let cmd = [try Support.which("python3"), Self.quickstart]
+        let cmd = [try Support.which("python3"), base + "/app.py"]
         let rec = dir + "/rec.json"
         let o = try Support.run([roprof, "record", "--quiet", "-o", rec, "--"] + cmd, env: env)
         #expect(o.status == 0, "\(o.stderr)")

@@ -29,6 +29,11 @@ enum Support {
         p.arguments = Array(args.dropFirst())
         if let env { p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        // The test runner's threads block most signals, and a spawned child inherits that mask:
+        // unblock them so the programs a test starts can be stopped with SIGTERM/SIGINT.
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
