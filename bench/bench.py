@@ -1,0 +1,113 @@
+"""Runs every workload under every tool, alternating tools within each round, and reports medians.
+Invoked by bench/run (which builds roprof in release mode and the C helpers first)."""
+import json, os, platform, resource, shutil, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROPROF = os.path.join(ROOT, ".build/release/roprof")
+BIN = os.path.join(ROOT, ".build/bench")
+rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 5
+work = tempfile.mkdtemp(prefix="roprof-bench-")
+PY = shutil.which("python3")
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+
+# ---- workloads: (name, prepare(), command list) ------------------------------------------------
+def w_python():
+    pyc = os.path.join(work, "pyc")
+    def prep(): shutil.rmtree(pyc, ignore_errors=True)
+    env = ["/usr/bin/env", "-u", "PYTHONDONTWRITEBYTECODE", f"PYTHONPYCACHEPREFIX={pyc}"]
+    mods = "json, csv, decimal, fractions, statistics, sqlite3, email.parser, http.client, xml.dom.minidom, argparse, logging.handlers, difflib"
+    return prep, env + [PY, "-c", f"import {mods}"]
+
+def w_tar():
+    src = os.path.join(work, "tarsrc"); out = os.path.join(work, "tarout")
+    os.makedirs(src, exist_ok=True)
+    for i in range(200):
+        d = os.path.join(src, f"d{i % 10}"); os.makedirs(d, exist_ok=True)
+        open(os.path.join(d, f"f{i}.txt"), "w").write("x" * 512)
+    sh(["tar", "-cf", os.path.join(work, "t.tar"), "-C", src, "."])
+    def prep(): shutil.rmtree(out, ignore_errors=True); os.makedirs(out)
+    return prep, ["tar", "-xf", os.path.join(work, "t.tar"), "-C", out]
+
+def w_gcc():
+    c = os.path.join(work, "hello.c")
+    open(c, "w").write("#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\nint main(void){puts(\"hi\");return 0;}\n")
+    return (lambda: None), ["gcc", "-c", c, "-o", os.path.join(work, "hello.o")]
+
+def w_open(kind):
+    f = os.path.join(work, "open.txt"); open(f, "w").close()
+    return (lambda: None), [os.path.join(BIN, "openbench"), kind, "100000", f]
+
+def w_server():
+    return (lambda: None), [PY, os.path.join(ROOT, "bench/server_workload.py"), "2000"]
+
+WORKLOADS = [("python-import", w_python), ("tar-x-200", w_tar), ("gcc-c", w_gcc),
+             ("open-ro-100k", lambda: w_open("ro")), ("open-create-100k", lambda: w_open("create")),
+             ("http-2000-req", w_server)]
+
+# ---- tools: prefix builders ---------------------------------------------------------------------
+def rec(mode):
+    return lambda name: [ROPROF, "record", "--quiet", "--mode", mode, "-o", os.path.join(work, f"{name}.{mode}.json"), "--"]
+def check(name):
+    return [ROPROF, "check", "--quiet", "--allow-app-failure", "--baseline", os.path.join(work, f"{name}.baseline.yaml"), "--"]
+TOOLS = [("native", lambda n: []), ("roprof writes", rec("writes")), ("roprof full", rec("full")), ("roprof check", check),
+         ("strace -f", lambda n: ["strace", "-f", "-qq", "-o", "/dev/null"]),
+         ("strace %file", lambda n: ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=%file", "-o", "/dev/null"]),
+         ("mintrace (C floor)", lambda n: [os.path.join(BIN, "mintrace")])]
+
+def timed(cmd, env=None):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - t, r.returncode
+
+results = {}
+for wname, make in WORKLOADS:
+    prep, cmd = make()
+    if wname == "http-2000-req":
+        # The server workload wraps the server command itself: pass the tool prefix through ROPROF_BENCH_PREFIX.
+        pass
+    prep(); sh(check(wname)[:-1] + ["--update", "--"] + cmd, env=dict(os.environ, ROPROF_BENCH_PREFIX=""))  # make the baseline
+    times = {t: [] for t, _ in TOOLS}
+    for r in range(rounds):
+        for tname, pre in TOOLS:
+            prep()
+            if wname == "http-2000-req":
+                env = dict(os.environ, ROPROF_BENCH_PREFIX=json.dumps(pre(wname)))
+                dt, rc = timed(cmd, env=env)
+            else:
+                dt, rc = timed(pre(wname) + cmd)
+            times[tname].append(dt)
+        print(f"{wname}: round {r + 1}/{rounds}", file=sys.stderr)
+    results[wname] = {t: statistics.median(v) for t, v in times.items()}
+
+# ---- memory and size on one million file events -------------------------------------------------
+f = os.path.join(work, "million.txt"); open(f, "w").close()
+out = os.path.join(work, "million.json")
+before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+subprocess.run([ROPROF, "record", "--quiet", "--mode", "writes", "-o", out, "--", os.path.join(BIN, "openbench"), "create", "1000000", f],
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+rec_size = os.path.getsize(out)
+startup = statistics.median([timed([ROPROF, "--version"])[0] for _ in range(20)])
+
+# ---- report -------------------------------------------------------------------------------------
+names = [t for t, _ in TOOLS]
+lines = [f"Machine: {os.cpu_count()} cores, Linux {platform.release()}, {rounds} alternating rounds, medians in seconds.", "",
+         "| workload | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+for w, r in results.items():
+    lines.append(f"| {w} | " + " | ".join(f"{r[t]:.3f}" for t in names) + " |")
+lines += ["", "Ratios (lower is better):", "",
+          "| workload | writes / native | check / native | writes / strace %file | full / strace -f | writes / C floor |", "|---|---|---|---|---|---|"]
+for w, r in results.items():
+    lines.append(f"| {w} | {r['roprof writes'] / r['native']:.2f} | {r['roprof check'] / r['native']:.2f} | "
+                 f"{r['roprof writes'] / r['strace %file']:.2f} | {r['roprof full'] / r['strace -f']:.2f} | {r['roprof writes'] / r['mintrace (C floor)']:.2f} |")
+lines += ["", f"Peak RSS over roprof and the app, one million file events (--mode writes): {peak_kib / 1024:.1f} MiB; recording: {rec_size} bytes.",
+          f"`roprof --version` start-up: {startup * 1000:.1f} ms (median of 20)."]
+table = "\n".join(lines) + "\n"
+print(table)
+if "--write" in sys.argv:
+    doc = os.path.join(ROOT, "docs/performance.md")
+    head = open(doc).read().split("<!-- table -->")[0] if os.path.exists(doc) else "# Performance\n\n"
+    open(doc, "w").write(head + "<!-- table -->\n" + table)
+shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,20 @@
+"""Starts an HTTP server (under the tool prefix in $ROPROF_BENCH_PREFIX, a JSON list), sends N
+requests on loopback, stops the server with SIGTERM and waits for the tool to finish."""
+import http.client, json, os, signal, socket, subprocess, sys, time
+
+n = int(sys.argv[1])
+prefix = json.loads(os.environ.get("ROPROF_BENCH_PREFIX") or "[]")
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+server = subprocess.Popen(prefix + [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", "/tmp"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+for _ in range(300):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close(); break
+    except OSError:
+        time.sleep(0.02)
+for i in range(n):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/"); c.getresponse().read(); c.close()
+os.killpg(server.pid, signal.SIGTERM)
+server.wait(timeout=30)
