@@ -200,3 +200,15 @@ struct EmitterTests {
         #expect(!root.stdout.contains("runAsNonRoot"))
     }
 }
+
+/// The in-cluster manifests in docs/kubernetes.md validate against the Kubernetes schemas.
+@Suite struct InClusterManifestTests {
+    @Test(arguments: ["entrypoint-wrapper.yaml", "ephemeral-debug-pod.yaml", "sidecar.yaml"])
+    func validates(_ file: String) throws {
+        let tool = Support.packageRoot.appendingPathComponent(".build-py/bin/kubernetes-validate").path
+        guard FileManager.default.isExecutableFile(atPath: tool) else { throw Support.MissingTool(tool: "kubernetes-validate") }
+        let path = Support.packageRoot.appendingPathComponent("Fixtures/manifests/incluster/\(file)").path
+        let o = try Support.run([tool, "--strict", "--quiet", path])
+        #expect(o.status == 0, "\(o.stdout)\(o.stderr)")
+    }
+}
