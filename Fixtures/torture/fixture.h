@@ -31,8 +31,8 @@ static void fixture_init(int argc, char **argv) {
 }
 
 static const char *P(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char PBUF[8][PATH_MAX + 64];
-static int PIDX;
+static __thread char PBUF[8][PATH_MAX + 64];  /* per thread: a shared buffer races with the kernel's copy */
+static __thread int PIDX;
 #include <stdarg.h>
 /* A path under the scratch directory (rotating static buffers). */
 static const char *P(const char *fmt, ...) {

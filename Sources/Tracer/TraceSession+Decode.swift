@@ -9,6 +9,7 @@ extension TraceSession {
     func onSeccompStop(_ t: Tracee) {
         guard Ptrace.syscallInfo(t.tid, into: &infoBuffer) else { resume(t); return }
         let info = SyscallInfo(infoBuffer)
+        if Self.debugEvents { FileHandle.standardError.write("roprof-seccomp \(t.tid) op=\(info.op) nr=\(info.nr)\n".data(using: .utf8)!) }
         guard info.op == .seccomp, let arch = SeccompArch.fromAudit(info.arch, nr: info.nr) else { resume(t); return }
         let nr = Int(info.nr & ~0x4000_0000)
         builder.countSyscall(arch: arch, nr: nr)
@@ -42,6 +43,7 @@ extension TraceSession {
         guard var p = t.pending else { resume(t); return }
         guard Ptrace.syscallInfo(t.tid, into: &infoBuffer) else { resume(t); return }
         let info = SyscallInfo(infoBuffer)
+        if Self.debugEvents { FileHandle.standardError.write("roprof-exit \(t.tid) op=\(info.op) rval=\(info.rval)\n".data(using: .utf8)!) }
         guard info.op == .exit else { resume(t); return }
         t.pending = nil
         if let e = p.forceErrno {
@@ -209,6 +211,7 @@ extension TraceSession {
             var item = p.items[0]
             if err == nil, flags & LinuxFlag.oTmpfileBit == 0,
                let confirmed = fdPath(t, Int32(truncatingIfNeeded: rval)) {
+                if Self.debugEvents { FileHandle.standardError.write("roprof-confirm \(t.tid) fd=\(rval) entry=\(item.path.string) confirmed=\(confirmed.string)\n".data(using: .utf8)!) }
                 item.path = confirmed  // the kernel's own name for what was opened
             }
             if flags & LinuxFlag.oTmpfileBit != 0 { item.op = .tmpfile }

@@ -262,8 +262,11 @@ public final class TraceSession {
         return t
     }
 
+    static let debugEvents = ProcessInfo.processInfo.environment["ROPROF_DEBUG_EVENTS"] != nil
+
     func handle(pid tid: pid_t, status: Int32) {
         let event = StopEvent.classify(status)
+        if Self.debugEvents { FileHandle.standardError.write("roprof-event \(tid) \(event) pending=\(tracees[tid]?.pending?.name ?? "-")\n".data(using: .utf8)!) }
         switch event {
         case .exited(let code):
             gone(tid, ExitInfo(code: Int(code)))

@@ -110,6 +110,12 @@ struct Verify: ParsableCommand {
 func runSandboxed(plan: SandboxPlan, policy: TracePolicy, launch: LaunchOptions, writable: [String], noNewPrivs: Bool) -> VerifyOutcome {
     var spec = CLI.guarded { try launch.launchSpec() }
     spec.noNewPrivs = noNewPrivs
+    let cwd = FileManager.default.currentDirectoryPath
+    if let m = plan.mounts.first(where: { cwd == $0.path || cwd.hasPrefix($0.path + "/") }) {
+        CLI.warn("warning: the working directory \(cwd) is under \(m.path), which the sandbox mounts over: the app will not see it (run from the app's own directory)")
+    } else if plan.readOnlyRoot, let w = plan.runtimeWritable.first(where: { ["/tmp", "/run", "/var/tmp"].contains($0) && (cwd == $0 || cwd.hasPrefix($0 + "/")) }) {
+        CLI.warn("warning: the working directory \(cwd) is under \(w), a fresh tmpfs in the sandbox: the app will not see it")
+    }
     let state = CLI.guarded { try plan.prepare(&spec) }
     defer { SandboxPlan.cleanUp(state) }
     let result: TraceResult

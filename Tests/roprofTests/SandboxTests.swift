@@ -12,6 +12,11 @@ struct SandboxTests {
 
     /// Records the quickstart app, copied (with its data directory) outside /tmp as in an image:
     /// the sandbox mounts a tmpfs on /tmp, which would hide an app that lives there.
+    /// Runs from the app's directory (the checkout may live under /tmp, which the sandbox covers).
+    func run(_ args: [String], env: [String: String]) throws -> Support.Output {
+        try Support.run(args, env: env, cwd: (env["QUICKSTART_DATA"]! as NSString).deletingLastPathComponent)
+    }
+
     func recordQuickstart() throws -> (rec: String, env: [String: String], cmd: [String]) {
         let dir = Support.scratch("qs")
         let base = "/srv/roprof-test-\(UUID().uuidString.prefix(8))"
@@ -21,7 +26,7 @@ struct SandboxTests {
         let env = ["QUICKSTART_DATA": data, "PYTHONDONTWRITEBYTECODE": "1"]
         let cmd = [try Support.which("python3"), base + "/app.py"]
         let rec = dir + "/rec.json"
-        let o = try Support.run([roprof, "record", "--quiet", "-o", rec, "--"] + cmd, env: env)
+        let o = try Support.run([roprof, "record", "--quiet", "-o", rec, "--"] + cmd, env: env, cwd: base)
         #expect(o.status == 0, "\(o.stderr)")
         try? FileManager.default.removeItem(atPath: data)
         return (rec, env, cmd)
@@ -30,7 +35,7 @@ struct SandboxTests {
     @Test func verifyPassesWithTheSuggestedSettings() throws {
         let (rec, env, cmd) = try recordQuickstart()
         defer { try? FileManager.default.removeItem(atPath: (env["QUICKSTART_DATA"]! as NSString).deletingLastPathComponent) }
-        let o = try Support.run([roprof, "verify", "--quiet", "--from", rec, "--"] + cmd, env: env)
+        let o = try run([roprof, "verify", "--quiet", "--from", rec, "--"] + cmd, env: env)
         #expect(o.status == 0, "\(o.stdout)\(o.stderr)")
         #expect(o.stdout.contains("PASS"))
         #expect(o.stdout.contains("hello from the quickstart app"))
@@ -45,7 +50,7 @@ struct SandboxTests {
         let paths = (obj["mounts"] as! [[String: Any]]).map { $0["path"] as! String }
         #expect(paths.count >= 3, "\(paths) from \(mounts.files.count) files")
         for p in paths {
-            let o = try Support.run([roprof, "verify", "--quiet", "--from", rec, "--without", p, "--"] + cmd, env: env)
+            let o = try run([roprof, "verify", "--quiet", "--from", rec, "--without", p, "--"] + cmd, env: env)
             #expect(o.status == 1, "verify without \(p) should fail: \(o.stdout)")
             #expect(o.stdout.contains("EROFS") && o.stdout.contains(p), "names \(p): \(o.stdout)")
         }
@@ -62,16 +67,16 @@ struct SandboxTests {
         let json = try JSONSerialization.data(withJSONObject: ["defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
                                                                "syscalls": [["names": names.sorted(), "action": "SCMP_ACT_ALLOW"]]])
         try json.write(to: URL(fileURLWithPath: edited))
-        let o = try Support.run([roprof, "verify", "--quiet", "--from", rec, "--seccomp", edited, "--"] + cmd, env: env)
+        let o = try run([roprof, "verify", "--quiet", "--from", rec, "--seccomp", edited, "--"] + cmd, env: env)
         #expect(o.status == 1)
         #expect(o.stdout.contains("seccomp denied getcwd"), "\(o.stdout)")
-        let full = try Support.run([roprof, "verify", "--quiet", "--from", rec, "--no-seccomp", "--"] + cmd, env: env)
+        let full = try run([roprof, "verify", "--quiet", "--from", rec, "--no-seccomp", "--"] + cmd, env: env)
         #expect(full.status == 0, "--no-seccomp isolates the read-only half: \(full.stdout)")
     }
 
     @Test func diagnoseNamesTheFailingWriteAndTheFix() throws {
         let dir = "/var/cache/roprof-diag-\(getpid())"
-        let o = try Support.run([roprof, "diagnose", "--quiet", "--", "/bin/sh", "-c", "mkdir -p \(dir) && echo x > \(dir)/state"])
+        let o = try Support.run([roprof, "diagnose", "--quiet", "--", "/bin/sh", "-c", "mkdir -p \(dir) && echo x > \(dir)/state"], cwd: "/")
         #expect(o.status == 1)
         #expect(o.stdout.contains("EROFS"))
         #expect(o.stdout.contains(dir))
@@ -81,7 +86,7 @@ struct SandboxTests {
     }
 
     @Test func diagnoseOfAnAppThatWritesNothingBadPasses() throws {
-        let o = try Support.run([roprof, "diagnose", "--quiet", "--", "/bin/sh", "-c", "echo hi > /dev/null; cat /etc/hostname >/dev/null"])
+        let o = try Support.run([roprof, "diagnose", "--quiet", "--", "/bin/sh", "-c", "echo hi > /dev/null; cat /etc/hostname >/dev/null"], cwd: "/")
         #expect(o.status == 0, "\(o.stdout)")
         #expect(o.stdout.contains("no write was refused"))
     }
@@ -90,7 +95,7 @@ struct SandboxTests {
         let (rec, env, cmd) = try recordQuickstart()
         defer { try? FileManager.default.removeItem(atPath: (env["QUICKSTART_DATA"]! as NSString).deletingLastPathComponent) }
         let dataDir = env["QUICKSTART_DATA"]!
-        _ = try Support.run([roprof, "verify", "--quiet", "--from", rec, "--"] + cmd, env: env)
+        _ = try run([roprof, "verify", "--quiet", "--from", rec, "--"] + cmd, env: env)
         #expect(!FileManager.default.fileExists(atPath: dataDir), "the persistent mount point created for verify is removed")
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         #expect(!mounts.contains("roprof-sandbox"), "nothing leaks into the host mount namespace")
