@@ -18,9 +18,11 @@ public struct VerifyOutcome {
     public var exit: ExitInfo
     /// The app was stopped by roprof at the end of a --for window (not a failure).
     public var stoppedByWindow: Bool
+    /// The --while exercise's exit, when there was one (non-zero fails the verification).
+    public var exerciseExit: ExitInfo? = nil
 
     public var appSucceeded: Bool { exit.code == 0 || (stoppedByWindow && (exit.signal == Int(SIGTERM) || exit.code == 143 || exit.code == 0)) }
-    public var passed: Bool { failedWrites.isEmpty && denied.isEmpty && appSucceeded }
+    public var passed: Bool { failedWrites.isEmpty && denied.isEmpty && appSucceeded && (exerciseExit?.shellStatus ?? 0) == 0 }
 
     /// Writes refused by the read-only root: EROFS anywhere; EACCES/EPERM only outside `writable`.
     public static func evaluate(_ r: Recording, denied: [DeniedSyscall: Int], exit: ExitInfo, writable: [String], stoppedByWindow: Bool) -> VerifyOutcome {

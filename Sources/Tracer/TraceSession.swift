@@ -352,6 +352,10 @@ public final class TraceSession {
         let exe = ProcFS.readlinkBytes("/proc/\(p.pid)/exe").map { String(decoding: $0, as: UTF8.self) } ?? p.exe
         p.exe = exe
         p.execs.append(ExecRecord(exe: exe, argv: ProcFS.argv(pid: p.pid)))
+        // The uid the program runs as (a wrapper such as setpriv or gosu may have dropped root).
+        if let uid = ProcFS.statusField(pid: p.pid, "Uid").flatMap({ $0.split(separator: "\t").dropFirst().first.flatMap { Int($0) } }) {
+            p.uid = uid
+        }
         resume(current)
     }
 

@@ -102,6 +102,9 @@ struct Verify: ParsableCommand {
         if !outcome.appSucceeded {
             print("  the app exited with status \(outcome.exit.shellStatus)")
         }
+        if let e = outcome.exerciseExit, e.shellStatus != 0 {
+            print("  the --while exercise failed with status \(e.shellStatus)")
+        }
         CLI.terminate(1)
     }
 }
@@ -131,8 +134,12 @@ func runSandboxed(plan: SandboxPlan, policy: TracePolicy, launch: LaunchOptions,
         CLI.fail("\(error)")
     }
     lastSandboxRecording = result.recording
-    return VerifyOutcome.evaluate(result.recording, denied: result.denied, exit: result.exit, writable: writable,
-                                  stoppedByWindow: launch.duration != nil)
+    reportServerRun(result, launch)
+    if result.readinessTimedOut { CLI.terminate(1) }
+    var outcome = VerifyOutcome.evaluate(result.recording, denied: result.denied, exit: result.exit, writable: writable,
+                                         stoppedByWindow: launch.duration != nil || launch.exercise != nil)
+    outcome.exerciseExit = result.exerciseExit
+    return outcome
 }
 
 nonisolated(unsafe) var lastSandboxRecording: Recording?

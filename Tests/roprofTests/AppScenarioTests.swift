@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+@testable import TraceModel
+
+/// Real application scenarios (Fixtures/apps/), profiled and proven end to end: record with
+/// --ready-url and requests, check the report's mounts, kinds and remedies, then verify.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct AppScenarioTests {
+    static let venv = "/opt/roprof-apps/venv/bin"
+    let roprof = Support.roprof
+
+    /// Copies a fixture app outside /tmp (as in an image) and returns its directory.
+    func install(_ app: String) throws -> String {
+        guard FileManager.default.isExecutableFile(atPath: Self.venv + "/gunicorn") else {
+            throw Support.MissingTool(tool: "the app virtual environment (bash .ci/setup creates /opt/roprof-apps/venv)")
+        }
+        let base = "/srv/roprof-apps-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Support.packageRoot.appendingPathComponent("Fixtures/apps/\(app)").path, toPath: base + "/\(app)")
+        _ = try Support.run(["chmod", "-R", "a+rX", base])
+        return base
+    }
+
+    func env(_ extra: [String: String]) -> [String: String] {
+        var e = extra
+        e["PATH"] = Self.venv + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        return e
+    }
+
+    func exercise(_ url: String) -> String {
+        "python3 -c \"import urllib.request as u; [u.urlopen('\(url)').read() for i in range(3)]\""
+    }
+
+    func report(_ rec: String) throws -> [String: Any] {
+        let o = try Support.run([roprof, "report", "--format", "json", rec])
+        return try JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as! [String: Any]
+    }
+
+    @Test func gunicornFlaskSPA() throws {
+        let base = try install("gunicorn-spa")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let port = 21000 + Int(getpid() % 1000)
+        let app = base + "/gunicorn-spa"
+        let cmd = [Self.venv + "/gunicorn", "--bind", "127.0.0.1:\(port)", "--workers", "2", "app:app"]
+        let server = ["--ready-url", "http://127.0.0.1:\(port)/health", "--while", exercise("http://127.0.0.1:\(port)/")]
+        let rec = base + "/rec.json"
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec] + server + ["--"] + cmd,
+                                env: env([:]), cwd: app)
+        #expect(r.stderr.contains("--while exercise exited with status 0"), "\(r.stderr)")
+        let rep = try report(rec)
+        let mounts = (rep["mounts"] as! [[String: Any]])
+        let tmp = try #require(mounts.first { $0["path"] as? String == "/tmp" }, "gunicorn's heartbeat files need /tmp")
+        #expect(tmp["kind"] as? String == "tmpfs")
+        #expect((tmp["covers"] as! [String]).contains("wgunicorn-*"))
+        #expect((tmp["remedies"] as! [String]).contains("gunicorn-worker-tmp"))
+        let remedies = (rep["remedies"] as! [[String: Any]]).map { $0["id"] as! String }
+        #expect(remedies.contains("gunicorn-worker-tmp"))
+        let v = try Support.run([roprof, "verify", "--quiet", "--from", rec] + server + ["--"] + cmd, env: env([:]), cwd: app)
+        #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
+        #expect(v.stdout.contains("PASS"))
+    }
+
+    @Test func fastapiAlembicSQLiteAsNonRoot() throws {
+        let base = try install("fastapi-sqlite")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let data = base + "/data/db"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        _ = try Support.run(["chmod", "-R", "777", base + "/data"])
+        let port = 22000 + Int(getpid() % 1000)
+        let app = base + "/fastapi-sqlite"
+        let e = env(["DATABASE_URL": "sqlite+aiosqlite:///\(data)/app.db", "PORT": "\(port)", "HOME": "/nonexistent"])
+        let cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", app + "/entrypoint.sh"]
+        let server = ["--ready-url", "http://127.0.0.1:\(port)/health", "--while", exercise("http://127.0.0.1:\(port)/items/a")]
+        let rec = base + "/rec.json"
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec] + server + ["--"] + cmd, env: e, cwd: app)
+        #expect(r.stderr.contains("--while exercise exited with status 0"), "\(r.stderr)")
+        let rep = try report(rec)
+        let mounts = rep["mounts"] as! [[String: Any]]
+        let db = try #require(mounts.first { $0["path"] as? String == data }, "mounts: \(mounts.map { $0["path"]! })")
+        #expect(db["kind"] as? String == "persistent", "a database is not a tmpfs")
+        #expect((db["reason"] as! String).contains("must survive restarts"))
+        // Non-root, so the Kubernetes patch can meet the restricted Pod Security Standard.
+        let k8s = try Support.run([roprof, "suggest", "--format", "kubernetes", rec])
+        #expect(k8s.stdout.contains("runAsNonRoot: true") && k8s.stdout.contains("runAsUser: 65534"), "\(k8s.stdout)")
+        #expect(!k8s.stderr.contains("Pod Security Standards"), "\(k8s.stderr)")
+        // The migrations run again on the fresh volume the sandbox mounts, and the app serves.
+        try? FileManager.default.removeItem(atPath: data + "/app.db")
+        let v = try Support.run([roprof, "verify", "--quiet", "--from", rec] + server + ["--"] + cmd, env: e, cwd: app)
+        #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
+    }
+}
