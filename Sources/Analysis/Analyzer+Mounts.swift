@@ -7,7 +7,8 @@ extension Analyzer {
     /// directory, never silently over image content, merged with siblings where harmless.
     func synthesizeMounts(_ items: [PathFinding], created: Set<String>, persistent: Set<String>,
                           advice: [String: [String]]) -> [MountSuggestion] {
-        let attempted = Set(items.filter { $0.operations.contains("mkdir") || $0.operations.contains("create") }.map(\.path))
+        // What the app creates or rewrites itself is not image content a mount would lose.
+        let attempted = Set(items.filter { !Set($0.operations).isDisjoint(with: ["mkdir", "create", "write", "truncate"]) }.map(\.path))
             .union(created)
         var groups: [String: [PathFinding]] = [:]
         var fileMounts = Set<String>()

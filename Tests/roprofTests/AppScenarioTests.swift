@@ -89,3 +89,31 @@ struct AppScenarioTests {
         #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
     }
 }
+
+/// nginx (Debian's nginx-light with its own configuration, listening on :80).
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct NginxTests {
+    @Test func nginxWithTheDebianConfig() throws {
+        let nginx = try Support.which("nginx")
+        let dir = Support.scratch("nginx")
+        let rec = dir + "/nginx.json"
+        let server = ["--for", "1", "--ready-url", "http://127.0.0.1:80/"]
+        let cmd = [nginx, "-g", "daemon off;"]
+        // As in a fresh image: nginx creates its temp directories at start-up (a run on this host leaves them).
+        for d in ["body", "fastcgi", "proxy", "scgi", "uwsgi"] { try? FileManager.default.removeItem(atPath: "/var/lib/nginx/" + d) }
+        let r = try Support.run([Support.roprof, "record", "--quiet", "-o", rec] + server + ["--"] + cmd, cwd: "/")
+        #expect(r.status == 0 || r.status == 143, "\(r.stderr)")
+        let rep = try JSONSerialization.jsonObject(with: Data(try Support.run([Support.roprof, "report", "--format", "json", rec]).stdout.utf8)) as! [String: Any]
+        let mounts = Dictionary(uniqueKeysWithValues: (rep["mounts"] as! [[String: Any]]).map { ($0["path"] as! String, $0) })
+        #expect(Set(mounts.keys).isSuperset(of: ["/run", "/var/lib/nginx", "/var/log/nginx"]), "\(mounts.keys.sorted())")
+        #expect((mounts["/var/lib/nginx"]?["hidesContent"] as? [String]) == [], "nginx recreates its temp dirs")
+        let remedies = Set((rep["remedies"] as! [[String: Any]]).map { $0["id"] as! String })
+        #expect(remedies.isSuperset(of: ["nginx-cache", "nginx-pid", "nginx-logs"]))
+        let ok = try Support.run([Support.roprof, "verify", "--quiet", "--from", rec] + server + ["--"] + cmd, cwd: "/")
+        #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
+        for d in ["body", "fastcgi", "proxy", "scgi", "uwsgi"] { try? FileManager.default.removeItem(atPath: "/var/lib/nginx/" + d) }
+        let without = try Support.run([Support.roprof, "verify", "--quiet", "--from", rec, "--without", "/var/lib/nginx"] + server + ["--"] + cmd, cwd: "/")
+        #expect(without.status != 0)
+        #expect(without.stdout.contains("/var/lib/nginx"), "\(without.stdout)")
+    }
+}

@@ -14,6 +14,17 @@ struct EmitterTests {
 
     func suggest(_ args: [String]) throws -> Support.Output { try Support.run([Support.roprof, "suggest"] + args) }
 
+    @Test("golden report", arguments: recordings, ["text", "markdown", "json"])
+    func goldenReport(_ rec: String, _ format: String) throws {
+        let o = try Support.run([Support.roprof, "report", "--format", format, Self.recording(rec)])
+        #expect(o.status == 0, "\(o.stderr)")
+        let golden = Support.packageRoot.appendingPathComponent("Tests/roprofTests/Golden/\(rec).report-\(format).txt").path
+        if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] != nil || !FileManager.default.fileExists(atPath: golden) {
+            try o.stdout.write(toFile: golden, atomically: true, encoding: .utf8)
+        }
+        #expect(o.stdout == (try String(contentsOfFile: golden, encoding: .utf8)), "report drifted from \(golden)")
+    }
+
     @Test("golden output", arguments: recordings, formats)
     func golden(_ rec: String, _ format: String) throws {
         let o = try suggest(["--format", format, Self.recording(rec)])
