@@ -80,14 +80,16 @@ for wname, make in WORKLOADS:
             times[tname].append(dt)
         print(f"{wname}: round {r + 1}/{rounds}", file=sys.stderr)
     results[wname] = {t: statistics.median(v) for t, v in times.items()}
+    print(f"RESULT {wname}: " + ", ".join(f"{t}={results[wname][t]:.3f}s" for t in results[wname]), file=sys.stderr, flush=True)
 
 # ---- memory and size on one million file events -------------------------------------------------
 f = os.path.join(work, "million.txt"); open(f, "w").close()
 out = os.path.join(work, "million.json")
-before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-subprocess.run([ROPROF, "record", "--quiet", "--mode", "writes", "-o", out, "--", os.path.join(BIN, "openbench"), "create", "1000000", f],
-               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+# In a fresh process: RUSAGE_CHILDREN's maxrss is a maximum over every child ever waited for.
+probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+peak_kib = int(subprocess.run([sys.executable, "-c", probe, ROPROF, "record", "--quiet", "--mode", "writes", "-o", out, "--",
+                               os.path.join(BIN, "openbench"), "create", "1000000", f], capture_output=True, text=True).stdout.strip())
 rec_size = os.path.getsize(out)
 startup = statistics.median([timed([ROPROF, "--version"])[0] for _ in range(20)])
 

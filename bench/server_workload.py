@@ -1,12 +1,15 @@
 """Starts an HTTP server (under the tool prefix in $ROPROF_BENCH_PREFIX, a JSON list), sends N
 requests on loopback, stops the server with SIGTERM and waits for the tool to finish."""
-import http.client, json, os, signal, socket, subprocess, sys, time
+import http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
 n = int(sys.argv[1])
 prefix = json.loads(os.environ.get("ROPROF_BENCH_PREFIX") or "[]")
+# Serve a directory with one small file (a big listing would measure the listing, not the server).
+root = tempfile.mkdtemp(prefix="roprof-bench-www-")
+open(os.path.join(root, "index.html"), "w").write("<h1>hello</h1>\n")
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
-server = subprocess.Popen(prefix + [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", "/tmp"],
+server = subprocess.Popen(prefix + [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", root],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 for _ in range(300):
     try:
@@ -18,3 +21,4 @@ for i in range(n):
     c.request("GET", "/"); c.getresponse().read(); c.close()
 os.killpg(server.pid, signal.SIGTERM)
 server.wait(timeout=30)
+shutil.rmtree(root, ignore_errors=True)

@@ -51,23 +51,21 @@ public enum CheckReport {
 
     /// XML text/attribute escaping; characters XML 1.0 cannot carry are replaced.
     static func xml(_ s: String) -> String {
-        var out = ""
-        for u in s.unicodeScalars {
+        Human.escape(s) { u in
             switch u {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\n": out += "&#10;"
-            case "\t": out += "&#9;"
-            case "\r": out += "&#13;"
+            case "&": return "&amp;"
+            case "<": return "&lt;"
+            case ">": return "&gt;"
+            case "\"": return "&quot;"
+            case "'": return "&apos;"
+            case "\n": return "&#10;"
+            case "\t": return "&#9;"
+            case "\r": return "&#13;"
             default:
-                if u.value < 0x20 || (0xFFFE...0xFFFF).contains(u.value) || (0xD800...0xDFFF).contains(u.value) { out += "\u{FFFD}" }
-                else { out.unicodeScalars.append(u) }
+                let bad = u.value < 0x20 || (0xFFFE...0xFFFF).contains(u.value) || (0xD800...0xDFFF).contains(u.value)
+                return bad ? "\u{FFFD}" : nil
             }
         }
-        return out
     }
 
     /// JUnit XML: one test case per finding, plus a passing case per category that had none.

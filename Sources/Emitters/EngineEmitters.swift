@@ -123,18 +123,17 @@ public enum SystemdEmitter {
     /// Quotes a value the way systemd's unquoting reads it back.
     static func quote(_ s: String) -> String {
         if !s.isEmpty && s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/-_.=:,+@".contains($0)) }) { return s }
-        var out = "\""
-        for u in s.unicodeScalars {
+        let body = Human.escape(s) { u in
             switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "%": out += "%%"
-            default: if u.value < 0x20 { out += String(format: "\\x%02x", u.value) } else { out.unicodeScalars.append(u) }
+            case "\"": return "\\\""
+            case "\\": return "\\\\"
+            case "\n": return "\\n"
+            case "\t": return "\\t"
+            case "%": return "%%"
+            default: return u.value < 0x20 ? String(format: "\\x%02x", u.value) : nil
             }
         }
-        return out + "\""
+        return "\"" + body + "\""
     }
 
     public static func dropIn(_ h: Hardening, _ o: SuggestOptions) -> Emitted {

@@ -74,7 +74,7 @@ public struct Hardening {
         }
         let exes = Set(r.runs.flatMap { $0.processes.flatMap { $0.execs.map(\.exe) } })
         return Hardening(analysis: a, volumes: volumes, env: a.env.keys.sorted().map { ($0, a.env[$0]!) },
-                         uid: ranAsRoot ? nil : uids.first, gid: ranAsRoot ? nil : r.runs.first?.host.gid,
+                         uid: ranAsRoot ? nil : uids.first, gid: nil,  // the app's gid is not recorded per process: never guess it
                          ranAsRoot: ranAsRoot, addCapabilities: caps.sorted(), warnings: warnings, seccomp: seccomp,
                          executables: exes.sorted(), command: r.runs.first?.command ?? [])
     }

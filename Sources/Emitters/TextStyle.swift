@@ -31,15 +31,22 @@ public enum Human {
 
     /// A printable form of a path: control characters (newlines, tabs, escapes) shown escaped.
     public static func printable(_ s: String) -> String {
+        escape(s) { u in
+            switch u {
+            case "\n": return "\\n"
+            case "\t": return "\\t"
+            case "\r": return "\\r"
+            default: return u.value < 0x20 || u.value == 0x7f ? String(format: "\\x%02x", u.value) : nil
+            }
+        }
+    }
+
+    /// Rewrites each scalar that `replacement` maps (nil keeps it): the one escaping loop that
+    /// printable text, XML and systemd quoting share.
+    public static func escape(_ s: String, _ replacement: (Unicode.Scalar) -> String?) -> String {
         var out = ""
         for u in s.unicodeScalars {
-            switch u {
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 || u.value == 0x7f { out += String(format: "\\x%02x", u.value) } else { out.unicodeScalars.append(u) }
-            }
+            if let r = replacement(u) { out += r } else { out.unicodeScalars.append(u) }
         }
         return out
     }
