@@ -86,3 +86,13 @@ struct OracleTests {
         #expect(onlyOurs.isEmpty, "roprof saw syscalls strace did not: \(onlyOurs.sorted())")
     }
 }
+
+/// The strace log parser itself, on the line shapes strace prints.
+@Suite struct StraceOracleParserTests {
+    @Test(arguments: ["5682  openat(AT_FDCWD</d>, \"x\", O_WRONLY|O_CREAT, 0666) = 3</d/x>",
+                      "10546 openat(AT_FDCWD</d>, \"x\", O_WRONLY|O_CREAT, 0666) = 3</d/x>",
+                      "openat(AT_FDCWD</d>, \"x\", O_WRONLY|O_CREAT, 0666) = 3</d/x>"])
+    func padsAndPidsAreSkipped(_ line: String) {
+        #expect(StraceOracle.parse(line, cwd: "/d") == [StraceOracle.Mutation(family: "open-write", path: "/d/x")])
+    }
+}

@@ -24,7 +24,8 @@ enum StraceOracle {
         var out = Set<Mutation>()
         for raw in log.split(separator: "\n") {
             var line = Substring(raw)
-            if let sp = line.firstIndex(of: " "), line[..<sp].allSatisfy(\.isNumber) { line = line[line.index(after: sp)...] }
+            // "PID syscall(…)": strace pads short pids ("5682  openat"), so skip every space after the pid.
+            if let sp = line.firstIndex(of: " "), line[..<sp].allSatisfy(\.isNumber) { line = line[sp...].drop { $0 == " " } }
             guard let paren = line.firstIndex(of: "(") else { continue }
             let name = String(line[..<paren])
             let args = splitArgs(line[line.index(after: paren)...])
