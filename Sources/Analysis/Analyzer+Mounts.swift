@@ -13,13 +13,17 @@ extension Analyzer {
         var groups: [String: [PathFinding]] = [:]
         var fileMounts = Set<String>()
         for p in items {
-            let (point, isFile) = mountPoint(for: p.path, created: created, isDirectory: p.operations.contains("mkdir"))
+            // Data (a database under /tmp/app, say) keeps its own persistent mount inside a scratch one.
+            let (point, isFile) = mountPoint(for: p.path, created: created, isDirectory: p.operations.contains("mkdir"),
+                                             foldIntoScratch: !persistent.contains(p.path))
             groups[point, default: []].append(p)
             if isFile { fileMounts.insert(point) }
         }
         // Nested mounts collapse into the outermost one.
         for point in groups.keys.sorted(by: { $0.count > $1.count }) {
-            if let outer = groups.keys.filter({ $0 != point && PathGlob.isUnder(point, $0) && !fileMounts.contains($0) }).min(by: { $0.count < $1.count }) {
+            let holdsData = groups[point]!.contains { persistent.contains($0.path) }
+            if let outer = groups.keys.filter({ $0 != point && PathGlob.isUnder(point, $0) && !fileMounts.contains($0) }).min(by: { $0.count < $1.count }),
+               !(holdsData && Self.scratchDirs.contains(outer)) {
                 groups[outer, default: []].append(contentsOf: groups.removeValue(forKey: point) ?? [])
                 fileMounts.remove(point)
             }
@@ -51,9 +55,9 @@ extension Analyzer {
     /// Where to mount for one written path: the deepest directory that existed before the run,
     /// unless that is a system directory or holds image content (then the directory the app
     /// created, or the file itself).
-    func mountPoint(for path: String, created: Set<String>, isDirectory: Bool = false) -> (String, Bool) {
+    func mountPoint(for path: String, created: Set<String>, isDirectory: Bool = false, foldIntoScratch: Bool = true) -> (String, Bool) {
         // Anything under /tmp, /run, … is covered by a mount of that scratch directory itself.
-        if let scratch = Self.scratchDirs.filter({ PathGlob.isUnder(path, $0) && path != $0 }).min(by: { $0.count < $1.count }) {
+        if foldIntoScratch, let scratch = Self.scratchDirs.filter({ PathGlob.isUnder(path, $0) && path != $0 }).min(by: { $0.count < $1.count }) {
             return (scratch, false)
         }
         var firstCreated: String? = nil
@@ -84,7 +88,8 @@ extension Analyzer {
         let observed = items.reduce(0) { $0 + ($1.bytes ?? 0) }
         let covers = Array(Set(items.map { isFile ? PathGlob.name($0.path) : NameShape.shapePath(PathGlob.relative($0.path, to: point)) })).sorted()
         let persistentHits = items.filter { persistent.contains($0.path) }.map { PathGlob.name($0.path) }
-        let isData = !persistentHits.isEmpty || Self.dataDirNames.contains(PathGlob.name(point).lowercased())
+        // A scratch directory (/tmp, /run, …) is always a tmpfs, whatever sits under it.
+        let isData = !Self.scratchDirs.contains(point) && (!persistentHits.isEmpty || Self.dataDirNames.contains(PathGlob.name(point).lowercased()))
         let kind: MountSuggestion.Kind = isFile ? .file : (isData ? .persistent : .tmpfs)
         var hidden: [String] = []
         if !isFile && !Self.scratchDirs.contains(point) {

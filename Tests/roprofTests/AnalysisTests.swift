@@ -113,6 +113,18 @@ enum RecordingFixture {
         #expect(a.remedies.contains { $0.id == "sqlite-database" })
     }
 
+    @Test func dataUnderTmpKeepsItsOwnPersistentMountAndTmpStaysTmpfs() throws {
+        let r = RecordingFixture.recording([
+            RecordingFixture.m("/tmp/scratch-file", .create),
+            RecordingFixture.m("/tmp/app/data", .mkdir), RecordingFixture.m("/tmp/app/data/app.sqlite", .create, bytes: 8192),
+            RecordingFixture.m("/tmp/app/data/app.sqlite-journal", .create),
+        ])
+        let a = try analyze(r)
+        #expect(a.mounts.map(\.path) == ["/tmp", "/tmp/app/data"], "\(a.mounts.map(\.path))")
+        #expect(a.mounts.first { $0.path == "/tmp" }?.kind == .tmpfs)
+        #expect(a.mounts.first { $0.path == "/tmp/app/data" }?.kind == .persistent)
+    }
+
     @Test func siblingsMergeOnlyWhenTheParentHoldsNothingElse() throws {
         let files = [RecordingFixture.m("/srv/app/a", .mkdir), RecordingFixture.m("/srv/app/a/x", .create),
                      RecordingFixture.m("/srv/app/b", .mkdir), RecordingFixture.m("/srv/app/b/y", .create)]
