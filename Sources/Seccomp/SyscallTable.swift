@@ -27,9 +27,4 @@ public final class SyscallTable: @unchecked Sendable {
         let n = seccomp_syscall_resolve_name_arch(arch.token, name)
         return n < 0 ? nil : Int(n)
     }
-
-    /// True when libseccomp knows the name on any architecture (for validating user input).
-    public static func isKnownName(_ name: String) -> Bool {
-        SeccompArch.allCases.contains { seccomp_syscall_resolve_name_arch($0.token, name) >= 0 }
-    }
 }

@@ -44,8 +44,6 @@ public struct FileMutation: Codable, Equatable, Sendable {
     public var key: MutationKey { MutationKey(root: root ?? "", path: path, operation: operation) }
 
     public var failed: Int { errors.values.reduce(0, +) }
-    /// True when at least one call succeeded.
-    public var everSucceeded: Bool { succeeded > 0 }
 }
 
 /// (root, path, operation): what mutations are aggregated and sorted by.

@@ -56,11 +56,6 @@ final class RecordingBuilder {
         files[key] = m
     }
 
-    func noteSize(_ path: TracedPath, op: FileOperation, bytes: Int) {
-        let key = Key(root: path.root ?? "", path: path.bytes, op: op)
-        if var m = files[key] { m.bytes = max(m.bytes ?? 0, bytes); files[key] = m }
-    }
-
     func dangerousCall(_ name: String, process: String) { dangerous[name, default: []].insert(process) }
     func capabilityHint(_ cap: String, process: String) { hints[cap, default: []].insert(process) }
 

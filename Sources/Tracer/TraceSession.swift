@@ -102,7 +102,6 @@ public final class TraceSession {
     var startTime = Date()
     var terminateSent: Date?
     var killSent = false
-    var interrupted = false
     let progress: ProgressLine?
     var probe: ReadinessProbe?
     var readyAt: Date?
@@ -387,11 +386,8 @@ public final class TraceSession {
         if attachMode {
             if has(SIGINT) || has(SIGTERM) || has(SIGHUP) || has(SIGQUIT) { beginDetach() }
         } else {
-            for s in [SIGTERM, SIGHUP] where has(s) {
-                interrupted = true
-                kill(rootPid, s)
-            }
-            if has(SIGINT) || has(SIGQUIT) { interrupted = true }
+            // A terminal's Ctrl-C / Ctrl-\ already reached the app's process group; nothing to add.
+            for s in [SIGTERM, SIGHUP] where has(s) { kill(rootPid, s) }
         }
         if has(SIGALRM) { progress?.update(self) }
     }
