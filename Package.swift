@@ -28,7 +28,7 @@ let package = Package(
         // Pure emitters: text/markdown/json reports and deployment formats.
         .target(name: "Emitters", dependencies: ["Analysis", "TraceModel", "Seccomp", "Yams"]),
         // Mount namespace + read-only root + tmpfs + seccomp, used by verify/diagnose.
-        .target(name: "Sandbox", dependencies: ["Tracer", "TraceModel"]),
+        .target(name: "Sandbox", dependencies: ["Analysis", "Tracer", "TraceModel"]),
         // The thin CLI.
         .executableTarget(name: "roprof", dependencies: [
             "TraceModel", "Tracer", "Analysis", "Emitters", "Sandbox", "Seccomp",

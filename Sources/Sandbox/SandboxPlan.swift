@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import Glibc
 import TraceModel
@@ -49,7 +50,7 @@ public struct SandboxPlan {
             switch m.kind {
             case .file:
                 if !FileManager.default.fileExists(atPath: m.path) {
-                    try ensureDirectory(PathGlob_parent(m.path), state)
+                    try ensureDirectory(PathGlob.parent(m.path), state)
                     guard FileManager.default.createFile(atPath: m.path, contents: nil) else {
                         throw TraceError.sandboxSetup("cannot create the mount point file \(m.path)")
                     }
@@ -105,7 +106,7 @@ public struct SandboxPlan {
         var p = path
         while !p.isEmpty && p != "/" && !FileManager.default.fileExists(atPath: p) {
             missing.append(p)
-            p = PathGlob_parent(p)
+            p = PathGlob.parent(p)
         }
         for d in missing.reversed() {
             guard mkdir(d, 0o755) == 0 || errno == EEXIST else {
@@ -142,9 +143,4 @@ public struct SandboxPlan {
         }
         return String(decoding: out, as: UTF8.self)
     }
-}
-
-func PathGlob_parent(_ path: String) -> String {
-    guard let i = path.lastIndex(of: "/") else { return "." }
-    return i == path.startIndex ? "/" : String(path[..<i])
 }
