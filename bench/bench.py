@@ -3,11 +3,12 @@ Invoked by bench/run (which builds roprof in release mode and the C helpers firs
 import json, os, platform, resource, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROPROF = os.path.join(ROOT, ".build/release/roprof")
+ROPROF = os.environ.get("ROPROF_BIN") or os.path.join(ROOT, ".build/release/roprof")
 BIN = os.path.join(ROOT, ".build/bench")
 rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 5
 work = tempfile.mkdtemp(prefix="roprof-bench-")
-PY = shutil.which("python3")
+# Debian's interpreter, not a version-manager shim (pyenv's is a bash script that spawns a dozen processes).
+PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")
 
 def sh(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)

@@ -34,6 +34,10 @@ extension TraceSession {
         let name = names[arch]?.name(nr) ?? "syscall_\(nr)"
         if let pending = decodeEntry(t, info: info, call: call, name: name, arch: arch) {
             if pending.forceErrno != nil { _ = Ptrace.setSyscallNumber(t.tid, -1) }
+            if let quiet = options.quietPath, pending.forceErrno == nil, recordQuietly(t, pending, quiet) {
+                resume(t)
+                return
+            }
             if pending.call.needsResult || pending.forceErrno != nil { t.pending = pending }
         }
         resume(t)
@@ -56,6 +60,49 @@ extension TraceSession {
         let err: Int32? = (rval < 0 && rval >= -4095) ? Int32(-rval) : nil
         complete(t, &p, rval: rval, errno: err)
         resume(t)
+    }
+
+    /// check mode: when every path of the call is one the baseline allows, record it now and skip the
+    /// exit stop. Only plain file calls qualify, and only when the directory holds no symlink (the
+    /// exit's /proc/PID/fd confirmation is what would catch a write redirected elsewhere).
+    func recordQuietly(_ t: Tracee, _ p: PendingCall, _ quiet: (String) -> Bool) -> Bool {
+        switch p.call {
+        case .open, .openat2, .pathOp, .unlinkat, .rename, .utimensat, .fdOp: break
+        default: return false
+        }
+        guard !p.items.isEmpty else { return false }
+        for item in p.items {
+            guard item.path.unresolved == nil, item.path.root == nil else { return false }
+            let path = item.path.string
+            guard quiet(path), directoryIsPlain(path) else { return false }
+        }
+        let proc = t.process
+        for var item in p.items {
+            if let flags = p.openFlags {
+                if flags & LinuxFlag.oTmpfileBit != 0 { item.op = .tmpfile }
+                else if flags & LinuxFlag.oCreat != 0 && item.existed != true { item.op = .create }
+                else if flags & LinuxFlag.oTrunc != 0 { item.op = .truncate }
+                else { item.op = .write }
+            }
+            builder.record(item.path, item.op, syscall: p.name, flags: item.flags, process: proc.exe, pid: proc.pid,
+                           errno: nil, existedBefore: item.existed, bytes: item.bytes)
+        }
+        return true
+    }
+
+    /// True when the directory part of `path` contains no symlink (cached per directory).
+    func directoryIsPlain(_ path: String) -> Bool {
+        guard let slash = path.lastIndex(of: "/") else { return false }
+        let dir = slash == path.startIndex ? "/" : String(path[..<slash])
+        if let known = plainDirectories[dir] { return known }
+        var plain = false
+        if let real = realpath(dir, nil) {
+            plain = String(cString: real) == dir
+            free(real)
+        }
+        if plainDirectories.count > 4096 { plainDirectories.removeAll() }
+        plainDirectories[dir] = plain
+        return plain
     }
 
     // MARK: - Entry decoding

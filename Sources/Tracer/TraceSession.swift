@@ -22,6 +22,10 @@ public struct TraceOptions: Sendable {
     public var exercise: String?
     /// Attach to this running process and its descendants instead of launching.
     public var attachPid: Int32?
+    /// check: paths the baseline already allows. A mutating call whose every path is allowed (and
+    /// whose directories contain no symlink) is recorded at entry and not stopped again at its exit:
+    /// its outcome cannot produce a finding.
+    public var quietPath: (@Sendable (String) -> Bool)?
     public init(launch: LaunchSpec, policy: TracePolicy) { self.launch = launch; self.policy = policy }
 }
 
@@ -98,6 +102,9 @@ public final class TraceSession {
     var dangerousTables: [SeccompArch: [Bool]] = [:]
     var names: [SeccompArch: SyscallTable] = [:]
     var infoBuffer: SyscallInfo.Buffer = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    /// The current polling window of `waitForStop` (0: never poll — one CPU, or ROPROF_NO_SPIN set).
+    var plainDirectories: [String: Bool] = [:]
+    var spinBudgetNs: UInt64 = (sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 && ProcessInfo.processInfo.environment["ROPROF_NO_SPIN"] == nil) ? 50_000 : 0
     let nativeArch = SeccompArch.native
     var startTime = Date()
     var terminateSent: Date?
@@ -214,6 +221,37 @@ public final class TraceSession {
 
     // MARK: - The event loop
 
+    /// Waits for the next stop. Polls briefly before blocking: a stopped tracee wakes a sleeping
+    /// tracer through the scheduler (on a VM, an idle vCPU's wake-up alone costs tens of µs per stop),
+    /// while the next stop usually follows within microseconds. The polling window adapts: it
+    /// doubles when an event arrived inside it and halves when none did, so an idle app costs
+    /// next to nothing.
+    func waitForStop(_ status: inout Int32) -> pid_t {
+        if spinBudgetNs > 0 {
+            let start = Self.monotonicNs()
+            var polls = 0
+            while true {
+                let p = waitpid(-1, &status, Self.waitAll | WNOHANG)
+                if p != 0 {
+                    if p > 0 { spinBudgetNs = min(Self.maxSpinNs, spinBudgetNs * 2) }
+                    return p
+                }
+                polls += 1
+                if polls & 7 == 0 && Self.monotonicNs() - start > spinBudgetNs { break }
+            }
+            spinBudgetNs = max(Self.minSpinNs, spinBudgetNs / 2)
+        }
+        return waitpid(-1, &status, Self.waitAll)
+    }
+
+    static let maxSpinNs: UInt64 = 400_000
+    static let minSpinNs: UInt64 = 10_000
+    static func monotonicNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
     func loop() throws {
         var batch: [(pid_t, Int32)] = []
         batch.reserveCapacity(64)
@@ -223,7 +261,7 @@ public final class TraceSession {
             checkDeadline()
             if tracees.isEmpty && rootExit != nil && exercisePid != 0 { kill(exercisePid, SIGTERM) }  // the app is gone
             var status: Int32 = 0
-            let pid = waitpid(-1, &status, Self.waitAll)
+            let pid = waitForStop(&status)
             if pid < 0 {
                 if errno == EINTR { progress?.update(self); continue }
                 if errno == ECHILD { return }
@@ -439,6 +477,16 @@ public final class TraceSession {
 
     // MARK: - Result
 
+    /// UTC, second precision (ISO8601DateFormatter would load ICU: milliseconds of start-up).
+    static func iso8601(_ date: Date) -> String {
+        var t = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        var buf = [CChar](repeating: 0, count: 32)
+        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     func makeRunID() -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in "\(Date().timeIntervalSince1970)|\(getpid())|\(options.launch.argv)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
@@ -458,7 +506,7 @@ public final class TraceSession {
         let run = RunInfo(
             id: builder.runID, command: options.displayCommand ?? options.launch.argv, cwd: cwd,
             mode: options.policy.mode, host: HostFacts(arch: nativeArch.rawValue, kernel: kernel, uid: Int(getuid()), gid: Int(getgid())),
-            startedAt: ISO8601DateFormatter().string(from: startTime),
+            startedAt: Self.iso8601(startTime),
             durationSeconds: (Date().timeIntervalSince(startTime) * 1000).rounded() / 1000,
             exit: exit, attachedPid: nil, complete: true, processes: procs)
         var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)

@@ -26,3 +26,25 @@ enum CLI {
         FileHandle.standardError.write("roprof: \(message)\n".data(using: .utf8)!)
     }
 }
+
+/// Work done on a thread of its own while the traced app runs (loading the profile catalog costs
+/// milliseconds that would otherwise be added to every `check`). Signals still reach the main
+/// thread first: the kernel gives a process-directed signal to the main thread when it does not block it.
+final class Background<T>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<T, Error>?
+
+    init(_ work: @escaping () throws -> T) {
+        let t = Thread { [self] in
+            result = Result { try work() }
+            done.signal()
+        }
+        t.start()
+    }
+
+    func value() throws -> T {
+        done.wait()
+        done.signal()
+        return try result!.get()
+    }
+}

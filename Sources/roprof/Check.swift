@@ -10,6 +10,7 @@ enum CheckFormat: String, ExpressibleByArgument, CaseIterable { case text, json,
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "check",  // explicit: deriving it from the type name costs start-up time
         abstract: "CI regression check: fail when the app writes somewhere new or uses a new syscall.",
         discussion: """
         Runs CMD under a fast trace (the seccomp filter stops the app only on filesystem mutations and
@@ -50,9 +51,16 @@ struct Check: ParsableCommand {
         if existing == nil && !update {
             CLI.fail("no baseline '\(baseline)': create it with `roprof check --baseline \(baseline) --update -- \(launch.command.joined(separator: " "))`")
         }
-        let catalog = CLI.guarded { try ProfileCatalog.load(extraDirectory: profiles) }
         let rtName = existing?.runtime ?? runtime ?? "kubernetes"
-        let rt = CLI.guarded { try catalog.runtime(named: rtName) }
+        let catalogLoad: Background<ProfileCatalog>
+        if profiles == nil && EmbeddedProfiles.runtimeNames.contains(rtName) {
+            let none: String? = nil
+            catalogLoad = Background { try ProfileCatalog.load(extraDirectory: none) }  // overlaps the traced run
+        } else {
+            let catalog = CLI.guarded { try ProfileCatalog.load(extraDirectory: profiles) }
+            _ = CLI.guarded { try catalog.runtime(named: rtName) }  // a bad name fails before the app runs
+            catalogLoad = Background { catalog }
+        }
         if update { CLI.guarded { try Record.preflightOutput(baseline) } }
         let policy: TracePolicy
         if update || existing == nil {
@@ -63,8 +71,12 @@ struct Check: ParsableCommand {
         }
         let result = CLI.guarded { () -> TraceResult in
             let spec = try launch.launchSpec()
-            return try TraceSession(options: launch.traceOptions(policy: policy, launch: spec)).run()
+            var options = launch.traceOptions(policy: policy, launch: spec)
+            if !update, let allowed = existing { options.quietPath = { allowed.allows(path: $0) != nil } }
+            return try TraceSession(options: options).run()
         }
+        let catalog = CLI.guarded { try catalogLoad.value() }
+        let rt = CLI.guarded { try catalog.runtime(named: rtName) }
         let analysis = Analyzer(runtime: rt, catalog: catalog).analyze(result.recording)
         if update {
             let fresh = Baseline.derive(from: analysis, recording: result.recording)
@@ -132,6 +144,7 @@ struct BaselineCommand: ParsableCommand {
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",  // explicit: deriving it from the type name costs start-up time
         abstract: "Compare two recordings or baselines; exit 1 when NEW adds anything.",
         discussion: "Shows write locations, mount kinds and syscalls that NEW adds (+), removes (-) and changes (~).")
 
@@ -173,6 +186,7 @@ struct Diff: ParsableCommand {
 
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "merge",  // explicit: deriving it from the type name costs start-up time
         abstract: "Union of several recordings (replicas, test shards, CI jobs) into one.",
         discussion: "Counts add up, each path keeps the set of runs it came from. Associative and commutative.")
 

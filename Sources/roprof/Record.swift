@@ -5,6 +5,7 @@ import Tracer
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "record",  // explicit: deriving it from the type name costs start-up time
         abstract: "Trace a command and write a recording (JSON). The exit status is the app's.",
         discussion: """
         The recording lists every file mutation (aggregated by path and operation), the processes,

@@ -16,6 +16,7 @@ struct AnalysisOptions: ParsableArguments {
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "report",  // explicit: deriving it from the type name costs start-up time
         abstract: "Explain a recording: which writes break under a read-only root, and the fix for each.",
         discussion: """
         Classifies every write as harmless (a place the runtime leaves writable), breaking, or

@@ -6,6 +6,7 @@ import Tracer
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",  // explicit: deriving it from the type name costs start-up time
         abstract: "Record a command, then print what it wrote and what breaks under a read-only root.",
         discussion: "The main job. Saves the recording too (-o), so suggest / verify can use it. The exit status is the app's.")
 

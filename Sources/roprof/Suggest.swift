@@ -37,6 +37,7 @@ extension SeccompArch: ExpressibleByArgument {}
 
 struct Suggest: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "suggest",  // explicit: deriving it from the type name costs start-up time
         abstract: "Print ready-to-paste hardened settings for a recording.",
         discussion: """
         Formats: kubernetes (securityContext, volumes, volumeMounts, env; a strategic-merge patch, or

@@ -9,6 +9,7 @@ import Tracer
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",  // explicit: deriving it from the type name costs start-up time
         abstract: "Prove the suggested settings: re-run the app under a read-only root, the suggested mounts and the seccomp profile.",
         discussion: """
         Builds the sandbox from the recording's suggestions (no container image needed): a private
@@ -146,6 +147,7 @@ nonisolated(unsafe) var lastSandboxRecording: Recording?
 
 struct Diagnose: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diagnose",  // explicit: deriving it from the type name costs start-up time
         abstract: "Run the app under a read-only root and explain every write that fails, with the fix.",
         discussion: """
         For "my pod crashloops with Read-only file system": runs CMD as the runtime would (read-only

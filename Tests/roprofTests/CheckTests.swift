@@ -40,6 +40,24 @@ struct CheckTests {
         try? FileManager.default.removeItem(atPath: "/var/tmp/roprof-check-new-\(getpid())")
     }
 
+    /// check skips the exit stop of writes the baseline allows; a symlinked directory inside an
+    /// allowed place must still be followed to where the write really lands.
+    @Test func aSymlinkOutOfAnAllowedPlaceIsCaught() throws {
+        let base = "/srv/roprof-check-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        for d in ["allowed", "outside"] { try FileManager.default.createDirectory(atPath: base + "/" + d, withIntermediateDirectories: true) }
+        let baseline = base + "/roprof-baseline.yaml"
+        let write = "echo a > \(base)/allowed/f && echo b > \(base)/allowed/g && rm \(base)/allowed/g"
+        let u = try Support.run([roprof, "check", "--quiet", "--baseline", baseline, "--update", "--", "/bin/sh", "-c", write])
+        #expect(u.status == 0, "\(u.stderr)")
+        let clean = try Support.run([roprof, "check", "--quiet", "--baseline", baseline, "--", "/bin/sh", "-c", write + " && echo c > \(base)/allowed/h"])
+        #expect(clean.status == 0, "writes inside the allowed place pass: \(clean.stdout)")
+        try FileManager.default.createSymbolicLink(atPath: base + "/allowed/sub", withDestinationPath: base + "/outside")
+        let o = try Support.run([roprof, "check", "--quiet", "--baseline", baseline, "--", "/bin/sh", "-c", write + " && echo d > \(base)/allowed/sub/x"])
+        #expect(o.status == 1, "\(o.stdout)")
+        #expect(o.stdout.contains(base + "/outside"), "\(o.stdout)")
+    }
+
     @Test func newSyscallFailsNamingIt() throws {
         let (dir, app) = try prepared()
         let o = try check(dir, [app, dir, "--extra-syscall"])
