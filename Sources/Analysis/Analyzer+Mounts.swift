@@ -13,8 +13,9 @@ extension Analyzer {
         var groups: [String: [PathFinding]] = [:]
         var fileMounts = Set<String>()
         for p in items {
+            // (O_TMPFILE names the directory the unnamed file lives in: that directory is the mount.)
             // Data (a database under /tmp/app, say) keeps its own persistent mount inside a scratch one.
-            let (point, isFile) = mountPoint(for: p.path, created: created, isDirectory: p.operations.contains("mkdir"),
+            let (point, isFile) = mountPoint(for: p.path, created: created, isDirectory: p.operations.contains("mkdir") || p.operations.contains("tmpfile"),
                                              foldIntoScratch: !persistent.contains(p.path))
             groups[point, default: []].append(p)
             if isFile { fileMounts.insert(point) }

@@ -21,11 +21,41 @@ enum K8s {
     struct EmptyDir: Codable, Equatable { var medium: String?; var sizeLimit: String? }
     struct ClaimRef: Codable, Equatable { var claimName: String }
 
-    struct Container: Codable { var name: String; var env: [EnvVar]?; var securityContext: SecurityContext; var volumeMounts: [VolumeMount]? }
-    struct PodSpec: Codable { var containers: [Container]; var volumes: [Volume]? }
-    struct Template: Codable { var spec: PodSpec }
+    struct Container: Codable {
+        var name: String
+        var image: String? = nil
+        var command: [String]? = nil
+        var env: [EnvVar]?
+        var securityContext: SecurityContext
+        var volumeMounts: [VolumeMount]?
+    }
+    struct PodSpec: Codable {
+        var restartPolicy: String? = nil
+        var containers: [Container]
+        var volumes: [Volume]?
+    }
+    struct Template: Codable { var metadata: Meta? = nil; var spec: PodSpec }
     struct DeploymentSpec: Codable { var template: Template }
-    struct Meta: Codable { var name: String; var annotations: [String: String]? }
+    struct Meta: Codable { var name: String? = nil; var labels: [String: String]? = nil; var annotations: [String: String]? = nil }
+
+    /// Whole workloads (`suggest --workloads`), not patches.
+    struct Deployment: Codable {
+        var apiVersion = "apps/v1"
+        var kind = "Deployment"
+        var metadata: Meta
+        var spec: Spec
+        struct Spec: Codable { var replicas: Int; var selector: Selector; var template: Template }
+    }
+    struct Selector: Codable { var matchLabels: [String: String] }
+    struct CronJob: Codable {
+        var apiVersion = "batch/v1"
+        var kind = "CronJob"
+        var metadata: Meta
+        var spec: Spec
+        struct Spec: Codable { var schedule: String; var concurrencyPolicy: String; var jobTemplate: JobTemplate }
+        struct JobTemplate: Codable { var spec: JobSpec }
+        struct JobSpec: Codable { var backoffLimit: Int; var template: Template }
+    }
     struct DeploymentPatch: Codable { var apiVersion = "apps/v1"; var kind = "Deployment"; var metadata: Meta; var spec: DeploymentSpec }
 
     struct PVC: Codable {

@@ -63,6 +63,11 @@ public struct RunInfo: Codable, Equatable, Sendable {
     /// False when tracing ended early (tracer interrupted, tracee escaped).
     public var complete: Bool
     public var processes: [ProcessRecord]
+    /// The service this run belongs to (`record --name`); runs of one name are replicas of one workload.
+    public var name: String?
+    /// True when roprof ended the run (--for, --while, SIGTERM): a long-running service. False when the
+    /// app exited by itself (a one-shot job). nil in recordings made before roprof recorded it.
+    public var stoppedByRoprof: Bool?
 
     public init(id: String, command: [String], cwd: String, mode: TraceMode, host: HostFacts, startedAt: String,
                 durationSeconds: Double, exit: ExitInfo, attachedPid: Int?, complete: Bool, processes: [ProcessRecord]) {

@@ -26,6 +26,8 @@ public struct TraceOptions: Sendable {
     /// whose directories contain no symlink) is recorded at entry and not stopped again at its exit:
     /// its outcome cannot produce a finding.
     public var quietPath: (@Sendable (String) -> Bool)?
+    /// Stored in the recording: the service this run belongs to.
+    public var serviceName: String?
     public init(launch: LaunchSpec, policy: TracePolicy) { self.launch = launch; self.policy = policy }
 }
 
@@ -509,7 +511,10 @@ public final class TraceSession {
             startedAt: Self.iso8601(startTime),
             durationSeconds: (Date().timeIntervalSince(startTime) * 1000).rounded() / 1000,
             exit: exit, attachedPid: nil, complete: true, processes: procs)
-        var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)
+        var run2 = run
+        run2.name = options.serviceName
+        run2.stoppedByRoprof = terminateSent != nil || attachMode
+        var result = TraceResult(recording: builder.build(run: run2), exit: exit, denied: denied)
         result.exerciseExit = exerciseExit
         result.readinessTimedOut = readinessTimedOut
         return result

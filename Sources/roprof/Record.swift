@@ -23,9 +23,15 @@ struct Record: ParsableCommand {
     @Option(help: ArgumentHelp("Attach to this running process and its descendants instead of launching CMD; detaches cleanly on Ctrl-C, SIGTERM or --for.", valueName: "PID"))
     var attach: Int32?
 
+    @Option(help: ArgumentHelp("The service this run belongs to (one image, several services): suggest --workloads emits one workload per name.", valueName: "NAME"))
+    var name: String?
+
     @OptionGroup var launch: LaunchOptions
 
     func validate() throws {
+        if let n = name, !Self.isDNSLabel(n) {
+            throw ValidationError("--name '\(n)' is not a valid service name: use lower-case letters, digits and '-', at most 63 characters, starting with a letter (it becomes a Kubernetes object name)")
+        }
         if attach == nil { try launch.requireCommand() }
         if attach != nil && !launch.command.isEmpty { throw ValidationError("give either --attach PID or a command after `--`, not both") }
         if attach != nil && launch.exercise != nil && launch.readyUrl == nil { throw ValidationError("--while with --attach needs --ready-url") }
@@ -38,16 +44,26 @@ struct Record: ParsableCommand {
                 var o = launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: LaunchSpec(executable: "", argv: [], environment: []))
                 o.attachPid = pid
                 o.displayCommand = ProcFSArgv(pid)
+                o.serviceName = name
                 return try TraceSession(options: o).run()
             }
             let spec = try launch.launchSpec()
-            return try TraceSession(options: launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: spec)).run()
+            var o = launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: spec)
+            o.serviceName = name
+            return try TraceSession(options: o).run()
         }
         CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
         reportServerRun(result, launch)
         CLI.warn("recording written to \(output) (\(result.recording.files.count) paths, \(result.recording.runs.first?.processes.count ?? 0) processes)")
         if result.readinessTimedOut { CLI.terminate(2) }
         CLI.terminate(Int32(truncatingIfNeeded: result.exit.shellStatus))
+    }
+
+    /// RFC 1123 label: what a Kubernetes object name built from it needs.
+    static func isDNSLabel(_ s: String) -> Bool {
+        guard (1...63).contains(s.utf8.count), let first = s.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first),
+              s.utf8.last != UInt8(ascii: "-") else { return false }
+        return s.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
     }
 
     /// Fails before tracing when the output cannot be written, so no run is wasted.

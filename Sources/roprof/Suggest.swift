@@ -45,6 +45,9 @@ struct Suggest: ParsableCommand {
         compose (a service fragment), ecs (task definition fragment), systemd (a drop-in), seccomp
         (Docker/OCI JSON), spo (Security Profiles Operator SeccompProfile), apparmor.
         -o DIR writes every format at once, one file each, with a README.md index.
+        One image, several services: record each with `record --name SERVICE`, `roprof merge` the
+        recordings, then `suggest --format kubernetes --workloads --image IMG merged.json` emits a
+        Deployment per long-running service and a CronJob per one-shot one (--schedule NAME=CRON).
         Warnings (root user, dangerous syscalls, what a format cannot express) go to stderr.
         """)
 
@@ -63,6 +66,15 @@ struct Suggest: ParsableCommand {
     @Option(help: ArgumentHelp("The container to harden (the name in the manifest).", valueName: "NAME"))
     var container = "app"
 
+    @Flag(help: "kubernetes: whole workloads from a merged recording of several services of one image (record each with --name): a Deployment per long-running service, a CronJob per one-shot service, shared claims once.")
+    var workloads = false
+
+    @Option(help: ArgumentHelp("--workloads: the image the workloads run.", valueName: "IMAGE"))
+    var image = "IMAGE"
+
+    @Option(help: ArgumentHelp("--workloads: the schedule of a one-shot service (repeatable).", valueName: "NAME=CRON"))
+    var schedule: [String] = []
+
     @Option(help: ArgumentHelp("seccomp: the target architecture (syscall names are mapped; missing ones dropped).", valueName: "ARCH"))
     var arch: SeccompArch?
 
@@ -78,6 +90,15 @@ struct Suggest: ParsableCommand {
     func validate() throws {
         if format == nil && output == nil { throw ValidationError("give --format FORMAT, or -o DIR for every format") }
         if manifest != nil && format != .kubernetes { throw ValidationError("--manifest goes with --format kubernetes") }
+        if workloads && format != .kubernetes { throw ValidationError("--workloads goes with --format kubernetes") }
+        if workloads && manifest != nil { throw ValidationError("give either --workloads (new workloads) or --manifest FILE (patch yours), not both") }
+        if !schedule.isEmpty && !workloads { throw ValidationError("--schedule goes with --workloads") }
+        for s in schedule {
+            let parts = s.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, parts[1].split(separator: " ").count == 5 || parts[1].hasPrefix("@") else {
+                throw ValidationError("--schedule '\(s)' should be NAME=CRON with five cron fields, e.g. --schedule engine='*/15 * * * *'")
+            }
+        }
     }
 
     func run() throws {
@@ -113,6 +134,16 @@ struct Suggest: ParsableCommand {
             var w = h.warnings + KubernetesEmitter.restrictedViolations(h).map { "Pod Security Standards (restricted): \($0)" }
             if h.seccomp != nil && !options.runtimeDefaultSeccomp {
                 w.append("the seccomp profile must be on each node at <kubelet root>/seccomp/profiles/\(options.seccompFile) (write it with --format seccomp, or use --format spo)")
+            }
+            if workloads {
+                var wo = WorkloadOptions()
+                wo.image = image
+                for s in schedule {
+                    let parts = s.split(separator: "=", maxSplits: 1)
+                    wo.schedules[String(parts[0])] = String(parts[1])
+                }
+                let out = try KubernetesEmitter.workloads(h, rec, options, wo)
+                return (out.text, w.filter { !$0.hasPrefix("the app ran as root") } + out.warnings)
             }
             if let m = manifest {
                 guard let text = try? String(contentsOfFile: m, encoding: .utf8) else {

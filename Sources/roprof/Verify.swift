@@ -37,6 +37,9 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("Leave out the suggested mount at PATH (repeatable), to see what needs it.", valueName: "PATH"))
     var without: [String] = []
 
+    @Option(help: ArgumentHelp("A merged recording of several services: apply only the mounts and environment this service's workload gets from `suggest --workloads`.", valueName: "NAME"))
+    var service: String?
+
     @OptionGroup var launch: LaunchOptions
 
     func validate() throws { try launch.requireCommand() }
@@ -48,7 +51,16 @@ struct Verify: ParsableCommand {
             return (r, c, try c.runtime(named: analysis.runtime))
         }
         let a = Analyzer(runtime: rt, catalog: catalog).analyze(rec)
-        let h = Hardening.build(a, rec, catalog: catalog, options: SuggestOptions())
+        var h = Hardening.build(a, rec, catalog: catalog, options: SuggestOptions())
+        var env = a.env
+        if let name = service {
+            let plan = Workload.plan(a, rec)
+            guard let wl = plan.first(where: { $0.name == name }) else {
+                CLI.fail("--service \(name): the recording has no service of that name (services: \(plan.map(\.name).joined(separator: ", ")); name runs with `record --name`)")
+            }
+            h.volumes = h.volumes.filter { wl.mountPaths.contains($0.mount.path) }
+            env = wl.env
+        }
         for w in without where !h.volumes.contains(where: { $0.mount.path == w }) {
             CLI.fail("--without \(w): the recording suggests no mount there (suggested: \(h.volumes.map(\.mount.path).joined(separator: ", ")))")
         }
@@ -59,7 +71,7 @@ struct Verify: ParsableCommand {
             case .file: return .init(path: v.mount.path, kind: .file)
             }
         }
-        var plan = SandboxPlan(runtimeWritable: rt.writable.map(\.path), mounts: mounts, environment: a.env)
+        var plan = SandboxPlan(runtimeWritable: rt.writable.map(\.path), mounts: mounts, environment: env)
         plan.readOnlyRoot = !noReadonly
         var allowed: Set<String>? = nil
         if !noSeccomp {
@@ -80,7 +92,7 @@ struct Verify: ParsableCommand {
         let writable = rt.writable.map(\.path) + mounts.map(\.path)
         let outcome = runSandboxed(plan: plan, policy: policy, launch: launch, writable: writable, noNewPrivs: allowed != nil)
         let style = TextStyle(color: isatty(1) != 0)
-        let what = "a read-only root (\(rt.name)), \(mounts.count) mount\(mounts.count == 1 ? "" : "s"), \(a.env.count) environment variable\(a.env.count == 1 ? "" : "s")"
+        let what = "a read-only root (\(rt.name)), \(mounts.count) mount\(mounts.count == 1 ? "" : "s"), \(env.count) environment variable\(env.count == 1 ? "" : "s")"
             + (allowed.map { " and a seccomp allow-list of \($0.count) syscalls" } ?? "")
         if outcome.passed {
             print(style.green("roprof verify: PASS") + " — `\(launch.command.map(shellQuote).joined(separator: " "))` ran with \(what)")

@@ -71,6 +71,17 @@ enum RecordingFixture {
         #expect(a.mounts[1].covers == ["tmp*"])
     }
 
+    /// O_TMPFILE opens the directory: /tmp written that way is a tmpfs on /tmp, not a single file in /
+    /// (seen with Starlette's SpooledTemporaryFile under a non-root user).
+    @Test func tmpfileInTmpMountsTmpItself() throws {
+        let a = try analyze(RecordingFixture.recording([RecordingFixture.m("/tmp", .tmpfile), RecordingFixture.m("/tmp/g82aikkq", .create, bytes: 4)]))
+        #expect(a.mounts.map(\.path) == ["/tmp"])
+        #expect(a.mounts.first?.kind == .tmpfs, "\(a.mounts)")
+        let b = try analyze(RecordingFixture.recording([RecordingFixture.m("/srv/app/spool", .tmpfile)]), dirs: ["/srv/app/spool": []])
+        #expect(b.mounts.map(\.path) == ["/srv/app/spool"])
+        #expect(b.mounts.first?.kind == .tmpfs)
+    }
+
     @Test func neverMountsRootOrSystemDirectories() throws {
         let r = RecordingFixture.recording([
             RecordingFixture.m("/etc/myapp.conf", .write, existed: true),

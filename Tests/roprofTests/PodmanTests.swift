@@ -89,4 +89,98 @@ struct PodmanTests {
         #expect(denied.status != 0, "unlink should be denied by the edited profile: \(denied.stdout)")
         #expect(denied.stderr.contains("Operation not permitted"), "\(denied.stderr)")
     }
+
+    // MARK: - The Python scenario apps in the engine
+
+    /// Runs a server from a uv-built venv in podman + runc with the emitted flags (the app directory
+    /// bind-mounted read-only at the same path, like image content; host networking for the probe),
+    /// exercises it from the host, and returns whether the exercise passed, with the container's log.
+    func serve(_ args: [String], app: String, port: Int, command: [String], env: [String] = [], exercise: String) throws -> (ok: Bool, log: String) {
+        let name = "roprof-e2e-\(UUID().uuidString.prefix(8).lowercased())"
+        let run = try Support.run(["podman", "run", "-d", "--name", name, "--network=host", "-v", "\(app):\(app):ro", "-w", app,
+                                   "--env=PORT=\(port)"] + env + args + ["--rootfs", Self.rootfs] + command,
+                                  env: ["CONTAINERS_CONF": Self.conf], cwd: app)
+        defer { _ = try? Support.run(["podman", "rm", "-f", name], env: ["CONTAINERS_CONF": Self.conf]) }
+        guard run.status == 0 else { return (false, "podman run failed: \(run.stderr)") }
+        var ready = false
+        for _ in 0..<100 where !ready {
+            ready = ReadinessProbeShim.answers(port: port)
+            if !ready { usleep(100_000) }
+        }
+        let ex = ready ? try Support.run(["/bin/sh", "-c", exercise], cwd: app) : Support.Output(status: 1, stdout: "", stderr: "never ready")
+        let log = try Support.run(["podman", "logs", name], env: ["CONTAINERS_CONF": Self.conf])
+        return (ex.status == 0, "\(ex.stdout)\(ex.stderr)\n--- container log ---\n\(log.stdout)\(log.stderr)")
+    }
+
+    func requirePythonRootfs() throws {
+        try requireEngine()
+        guard FileManager.default.fileExists(atPath: Self.rootfs + "/usr/lib/python3.11/json") else {
+            throw Support.MissingTool(tool: "debootstrap (the rootfs needs python3: re-run bash .ci/setup)")
+        }
+    }
+
+    /// Scenario 1, from its venv: the emitted podman settings (read-only root, no mounts at all, the
+    /// generated seccomp profile) serve the signed webhooks.
+    @Test func webhookFromItsVenvRunsInPodman() throws {
+        try requirePythonRootfs()
+        let scenarios = AppScenarioTests()
+        let (base, app) = try scenarios.uvProject("webhook")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let port = 26000 + Int(getpid() % 1000)
+        let rec = base + "/webhook.json"
+        let exercise = "/usr/bin/python3 exercise.py http://127.0.0.1:\(port)"
+        let r = try Support.run([Support.roprof, "record", "--quiet", "-o", rec, "--ready-url", "http://127.0.0.1:\(port)/health", "--while", exercise,
+                                 "--", app + "/.venv/bin/python", "app.py"],
+                                env: ["PORT": "\(port)", "PYTHONDONTWRITEBYTECODE": "1", "PATH": AppScenarioTests.systemPath, "HOME": "/nonexistent"], cwd: app)
+        #expect(r.stderr.contains("--while exercise exited with status 0"), "\(r.stderr)")
+        let emitted = try Support.run([Support.roprof, "suggest", "--format", "podman", rec])
+        try Support.run([Support.roprof, "suggest", "--format", "seccomp", rec]).stdout.write(toFile: app + "/../roprof-seccomp.json", atomically: true, encoding: .utf8)
+        var args = try podmanArgs(emitted.stdout)
+        #expect(args.contains("--read-only") && !args.contains { $0.hasPrefix("--tmpfs") || $0.hasPrefix("--mount") }, "\(args)")
+        args = args.map { $0.replacingOccurrences(of: "seccomp=roprof-seccomp.json", with: "seccomp=\(base)/roprof-seccomp.json") }
+        let out = try serve(args, app: app, port: port, command: [app + "/.venv/bin/python", "app.py"],
+                            env: ["--env=PYTHONDONTWRITEBYTECODE=1"], exercise: exercise)
+        #expect(out.ok, "\(out.log)")
+    }
+
+    /// Scenario 5: the uv-built FastAPI service as uid 65534 with the emitted flags; without the /tmp
+    /// tmpfs roprof found, a POST fails (Starlette spools request bodies through tempfile).
+    @Test func fastapiUvRunsInPodmanAndNeedsItsTmpfs() throws {
+        try requirePythonRootfs()
+        let scenarios = AppScenarioTests()
+        let (base, app) = try scenarios.uvProject("fastapi-uv", compile: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let port = 27000 + Int(getpid() % 1000)
+        let rec = base + "/quotes.json"
+        let exercise = "/usr/bin/python3 -c \"import urllib.request as u; u.urlopen('http://127.0.0.1:\(port)/quotes').read(); u.urlopen(u.Request('http://127.0.0.1:\(port)/quotes', data=b'Simple is better than complex.')).read()\""
+        let cmd = [app + "/.venv/bin/uvicorn", "main:app", "--port", "\(port)"]
+        let r = try Support.run([Support.roprof, "record", "--quiet", "-o", rec, "--ready-url", "http://127.0.0.1:\(port)/health", "--while", exercise,
+                                 "--", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd,
+                                env: ["PATH": AppScenarioTests.systemPath, "HOME": "/nonexistent"], unset: ["PYTHONDONTWRITEBYTECODE"], cwd: app)
+        #expect(r.stderr.contains("--while exercise exited with status 0"), "\(r.stderr)")
+        let emitted = try Support.run([Support.roprof, "suggest", "--format", "podman", rec])
+        try Support.run([Support.roprof, "suggest", "--format", "seccomp", rec]).stdout.write(toFile: base + "/roprof-seccomp.json", atomically: true, encoding: .utf8)
+        var args = try podmanArgs(emitted.stdout)
+        args = args.map { $0.replacingOccurrences(of: "seccomp=roprof-seccomp.json", with: "seccomp=\(base)/roprof-seccomp.json") }
+        #expect(args.contains("--user=65534") && args.contains { $0.contains("destination=/tmp") }, "\(args)")
+        let ok = try serve(args, app: app, port: port, command: cmd, exercise: exercise)
+        #expect(ok.ok, "\(ok.log)")
+        let noTmp = args.filter { !$0.contains("destination=/tmp") } + ["--read-only-tmpfs=false"]
+        let bare = try serve(noTmp, app: app, port: port, command: cmd, exercise: exercise)
+        #expect(!bare.ok, "without the /tmp tmpfs the POST must fail: \(bare.log)")
+    }
+}
+
+/// A TCP connect probe for the tests (the tracer's ReadinessProbe is internal to its module).
+enum ReadinessProbeShim {
+    static func answers(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
+    }
 }

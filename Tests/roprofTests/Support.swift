@@ -23,11 +23,15 @@ enum Support {
 
     /// Runs a program and waits for it (our own pid only, never waitpid(-1)).
     @discardableResult
-    static func run(_ args: [String], env: [String: String]? = nil, cwd: String? = nil, stdin: String? = nil) throws -> Output {
+    static func run(_ args: [String], env: [String: String]? = nil, unset: [String] = [], cwd: String? = nil, stdin: String? = nil) throws -> Output {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: args[0].contains("/") ? args[0] : try which(args[0]))
         p.arguments = Array(args.dropFirst())
-        if let env { p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
+        if env != nil || !unset.isEmpty {
+            var e = ProcessInfo.processInfo.environment.merging(env ?? [:]) { $1 }
+            for k in unset { e.removeValue(forKey: k) }
+            p.environment = e
+        }
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         // The test runner's threads block most signals, and a spawned child inherits that mask:
         // unblock them so the programs a test starts can be stopped with SIGTERM/SIGINT.

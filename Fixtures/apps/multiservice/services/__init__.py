@@ -1,0 +1,1 @@
+"""Four services of one app sharing a data directory (see entrypoint.sh)."""
