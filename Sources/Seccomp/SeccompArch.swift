@@ -4,6 +4,22 @@ internal import CSeccomp
 public enum SeccompArch: String, CaseIterable, Sendable, Codable {
     case x86_64, x86, x32, aarch64, arm, riscv64, s390x, ppc64le
 
+    /// Hashed by case (the tracer looks tables up per event): the default would hash the raw String.
+    public func hash(into hasher: inout Hasher) { hasher.combine(ordinal) }
+    public static func == (a: SeccompArch, b: SeccompArch) -> Bool { a.ordinal == b.ordinal }
+    var ordinal: Int {
+        switch self {
+        case .x86_64: return 0
+        case .x86: return 1
+        case .x32: return 2
+        case .aarch64: return 3
+        case .arm: return 4
+        case .riscv64: return 5
+        case .s390x: return 6
+        case .ppc64le: return 7
+        }
+    }
+
     /// libseccomp's token (equal to the kernel's AUDIT_ARCH value, except x32).
     public var token: UInt32 {
         switch self {

@@ -22,6 +22,9 @@ final class RecordingBuilder {
     private var blind: [String: BlindSpot] = [:]
     /// Per arch: syscall number → count (arrays, for a cheap hot path).
     private var counts: [SeccompArch: [Int]] = [:]
+    /// The host architecture's counts (almost every event): no dictionary lookup.
+    private var nativeCounts = [Int](repeating: 0, count: 1024)
+    private let nativeArch = SeccompArch.native
     private var dangerous: [String: Set<String>] = [:]
     private var hints: [String: Set<String>] = [:]
     private(set) var mutationEvents = 0
@@ -31,6 +34,7 @@ final class RecordingBuilder {
     func countSyscall(arch: SeccompArch, nr: Int) {
         syscallEvents += 1
         guard nr >= 0 && nr < 4096 else { return }
+        if arch == nativeArch && nr < nativeCounts.count { nativeCounts[nr] += 1; return }
         if counts[arch] == nil { counts[arch] = [Int](repeating: 0, count: 1024) }
         if nr >= counts[arch]!.count { counts[arch]!.append(contentsOf: [Int](repeating: 0, count: nr + 1 - counts[arch]!.count)) }
         counts[arch]![nr] += 1
@@ -41,19 +45,27 @@ final class RecordingBuilder {
                 errno: Int32?, outcomeKnown: Bool = true, existedBefore: Bool? = nil, bytes: Int? = nil) {
         mutationEvents += 1
         let key = Key(root: path.root ?? "", path: path.bytes, op: op)
-        var m = files[key] ?? FileMutation(
-            path: path.string, pathBase64: path.isValidUTF8 ? nil : Data(path.bytes).base64EncodedString(),
-            root: path.root, operation: op, existedBefore: existedBefore, unresolved: path.unresolved, runs: [runID])
+        if files[key] == nil {
+            files[key] = FileMutation(
+                path: path.string, pathBase64: path.isValidUTF8 ? nil : Data(path.bytes).base64EncodedString(),
+                root: path.root, operation: op, existedBefore: existedBefore, unresolved: path.unresolved, runs: [runID])
+        }
+        Self.update(&files[key]!, syscall: syscall, flags: flags, process: process, pid: pid, errno: errno,
+                    outcomeKnown: outcomeKnown, bytes: bytes)
+    }
+
+    /// In place (through the dictionary's modify accessor): no copy of the entry per event.
+    static func update(_ m: inout FileMutation, syscall: String, flags: [String], process: String, pid: Int32,
+                       errno: Int32?, outcomeKnown: Bool, bytes: Int?) {
         m.count += 1
         if !outcomeKnown { m.unknownOutcome += 1 }
         else if let e = errno { m.errors[ErrnoName.name(e), default: 0] += 1 }
         else { m.succeeded += 1 }
         for f in flags where !m.flags.contains(f) { m.flags.append(f) }
-        if !m.syscalls.contains(syscall) { m.syscalls.append(syscall) }
-        if !m.processes.contains(process) { m.processes.append(process) }
+        if m.syscalls.last != syscall && !m.syscalls.contains(syscall) { m.syscalls.append(syscall) }
+        if m.processes.last != process && !m.processes.contains(process) { m.processes.append(process) }
         if m.pids.count < 16 && !m.pids.contains(Int(pid)) { m.pids.append(Int(pid)) }
         if let b = bytes { m.bytes = max(m.bytes ?? 0, b) }
-        files[key] = m
     }
 
     func dangerousCall(_ name: String, process: String) { dangerous[name, default: []].insert(process) }
@@ -90,7 +102,13 @@ final class RecordingBuilder {
 
     func syscallInventory() -> [String: [String: Int]] {
         var out: [String: [String: Int]] = [:]
-        for (arch, arr) in counts {
+        var all = counts
+        if let extra = all[nativeArch] {
+            all[nativeArch] = zip(nativeCounts, extra).map(+) + extra.dropFirst(nativeCounts.count)
+        } else {
+            all[nativeArch] = nativeCounts
+        }
+        for (arch, arr) in all {
             let table = SyscallTable(arch: arch)
             var names: [String: Int] = [:]
             for (nr, n) in arr.enumerated() where n > 0 {

@@ -240,8 +240,16 @@ extension TraceSession {
         if flags & LinuxFlag.oCreat != 0 && flags & LinuxFlag.oTmpfileBit == 0 && path.unresolved == nil {
             existed = lstatExists(path)
         }
-        p.items = [.init(path: path, op: .write, flags: LinuxFlag.openFlagNames(flags), existed: existed)]
+        p.items = [.init(path: path, op: .write, flags: openFlagNames(flags), existed: existed)]
         return p
+    }
+
+    /// The names of open flags, made once per distinct flags value.
+    func openFlagNames(_ flags: UInt64) -> [String] {
+        if let n = flagNameCache[flags] { return n }
+        let n = LinuxFlag.openFlagNames(flags)
+        if flagNameCache.count < 256 { flagNameCache[flags] = n }
+        return n
     }
 
     // MARK: - Exit: the result
@@ -253,7 +261,7 @@ extension TraceSession {
             let flags = p.openFlags ?? 0
             if p.items.isEmpty {  // open_by_handle_at: the path is known only from the new fd
                 guard err == nil, let path = fdPath(t, Int32(truncatingIfNeeded: rval)) else { return }
-                p.items = [.init(path: path, op: .write, flags: LinuxFlag.openFlagNames(flags))]
+                p.items = [.init(path: path, op: .write, flags: openFlagNames(flags))]
             }
             var item = p.items[0]
             if err == nil, flags & LinuxFlag.oTmpfileBit == 0,

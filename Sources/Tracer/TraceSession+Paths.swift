@@ -32,6 +32,7 @@ extension TraceSession {
 
     /// Removes `//`, `/./` and a trailing `/.`; keeps `..` (folding it needs the filesystem).
     static func tidy(_ p: [UInt8]) -> [UInt8] {
+        if isTidy(p) { return p }
         var parts: [ArraySlice<UInt8>] = []
         for comp in p.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) where comp != [UInt8(ascii: ".")] {
             parts.append(comp)
@@ -42,6 +43,20 @@ extension TraceSession {
         return out.isEmpty ? [UInt8(ascii: "/")] : out
     }
 
+    /// Already in the form `tidy` produces: absolute, no `//`, no `.` component, no trailing `/`.
+    static func isTidy(_ p: [UInt8]) -> Bool {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        guard p.first == slash else { return false }
+        if p.count == 1 { return true }
+        if p.last == slash { return false }
+        var prev = slash, prev2: UInt8 = 0
+        for b in p.dropFirst() {
+            if b == slash && (prev == slash || (prev == dot && prev2 == slash)) { return false }
+            prev2 = prev; prev = b
+        }
+        return !(prev == dot && prev2 == slash)
+    }
+
     func stripRoot(_ p: [UInt8], _ root: String?) -> [UInt8] {
         guard let root, root != "/" else { return p }
         let r = Array(root.utf8)
@@ -49,6 +64,9 @@ extension TraceSession {
         if p.count > r.count && p.starts(with: r) && p[r.count] == UInt8(ascii: "/") { return Array(p[r.count...]) }
         return p
     }
+
+    static let deletedSuffix = Array(" (deleted)".utf8)
+    static let memfdPrefix = Array("/memfd:".utf8)
 
     /// The target of a tracee fd, if it is a filesystem path (not a pipe, socket or anon inode).
     func fdTarget(_ t: Tracee, _ fd: Int32) -> String? {
@@ -58,9 +76,8 @@ extension TraceSession {
 
     func fdPath(_ t: Tracee, _ fd: Int32, regularOnly: Bool = false) -> TracedPath? {
         guard fd >= 0, var raw = ProcFS.readlinkBytes("/proc/\(t.process.pid)/fd/\(fd)"), raw.first == UInt8(ascii: "/") else { return nil }
-        let deleted = Array(" (deleted)".utf8)
-        if raw.count > deleted.count && raw.suffix(deleted.count).elementsEqual(deleted) { return nil }
-        if raw.starts(with: Array("/memfd:".utf8)) { return nil }
+        if raw.count > Self.deletedSuffix.count && raw.suffix(Self.deletedSuffix.count).elementsEqual(Self.deletedSuffix) { return nil }
+        if raw.starts(with: Self.memfdPrefix) { return nil }
         if regularOnly {
             var st = stat()
             guard stat("/proc/\(t.process.pid)/fd/\(fd)", &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }

@@ -106,6 +106,7 @@ public final class TraceSession {
     var infoBuffer: SyscallInfo.Buffer = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     /// The current polling window of `waitForStop` (0: never poll — one CPU, or ROPROF_NO_SPIN set).
     var plainDirectories: [String: Bool] = [:]
+    var flagNameCache: [UInt64: [String]] = [:]
     var spinBudgetNs: UInt64 = (sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 && ProcessInfo.processInfo.environment["ROPROF_NO_SPIN"] == nil) ? 50_000 : 0
     let nativeArch = SeccompArch.native
     var startTime = Date()

@@ -62,6 +62,24 @@ enum Support {
         return Output(status: status, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// Runs a program with stdio on /dev/null and waits for exactly that pid. For commands that leave a
+    /// daemon behind (`podman run -d` and its conmon), where Foundation's Process never saw the exit.
+    static func spawnAndWait(_ args: [String], env: [String: String] = [:]) -> Int32 {
+        var pid: pid_t = 0
+        var fa = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fa)
+        defer { posix_spawn_file_actions_destroy(&fa) }
+        for fd in [0, 1, 2] as [Int32] { posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        let environment = ProcessInfo.processInfo.environment.merging(env) { $1 }.map { "\($0.key)=\($0.value)" }
+        var cargs = args.map { strdup($0) } + [nil]
+        var cenv = environment.map { strdup($0) } + [nil]
+        defer { cargs.forEach { free($0) }; cenv.forEach { free($0) } }
+        guard posix_spawnp(&pid, args[0], &fa, nil, &cargs, &cenv) == 0 else { return 127 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
     /// The path of a tool on PATH; a missing tool fails the test with the install step named.
     static func which(_ tool: String) throws -> String {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
