@@ -23,6 +23,9 @@ public struct Analysis: Codable, Equatable, Sendable {
     public var uids: [Int]
     public var commands: [[String]]
     public var warnings: [String]
+    /// Named services (`record --name`) → the command of the first run of each; only when a merged
+    /// recording holds more than one (then `suggest --workloads` applies).
+    public var services: [String: [String]]? = nil
 
     public var verdict: String {
         let n = breaking.count + unfixable.count

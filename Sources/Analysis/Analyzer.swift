@@ -109,10 +109,14 @@ public struct Analyzer {
             }
         }
         let uids = Set(rec.runs.flatMap { $0.processes.compactMap(\.uid) })
-        return Analysis(runtime: runtime.name, runtimeTitle: runtime.title, breaking: breaking, harmless: harmless, unknown: unknown,
+        var services: [String: [String]] = [:]
+        for run in rec.runs.sorted(by: { $0.id < $1.id }) { if let n = run.name, services[n] == nil { services[n] = run.command } }
+        var result = Analysis(runtime: runtime.name, runtimeTitle: runtime.title, breaking: breaking, harmless: harmless, unknown: unknown,
                         mounts: mounts, remedies: applications.values.sorted { $0.id < $1.id }.map {
                             var a = $0; a.paths = Array(Set(a.paths)).sorted(); return a },
                         env: env, unfixable: unfixable, blindSpots: rec.blindSpots, uids: uids.sorted(),
                         commands: rec.runs.map(\.command), warnings: warnings)
+        if services.count > 1 { result.services = services }
+        return result
     }
 }

@@ -81,8 +81,15 @@ public enum ReportText {
             let fmt = ["docker": "docker", "podman": "podman", "ecs": "ecs", "systemd": "systemd"][a.runtime] ?? "kubernetes"
             out.append("  roprof suggest --format \(fmt) \(rec)      the settings to paste")
             out.append("  roprof suggest --format seccomp \(rec)     a seccomp profile")
-            let cmd = a.commands.first.map { $0.map(shellQuote).joined(separator: " ") } ?? "CMD"
-            out.append("  roprof verify --from \(rec) -- \(cmd)")
+            if let services = a.services {
+                out.append("  roprof suggest --format kubernetes --workloads \(rec)      a workload per service (\(services.keys.sorted().joined(separator: ", ")))")
+                for name in services.keys.sorted() {
+                    out.append("  roprof verify --from \(rec) --service \(name) -- \(services[name]!.map(shellQuote).joined(separator: " "))")
+                }
+            } else {
+                let cmd = a.commands.first.map { $0.map(shellQuote).joined(separator: " ") } ?? "CMD"
+                out.append("  roprof verify --from \(rec) -- \(cmd)")
+            }
         }
         return out.joined(separator: "\n") + "\n"
     }

@@ -118,6 +118,8 @@ extension AppScenarioTests {
         let rep = try report(merged)
         let mounts = Dictionary(uniqueKeysWithValues: (rep["mounts"] as! [[String: Any]]).map { ($0["path"] as! String, $0["kind"] as! String) })
         #expect(mounts == ["/run": "tmpfs", "/tmp": "tmpfs", "/var/log/app": "tmpfs", home + "/appdata": "persistent"], "\(mounts)")
+        let text = try Support.run([roprof, "report", merged]).stdout
+        #expect(text.contains("--workloads") && text.contains("--service jobqueue -- tini -s -- \(entry) jobqueue"), "the next steps name the services:\n\(text)")
 
         let out = try Support.run([roprof, "suggest", "--format", "kubernetes", "--workloads", "--image", "registry.example.com/app:2.1",
                                    "--schedule", "engine=*/30 * * * *", merged])
