@@ -237,7 +237,8 @@ extension TraceSession {
         p.openFlags = flags
         let path = resolve(t, dirfd: dirfd, pathPtr: pathPtr)
         var existed: Bool? = nil
-        if flags & LinuxFlag.oCreat != 0 && flags & LinuxFlag.oTmpfileBit == 0 && path.unresolved == nil {
+        // O_CREAT|O_EXCL answers the question itself (success: created; EEXIST: it existed): no lstat.
+        if flags & LinuxFlag.oCreat != 0 && flags & LinuxFlag.oExcl == 0 && flags & LinuxFlag.oTmpfileBit == 0 && path.unresolved == nil {
             existed = lstatExists(path)
         }
         p.items = [.init(path: path, op: .write, flags: openFlagNames(flags), existed: existed)]
@@ -268,6 +269,9 @@ extension TraceSession {
                let confirmed = fdPath(t, Int32(truncatingIfNeeded: rval)) {
                 if Self.debugEvents { FileHandle.standardError.write("roprof-confirm \(t.tid) fd=\(rval) entry=\(item.path.string) confirmed=\(confirmed.string)\n".data(using: .utf8)!) }
                 item.path = confirmed  // the kernel's own name for what was opened
+            }
+            if flags & LinuxFlag.oCreat != 0 && flags & LinuxFlag.oExcl != 0 && item.existed == nil {
+                item.existed = err == nil ? false : (err == EEXIST ? true : nil)
             }
             if flags & LinuxFlag.oTmpfileBit != 0 { item.op = .tmpfile }
             else if flags & LinuxFlag.oCreat != 0 && item.existed != true && !(err == EEXIST) { item.op = .create }
