@@ -55,7 +55,10 @@ struct CLITests {
     }
 
     @Test(arguments: [["record", "--mode", "bogus", "--", "true"], ["record"], ["report", "--format", "yaml", "x.json"],
-                      ["report", "--runtime", "nomad", "/dev/null"], ["frobnicate"]])
+                      ["report", "--runtime", "nomad", "/dev/null"], ["frobnicate"],
+                      ["record", "--name", "Bad_Name", "--", "true"], ["suggest", "--format", "docker", "--workloads", "x.json"],
+                      ["suggest", "--format", "kubernetes", "--workloads", "--schedule", "engine=hourly", "x.json"],
+                      ["suggest", "--format", "kubernetes", "--schedule", "engine=@hourly", "x.json"]])
     func usageErrorsExit2(args: [String]) throws {
         let o = try Support.run([roprof] + args)
         #expect(o.status == 2, "\(args): \(o.stderr)")
