@@ -34,6 +34,12 @@ final class Background<T>: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private var result: Result<T, Error>?
 
+    /// Already known: no thread.
+    init(value: T) {
+        result = .success(value)
+        done.signal()
+    }
+
     init(_ work: @escaping () throws -> T) {
         let t = Thread { [self] in
             result = Result { try work() }

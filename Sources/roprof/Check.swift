@@ -59,7 +59,7 @@ struct Check: ParsableCommand {
         } else {
             let catalog = CLI.guarded { try ProfileCatalog.load(extraDirectory: profiles) }
             _ = CLI.guarded { try catalog.runtime(named: rtName) }  // a bad name fails before the app runs
-            catalogLoad = Background { catalog }
+            catalogLoad = Background(value: catalog)
         }
         if update { CLI.guarded { try Record.preflightOutput(baseline) } }
         let policy: TracePolicy

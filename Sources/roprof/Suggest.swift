@@ -93,12 +93,20 @@ struct Suggest: ParsableCommand {
         if workloads && format != .kubernetes { throw ValidationError("--workloads goes with --format kubernetes") }
         if workloads && manifest != nil { throw ValidationError("give either --workloads (new workloads) or --manifest FILE (patch yours), not both") }
         if !schedule.isEmpty && !workloads { throw ValidationError("--schedule goes with --workloads") }
+        _ = try schedules()
+    }
+
+    /// --schedule NAME=CRON values, by service name.
+    func schedules() throws -> [String: String] {
+        var out: [String: String] = [:]
         for s in schedule {
             let parts = s.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, parts[1].split(separator: " ").count == 5 || parts[1].hasPrefix("@") else {
                 throw ValidationError("--schedule '\(s)' should be NAME=CRON with five cron fields, e.g. --schedule engine='*/15 * * * *'")
             }
+            out[String(parts[0])] = String(parts[1])
         }
+        return out
     }
 
     func run() throws {
@@ -138,10 +146,7 @@ struct Suggest: ParsableCommand {
             if workloads {
                 var wo = WorkloadOptions()
                 wo.image = image
-                for s in schedule {
-                    let parts = s.split(separator: "=", maxSplits: 1)
-                    wo.schedules[String(parts[0])] = String(parts[1])
-                }
+                wo.schedules = try schedules()
                 let out = try KubernetesEmitter.workloads(h, rec, options, wo)
                 return (out.text, w.filter { !$0.hasPrefix("the app ran as root") } + out.warnings)
             }
