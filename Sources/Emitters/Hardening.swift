@@ -35,6 +35,13 @@ public struct Hardening {
     public var executables: [String]
     public var command: [String]
 
+    /// Who the runs' processes ran as: root when any process was (or nothing was recorded), else the uid.
+    static func user(of runs: [RunInfo]) -> (uid: Int?, ranAsRoot: Bool) {
+        let uids = Set(runs.flatMap { $0.processes.compactMap(\.uid) })
+        let root = uids.contains(0) || uids.isEmpty
+        return (root ? nil : uids.first, root)
+    }
+
     public static func build(_ a: Analysis, _ r: Recording, catalog: ProfileCatalog, options: SuggestOptions) -> Hardening {
         var used = Set<String>()
         var warnings = a.warnings
@@ -55,8 +62,7 @@ public struct Hardening {
             used.insert(name)
             return Volume(name: name, mount: m)
         }
-        let uids = Set(r.runs.flatMap { $0.processes.compactMap(\.uid) })
-        let ranAsRoot = uids.contains(0) || uids.isEmpty
+        let (uid, ranAsRoot) = user(of: r.runs)
         var caps = Set((r.capabilityHints ?? [:]).keys)
         let names = r.allSyscallNames
         if ranAsRoot {
@@ -74,7 +80,7 @@ public struct Hardening {
         }
         let exes = Set(r.runs.flatMap { $0.processes.flatMap { $0.execs.map(\.exe) } })
         return Hardening(analysis: a, volumes: volumes, env: a.env.keys.sorted().map { ($0, a.env[$0]!) },
-                         uid: ranAsRoot ? nil : uids.first, gid: nil,  // the app's gid is not recorded per process: never guess it
+                         uid: uid, gid: nil,  // the app's gid is not recorded per process: never guess it
                          ranAsRoot: ranAsRoot, addCapabilities: caps.sorted(), warnings: warnings, seccomp: seccomp,
                          executables: exes.sorted(), command: r.runs.first?.command ?? [])
     }

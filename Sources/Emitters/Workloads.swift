@@ -57,11 +57,10 @@ public struct Workload: Equatable, Sendable {
                 guard let by = p.fixedBy else { continue }
                 if let e = remedyEnv[by] { env.merge(e) { x, _ in x } } else { mounts.insert(by) }
             }
-            let uids = Set(runs.flatMap { $0.processes.compactMap(\.uid) })
-            let root = uids.contains(0) || uids.isEmpty
+            let (uid, root) = Hardening.user(of: runs)
             return Workload(name: name, kind: runs.allSatisfy(isLongRunning) ? .deployment : .cronJob,
                             command: runs[0].command, runIDs: runs.map(\.id), mountPaths: mounts.sorted(), env: env,
-                            uid: root ? nil : uids.first, ranAsRoot: root)
+                            uid: uid, ranAsRoot: root)
         }
     }
 }

@@ -78,12 +78,7 @@ extension TraceSession {
         }
         let proc = t.process
         for var item in p.items {
-            if let flags = p.openFlags {
-                if flags & LinuxFlag.oTmpfileBit != 0 { item.op = .tmpfile }
-                else if flags & LinuxFlag.oCreat != 0 && item.existed != true { item.op = .create }
-                else if flags & LinuxFlag.oTrunc != 0 { item.op = .truncate }
-                else { item.op = .write }
-            }
+            if let flags = p.openFlags { item.op = Self.openOperation(flags, existed: item.existed, errno: nil) }
             builder.record(item.path, item.op, syscall: p.name, flags: item.flags, process: proc.exe, pid: proc.pid,
                            errno: nil, existedBefore: item.existed, bytes: item.bytes)
         }
@@ -245,6 +240,14 @@ extension TraceSession {
         return p
     }
 
+    /// What an open did to its path, from its flags, whether the path existed before, and its errno.
+    static func openOperation(_ flags: UInt64, existed: Bool?, errno err: Int32?) -> FileOperation {
+        if flags & LinuxFlag.oTmpfileBit != 0 { return .tmpfile }
+        if flags & LinuxFlag.oCreat != 0 && existed != true && err != EEXIST { return .create }
+        if flags & LinuxFlag.oTrunc != 0 { return .truncate }
+        return .write
+    }
+
     /// The names of open flags, made once per distinct flags value.
     func openFlagNames(_ flags: UInt64) -> [String] {
         if let n = flagNameCache[flags] { return n }
@@ -273,10 +276,7 @@ extension TraceSession {
             if flags & LinuxFlag.oCreat != 0 && flags & LinuxFlag.oExcl != 0 && item.existed == nil {
                 item.existed = err == nil ? false : (err == EEXIST ? true : nil)
             }
-            if flags & LinuxFlag.oTmpfileBit != 0 { item.op = .tmpfile }
-            else if flags & LinuxFlag.oCreat != 0 && item.existed != true && !(err == EEXIST) { item.op = .create }
-            else if flags & LinuxFlag.oTrunc != 0 { item.op = .truncate }
-            else { item.op = .write }
+            item.op = Self.openOperation(flags, existed: item.existed, errno: err)
             builder.record(item.path, item.op, syscall: p.name, flags: item.flags, process: proc.exe, pid: proc.pid,
                            errno: err, existedBefore: item.existed)
         case .ptrace:

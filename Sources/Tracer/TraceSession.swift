@@ -104,9 +104,10 @@ public final class TraceSession {
     var dangerousTables: [SeccompArch: [Bool]] = [:]
     var names: [SeccompArch: SyscallTable] = [:]
     var infoBuffer: SyscallInfo.Buffer = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    /// The current polling window of `waitForStop` (0: never poll — one CPU, or ROPROF_NO_SPIN set).
+    /// check: directory → whether it holds no symlink (see `directoryIsPlain`).
     var plainDirectories: [String: Bool] = [:]
     var flagNameCache: [UInt64: [String]] = [:]
+    /// The current polling window of `waitForStop` (0: never poll — one CPU, or ROPROF_NO_SPIN set).
     var spinBudgetNs: UInt64 = (sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 && ProcessInfo.processInfo.environment["ROPROF_NO_SPIN"] == nil) ? 50_000 : 0
     let nativeArch = SeccompArch.native
     var startTime = Date()
@@ -506,16 +507,15 @@ public final class TraceSession {
         }
         let exit = rootExit ?? ExitInfo(code: nil, signal: nil)
         let cwd = options.launch.cwd ?? FileManager.default.currentDirectoryPath
-        let run = RunInfo(
+        var run = RunInfo(
             id: builder.runID, command: options.displayCommand ?? options.launch.argv, cwd: cwd,
             mode: options.policy.mode, host: HostFacts(arch: nativeArch.rawValue, kernel: kernel, uid: Int(getuid()), gid: Int(getgid())),
             startedAt: Self.iso8601(startTime),
             durationSeconds: (Date().timeIntervalSince(startTime) * 1000).rounded() / 1000,
             exit: exit, attachedPid: nil, complete: true, processes: procs)
-        var run2 = run
-        run2.name = options.serviceName
-        run2.stoppedByRoprof = terminateSent != nil || attachMode
-        var result = TraceResult(recording: builder.build(run: run2), exit: exit, denied: denied)
+        run.name = options.serviceName
+        run.stoppedByRoprof = terminateSent != nil || attachMode
+        var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)
         result.exerciseExit = exerciseExit
         result.readinessTimedOut = readinessTimedOut
         return result
