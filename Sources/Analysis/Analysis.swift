@@ -3,7 +3,8 @@ import TraceModel
 /// The answer: which writes break under a read-only root in a runtime, and what fixes them.
 public struct Analysis: Codable, Equatable, Sendable {
     public var format = "roprof-analysis"
-    public var version = 1
+    /// 2: mounts carry purpose, evidence, owner and initFromImage; relocations.
+    public var version = 2
     public var runtime: String
     public var runtimeTitle: String
     /// Writes that break, each with what fixes it.
@@ -26,6 +27,8 @@ public struct Analysis: Codable, Equatable, Sendable {
     /// Named services (`record --name`) → the command of the first run of each; only when a merged
     /// recording holds more than one (then `suggest --workloads` applies).
     public var services: [String: [String]]? = nil
+    /// State the app writes next to its own code: no mount can take it without hiding the code.
+    public var relocations: [Relocation] = []
 
     public var verdict: String {
         let n = breaking.count + unfixable.count
@@ -62,8 +65,27 @@ public struct PathFinding: Codable, Equatable, Sendable {
 /// A directory (or file) to mount writable.
 public struct MountSuggestion: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable { case tmpfs, persistent, file }
+    /// What the mount holds, decided by evidence; state is never put in memory.
+    public enum Purpose: String, Codable, Sendable, CaseIterable {
+        /// Must survive restarts: a persistent volume.
+        case state
+        case cache
+        /// pid files, sockets, locks.
+        case runtime
+        /// Temporary files.
+        case scratch
+        case logs
+    }
     public var path: String
     public var kind: Kind
+    public var purpose: Purpose
+    /// The evidence that decided `purpose`, strongest first (FHS, fsync, rename into place, lifetime, names).
+    public var evidence: [String]
+    /// Owner and mode of the directory where it already existed (nil when the app created it).
+    public var owner: Owner?
+    /// A persistent volume over a directory that already has content: it must start with that content
+    /// (docker/podman named volumes copy it in on first use; Kubernetes needs an init step).
+    public var initFromImage: Bool
     /// Bytes observed under the mount (largest size seen per file, summed).
     public var observedBytes: Int
     /// The size to give it (headroom, a round unit, a floor), e.g. "64Mi".
@@ -91,4 +113,22 @@ public struct RemedyApplication: Codable, Equatable, Sendable {
     public var paths: [String]
     /// True when applying it removes the need for a mount (env-style fixes).
     public var coversWithoutMount: Bool
+}
+
+/// Owner and permission bits of a directory.
+public struct Owner: Codable, Equatable, Sendable {
+    public var uid: Int
+    public var gid: Int
+    public var mode: Int
+}
+
+/// Durable files the app writes next to its code: a volume there would hide the code, so the fix is
+/// to point the app at a data directory (its database path setting) and mount that.
+public struct Relocation: Codable, Equatable, Sendable {
+    public var directory: String
+    /// The written files (names in `directory`).
+    public var files: [String]
+    /// Code found in the directory (a sample), which a mount would hide.
+    public var code: [String]
+    public var advice: String
 }

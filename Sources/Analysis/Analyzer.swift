@@ -1,17 +1,14 @@
 import Foundation
 import TraceModel
 
-/// Turns a recording into an `Analysis` for one runtime. Pure apart from looking at which
-/// directories already hold content (the image) on this machine.
+/// Turns a recording into an `Analysis` for one runtime. A pure function of the recording: what it
+/// must know about the filesystem (directory content, owners, symlinks) was captured at record time.
 public struct Analyzer {
     public var runtime: RuntimeProfile
     public var catalog: ProfileCatalog
-    /// Lists a directory's entries (injectable for tests); nil when it does not exist.
-    public var listDirectory: (String) -> [String]?
 
-    public init(runtime: RuntimeProfile, catalog: ProfileCatalog,
-                listDirectory: @escaping (String) -> [String]? = { try? FileManager.default.contentsOfDirectory(atPath: $0) }) {
-        self.runtime = runtime; self.catalog = catalog; self.listDirectory = listDirectory
+    public init(runtime: RuntimeProfile, catalog: ProfileCatalog) {
+        self.runtime = runtime; self.catalog = catalog
     }
 
     /// Directories never mounted over as a whole.
@@ -26,8 +23,14 @@ public struct Analyzer {
         var byPath: [String: PathFinding] = [:]
         var created = Set<String>()   // paths the run itself created (so not image content)
         var order: [String] = []
+        let facts = rec.filesystem
+        var evidence = MountEvidence()
         for f in rec.files where f.operation != .mount && f.operation != .chroot {
-            let path = (f.root.map { $0 == "/" ? "" : $0 } ?? "") + f.path
+            // One place has one name: /var/run/x and /run/x are the same file.
+            let raw = (f.root.map { $0 == "/" ? "" : $0 } ?? "") + f.path
+            let path = f.unresolved == nil ? (facts?.canonical(raw) ?? raw) : raw
+            evidence.note(f, path: path)
+            if f.operation == .sync { continue }  // evidence of durability, not a write
             if f.succeeded > 0 && [.create, .mkdir, .renameTo, .link, .symlink, .bind, .mknod, .tmpfile].contains(f.operation) && f.existedBefore != true {
                 created.insert(path)
             }
@@ -100,10 +103,21 @@ public struct Analyzer {
         }
 
         // 3. Mount synthesis over what is left.
+        var scratchByRemedy: [String: String] = [:]
+        for r in catalog.remedies where r.kind == .tmpfs {
+            for p in breaking where r.matches(path: p.path, processes: p.processes) && scratchByRemedy[p.path] == nil { scratchByRemedy[p.path] = r.title }
+        }
+        evidence.scratchByRemedy = scratchByRemedy
+        var relocations: [Relocation] = []
         var mounts = synthesizeMounts(breaking.filter { !stopped.contains($0.path) } + relocated, created: created.union(relocated.map(\.path)),
-                                      persistent: persistentPaths, advice: adviceByPath)
+                                      persistent: persistentPaths, advice: adviceByPath, facts: facts, evidence: evidence,
+                                      relocations: &relocations)
         mounts.sort { $0.path < $1.path }
         for i in breaking.indices where breaking[i].fixedBy == nil {
+            if let r = relocations.first(where: { PathGlob.parent(breaking[i].path) == $0.directory && $0.files.contains(PathGlob.name(breaking[i].path)) }) {
+                breaking[i].fixedBy = "relocate:\(r.directory)"
+                continue
+            }
             if let m = mounts.filter({ PathGlob.isUnder(breaking[i].path, $0.path) }).max(by: { $0.path.count < $1.path.count }) {
                 breaking[i].fixedBy = m.path
             }
@@ -117,6 +131,8 @@ public struct Analyzer {
                         env: env, unfixable: unfixable, blindSpots: rec.blindSpots, uids: uids.sorted(),
                         commands: rec.runs.map(\.command), warnings: warnings)
         if services.count > 1 { result.services = services }
+        result.relocations = relocations
+        for r in relocations { result.warnings.append(r.advice) }
         return result
     }
 }

@@ -67,7 +67,9 @@ public enum NameShape {
         var out = ""
         var token = ""
         func flush() {
-            if isRandom(token) {
+            if let w = numberedWord(token) {
+                if !out.hasSuffix("*") { out += w }
+            } else if isRandom(token) {
                 // tmpXXXXXX, ccXXXXXX: keep a known prefix glued to the random characters.
                 let keep = ["tmp", "cc"].first { token.hasPrefix($0) && isRandom(String(token.dropFirst($0.count)), loose: true) } ?? ""
                 if !out.hasSuffix("*") { out += keep + "*" }
@@ -94,9 +96,11 @@ public enum NameShape {
     }
 
     static func isRandom(_ t: String, loose: Bool = false) -> Bool {
-        guard t.count >= (loose ? 5 : 6) else { return false }
         let digits = t.filter(\.isNumber).count
-        if digits == t.count { return t.count >= 5 }  // pids, ids, timestamps
+        if digits == t.count { return t.count >= 4 }  // pids (temp-9103.rdb), ids, timestamps
+        // Hashes: long runs of hex digits with at least one digit.
+        if t.count >= 12 && digits > 0 && t.allSatisfy({ $0.isHexDigit && ($0.isNumber || $0.isLowercase) }) { return true }
+        guard t.count >= (loose ? 5 : 6) else { return false }
         guard t.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { return false }
         let letters = t.filter(\.isLetter).count
         // Python's tempfile: 8 characters of [a-z0-9_].
@@ -104,5 +108,14 @@ public enum NameShape {
         if loose { return digits >= 1 || t.contains(where: \.isUppercase) && t.contains(where: \.isLowercase) }
         // Mixed letters and digits in a short token: mkstemp-style.
         return digits >= 1 && letters >= 1 && t.count <= 12 && digits * 5 >= t.count
+    }
+
+    /// A word followed by a per-run number (pgsql_tmp30095, upload1246625846273850080): the word and a glob.
+    static func numberedWord(_ t: String) -> String? {
+        let trailing = t.reversed().prefix { $0.isASCII && $0.isNumber }.count
+        guard trailing >= 4, trailing < t.count else { return nil }
+        let word = t.dropLast(trailing)
+        guard word.allSatisfy({ $0.isASCII && ($0.isLetter || $0 == "_") }) else { return nil }
+        return String(word) + "*"
     }
 }

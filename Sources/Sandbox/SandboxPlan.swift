@@ -12,7 +12,14 @@ public struct SandboxPlan {
         public enum Kind: Sendable { case tmpfs(bytes: Int), persistent, file }
         public var path: String
         public var kind: Kind
-        public init(path: String, kind: Kind) { self.path = path; self.kind = kind }
+        /// persistent: start the volume with what the image (here: the host) has at the path, as a
+        /// docker/podman named volume does on first use.
+        public var seedFromImage = false
+        /// persistent: the owner and mode a fresh volume gets (the image directory's); nil: 1777.
+        public var owner: Owner?
+        public init(path: String, kind: Kind, seedFromImage: Bool = false, owner: Owner? = nil) {
+            self.path = path; self.kind = kind; self.seedFromImage = seedFromImage; self.owner = owner
+        }
         public static func == (a: Mount, b: Mount) -> Bool { a.path == b.path }
     }
 
@@ -31,18 +38,29 @@ public struct SandboxPlan {
         var createdDirs: [String] = []
         var createdFiles: [String] = []
         var scratch: String?
+        /// Mount path → the host directory behind a persistent mount (kept across a restart).
+        public private(set) var volumes: [String: String] = [:]
         public init() {}
+        func setVolume(_ path: String, _ source: String) { volumes[path] = source }
     }
+
+    /// Where sandboxes keep their scratch directories; one per roprof process, named after its pid.
+    public static let scratchPrefix = "roprof-sandbox-"
+
 
     static let MS_BIND: UInt = 4096, MS_REC: UInt = 16384, MS_NOSUID: UInt = 2, MS_NODEV: UInt = 4
 
     /// Creates missing mount points and the backing directories of persistent mounts, and turns
     /// the plan into the mount steps the child runs between fork and exec.
-    public func prepare(_ spec: inout LaunchSpec) throws -> HostState {
-        let state = HostState()
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("roprof-sandbox-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        state.scratch = scratch
+    /// With `reuse`, persistent mounts keep the volumes of that earlier run (a restart on the same volumes).
+    public func prepare(_ spec: inout LaunchSpec, reuse: HostState? = nil) throws -> HostState {
+        let state = reuse ?? HostState()
+        let scratch: String
+        if let s = reuse?.scratch { scratch = s } else {
+            scratch = FileManager.default.temporaryDirectory.appendingPathComponent("\(Self.scratchPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            state.scratch = scratch
+        }
         let mountPoints = Self.mountPoints()
         var before: [MountStep] = [], after: [MountStep] = []
         var unlock: [MountStep] = []
@@ -64,9 +82,13 @@ public struct SandboxPlan {
             case .persistent:
                 try ensureDirectory(m.path, state)
                 let src = scratch + "/volume-\(i)"
-                try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
-                chmod(src, 0o1777)
-                before.append(MountStep(kind: .mount, source: src, target: m.path, flags: Self.MS_BIND))
+                if state.volumes[m.path] == nil {
+                    try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+                    if m.seedFromImage { try Self.copyContent(of: m.path, into: src) }
+                    if let o = m.owner { chown(src, uid_t(o.uid), gid_t(o.gid)); chmod(src, mode_t(o.mode)) } else { chmod(src, 0o1777) }
+                    state.setVolume(m.path, src)
+                }
+                before.append(MountStep(kind: .mount, source: state.volumes[m.path] ?? src, target: m.path, flags: Self.MS_BIND))
                 unlock.append(MountStep(kind: .setattr, target: m.path, attrClear: 1))
             case .tmpfs(let bytes):
                 try ensureDirectory(m.path, state)
@@ -114,6 +136,47 @@ public struct SandboxPlan {
             }
             state.createdDirs.append(d)
         }
+    }
+
+    /// Copies a directory's content (owners, modes, links kept) into a fresh volume: `cp -a DIR/. VOLUME/`.
+    static func copyContent(of dir: String, into volume: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { return }
+        var pid: pid_t = 0
+        let args = ["/bin/cp", "-a", "--", dir + "/.", volume + "/"]
+        var cargs = args.map { strdup($0) } + [nil]
+        defer { cargs.forEach { free($0) } }
+        guard posix_spawn(&pid, "/bin/cp", nil, nil, &cargs, environ) == 0 else {
+            throw TraceError.sandboxSetup("cannot run cp to fill the volume for \(dir)")
+        }
+        var st: Int32 = 0
+        while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
+        guard st == 0 else { throw TraceError.sandboxSetup("copying the image's content of \(dir) into its volume failed (cp exit \(st >> 8))") }
+    }
+
+    /// Removes the scratch directories of sandboxes whose roprof is gone (killed before cleaning up).
+    public static func removeStale() {
+        let tmp = FileManager.default.temporaryDirectory.path
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(scratchPrefix) {
+            guard let pid = Int32(name.dropFirst(scratchPrefix.count).prefix { $0 != "-" }), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: tmp + "/" + name) }
+        }
+    }
+
+    /// Files (relative path → size) in each persistent volume: what a restart must find again.
+    public static func volumeContents(_ state: HostState) -> [String: [String: Int]] {
+        var out: [String: [String: Int]] = [:]
+        for (path, src) in state.volumes {
+            var files: [String: Int] = [:]
+            if let e = FileManager.default.enumerator(atPath: src) {
+                while let rel = e.nextObject() as? String {
+                    var st = stat()
+                    if lstat(src + "/" + rel, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { files[rel] = Int(st.st_size) }
+                }
+            }
+            out[path] = files
+        }
+        return out
     }
 
     /// Removes what `prepare` created (mount points it made, backing directories).

@@ -20,9 +20,18 @@ public struct VerifyOutcome {
     public var stoppedByWindow: Bool
     /// The --while exercise's exit, when there was one (non-zero fails the verification).
     public var exerciseExit: ExitInfo? = nil
+    /// The denied syscall the app looped on, which made roprof stop it early.
+    public var denyStorm: DeniedSyscall? = nil
+    public var readinessTimedOut = false
+    /// The last lines the app wrote to stderr.
+    public var stderrTail: [String] = []
 
-    public var appSucceeded: Bool { exit.code == 0 || (stoppedByWindow && (exit.signal == Int(SIGTERM) || exit.code == 143 || exit.code == 0)) }
-    public var passed: Bool { failedWrites.isEmpty && denied.isEmpty && appSucceeded && (exerciseExit?.shellStatus ?? 0) == 0 }
+    /// The app exited 0, or roprof stopped it (the end of --for / --while): whatever status a
+    /// planned stop leaves (143, a handled SIGTERM's own code, SIGKILL after the grace period).
+    public var appSucceeded: Bool { exit.code == 0 || stoppedByWindow }
+    public var passed: Bool {
+        failedWrites.isEmpty && denied.isEmpty && appSucceeded && (exerciseExit?.shellStatus ?? 0) == 0 && !readinessTimedOut
+    }
 
     /// Writes refused by the read-only root: EROFS anywhere; EACCES/EPERM only outside `writable`.
     public static func evaluate(_ r: Recording, denied: [DeniedSyscall: Int], exit: ExitInfo, writable: [String], stoppedByWindow: Bool) -> VerifyOutcome {

@@ -25,6 +25,8 @@ public struct FileMutation: Codable, Equatable, Sendable {
     public var bytes: Int?
     /// Whether the path existed before the first call (nil: not checked).
     public var existedBefore: Bool?
+    /// Whether the path still existed when the run ended (nil: not checked, as in version 1).
+    public var existsAfter: Bool?
     /// Why the path could not be fully resolved (nil when it was).
     public var unresolved: String?
     /// Run ids this came from.
@@ -38,6 +40,12 @@ public struct FileMutation: Codable, Equatable, Sendable {
         self.count = count; self.succeeded = succeeded; self.errors = errors; self.unknownOutcome = unknownOutcome
         self.flags = flags; self.syscalls = syscalls; self.processes = processes; self.pids = pids
         self.bytes = bytes; self.existedBefore = existedBefore; self.unresolved = unresolved; self.runs = runs
+    }
+
+    /// Whether this is evidence that the app wanted the data on disk: fsync/fdatasync/sync_file_range,
+    /// or an open with O_SYNC / O_DSYNC.
+    public var isDurable: Bool {
+        succeeded > 0 && (operation == .sync || flags.contains("O_SYNC") || flags.contains("O_DSYNC"))
     }
 
     /// Identity for aggregation and sorting.

@@ -25,13 +25,14 @@ public enum FileOperation: String, Codable, CaseIterable, Comparable, Sendable {
     case mqueue            // POSIX message queue create / unlink (/dev/mqueue)
     case chroot
     case mount             // mount-family calls: the meaning of paths changes
+    case sync              // fsync / fdatasync / sync_file_range: the app wants the data durable (not a write)
 
     public static func < (a: FileOperation, b: FileOperation) -> Bool { a.rawValue < b.rawValue }
 
     /// Operations that leave new or changed content behind (as opposed to removing it).
     public var leavesContent: Bool {
         switch self {
-        case .unlink, .rmdir, .renameFrom, .chroot, .mount: return false
+        case .unlink, .rmdir, .renameFrom, .chroot, .mount, .sync: return false
         default: return true
         }
     }

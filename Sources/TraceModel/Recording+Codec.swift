@@ -57,10 +57,17 @@ extension Recording {
             throw ModelError("'\(source)' is not a roprof recording: \"format\" is \(header.format.map { "'\($0)'" } ?? "missing"), expected '\(formatName)'")
         }
         guard let v = header.version else { throw ModelError("'\(source)': recording has no \"version\"") }
-        guard v <= currentVersion else {
+        guard readableVersions.contains(v) else {
+            if v < readableVersions.lowerBound {
+                throw ModelError("'\(source)' is recording version \(v), which this roprof cannot read (it reads \(readableVersions.lowerBound)–\(currentVersion)); record it again")
+            }
             throw ModelError("'\(source)' is recording version \(v), newer than this roprof understands (\(currentVersion)); upgrade roprof")
         }
-        do { return try JSONDecoder().decode(Recording.self, from: data) } catch {
+        do {
+            var r = try JSONDecoder().decode(Recording.self, from: data)
+            r.version = currentVersion  // read as the current model; written back in the current format
+            return r
+        } catch {
             throw ModelError("'\(source)' is a corrupt roprof recording: \(shortReason(error)); record it again")
         }
     }

@@ -6,7 +6,9 @@ extension Recording {
         var syscalls: [String: [String: Int]] = [:]
         var blind: [String: BlindSpot] = [:]
         var dangerous: [String: [String]] = [:], hints: [String: [String]] = [:]
+        var facts: FilesystemFacts? = nil
         for rec in recordings {
+            if let f = rec.filesystem { if facts == nil { facts = f } else { facts!.absorb(f) } }
             for (k, v) in rec.dangerousCallers ?? [:] { dangerous[k, default: []] += v }
             for (k, v) in rec.capabilityHints ?? [:] { hints[k, default: []] += v }
             for run in rec.runs { runs[run.id] = runs[run.id] ?? run }
@@ -26,7 +28,7 @@ extension Recording {
         }
         return Recording(runs: Array(runs.values), files: Array(files.values), syscalls: syscalls,
                          blindSpots: Array(blind.values), dangerousCallers: dangerous.isEmpty ? nil : dangerous,
-                         capabilityHints: hints.isEmpty ? nil : hints).normalized()
+                         capabilityHints: hints.isEmpty ? nil : hints, filesystem: facts).normalized()
     }
 }
 
@@ -48,6 +50,7 @@ extension FileMutation {
         case (let x?, let y?): existedBefore = x || y
         default: break
         }
+        if let a = o.existsAfter { existsAfter = (existsAfter ?? false) || a }
         if unresolved == nil { unresolved = o.unresolved }
         if pathBase64 == nil { pathBase64 = o.pathBase64 }
     }

@@ -1,7 +1,9 @@
 /// A recording: everything one or more traced runs did, in a versioned, deterministic JSON form.
 public struct Recording: Codable, Equatable, Sendable {
     public static let formatName = "roprof-recording"
-    public static let currentVersion = 1
+    public static let currentVersion = 2
+    /// Versions this roprof reads (version 1 had no filesystem facts, no `sync` operation and no `existsAfter`).
+    public static let readableVersions = 1...2
 
     public var format: String = Recording.formatName
     public var version: Int = Recording.currentVersion
@@ -17,15 +19,21 @@ public struct Recording: Codable, Equatable, Sendable {
     public var dangerousCallers: [String: [String]]?
     /// Capabilities the run showed it needs (e.g. NET_BIND_SERVICE for a port below 1024) → executables.
     public var capabilityHints: [String: [String]]?
+    /// What analysis needs to know about the filesystem where the app ran, captured at the end of the
+    /// run (version 2): the directories on the written paths and the symlinks among them. nil in
+    /// version 1 recordings (analysis then treats every directory's content as unknown).
+    public var filesystem: FilesystemFacts?
 
     public init(runs: [RunInfo], files: [FileMutation], syscalls: [String: [String: Int]], blindSpots: [BlindSpot],
-                dangerousCallers: [String: [String]]? = nil, capabilityHints: [String: [String]]? = nil) {
+                dangerousCallers: [String: [String]]? = nil, capabilityHints: [String: [String]]? = nil,
+                filesystem: FilesystemFacts? = nil) {
         self.runs = runs
         self.files = files
         self.syscalls = syscalls
         self.blindSpots = blindSpots
         self.dangerousCallers = dangerousCallers
         self.capabilityHints = capabilityHints
+        self.filesystem = filesystem
     }
 
     /// Syscalls that widen what a container can do; kept in a generated profile only with a warning.
@@ -112,7 +120,70 @@ public struct ProcessRecord: Codable, Equatable, Sendable {
 
 /// One successful execve.
 public struct ExecRecord: Codable, Equatable, Sendable {
+    /// The program as it was run (argv[0] as a path, when it names the executed file through symlinks).
     public var exe: String
     public var argv: [String]
-    public init(exe: String, argv: [String]) { self.exe = exe; self.argv = argv }
+    /// The file the kernel executed, when it differs from `exe` (`/usr/bin/redis-server` → `redis-check-rdb`).
+    public var resolved: String?
+    public init(exe: String, argv: [String], resolved: String? = nil) { self.exe = exe; self.argv = argv; self.resolved = resolved }
+}
+
+/// The filesystem around the written paths, as the app saw it (taken at record time, where the app ran),
+/// so that `report`, `suggest` and `verify` give the same answer on any machine.
+public struct FilesystemFacts: Codable, Equatable, Sendable {
+    /// Directory (the container's view) → what it holds.
+    public var directories: [String: DirectoryFacts]
+    /// A symlinked directory on a written path → the real directory it names (`/var/run` → `/run`).
+    public var symlinks: [String: String]
+    public init(directories: [String: DirectoryFacts] = [:], symlinks: [String: String] = [:]) {
+        self.directories = directories; self.symlinks = symlinks
+    }
+
+    /// The path with every symlinked directory on it replaced by its real directory.
+    public func canonical(_ path: String) -> String {
+        guard !symlinks.isEmpty else { return path }
+        var out = path
+        for _ in 0..<8 {  // bounded: a corrupt recording may hold a cycle
+            var best: (link: String, real: String)? = nil
+            for (link, real) in symlinks where link != "/" && (out == link || out.hasPrefix(link + "/")) {
+                if best == nil || link.count > best!.link.count { best = (link, real) }
+            }
+            guard let b = best else { break }
+            let next = (b.real == "/" ? "" : b.real) + out.dropFirst(b.link.count)
+            out = next.isEmpty ? "/" : next
+        }
+        return out
+    }
+
+    /// Union: a directory seen in several runs keeps every entry any of them saw.
+    public mutating func absorb(_ o: FilesystemFacts) {
+        for (k, v) in o.directories {
+            if var mine = directories[k] {
+                mine.entries = Array(Set(mine.entries + v.entries)).sorted().prefix(DirectoryFacts.maxEntries).map { $0 }
+                mine.entryCount = max(mine.entryCount, v.entryCount, mine.entries.count)
+                if let c = v.code { mine.code = Array(Set((mine.code ?? []) + c)).sorted().prefix(DirectoryFacts.maxCodeSamples).map { $0 } }
+                directories[k] = mine
+            } else { directories[k] = v }
+        }
+        for (k, v) in o.symlinks where symlinks[k] == nil { symlinks[k] = v }
+    }
+}
+
+/// One directory on a written path: who owns it, what it held, and whether it holds code.
+public struct DirectoryFacts: Codable, Equatable, Sendable {
+    public static let maxEntries = 256
+    public static let maxCodeSamples = 8
+    public var uid: Int
+    public var gid: Int
+    /// Permission bits, including setgid and sticky (e.g. 0o2775 = 1533).
+    public var mode: Int
+    /// Entry names, sorted (at most `maxEntries`; `entryCount` has the real number).
+    public var entries: [String]
+    public var entryCount: Int
+    /// Up to `maxCodeSamples` files below it that are code (source files, executables, libraries),
+    /// relative to it; nil when none was found. A mount must never cover code.
+    public var code: [String]?
+    public init(uid: Int, gid: Int, mode: Int, entries: [String], entryCount: Int, code: [String]? = nil) {
+        self.uid = uid; self.gid = gid; self.mode = mode; self.entries = entries; self.entryCount = entryCount; self.code = code
+    }
 }

@@ -89,6 +89,9 @@ enum MutatingCall {
         "fsetxattr": .fdOp(.xattr, fd: 0),
         "fremovexattr": .fdOp(.xattr, fd: 0),
         "fallocate": .fdOp(.fallocate, fd: 0),
+        "fsync": .fdOp(.sync, fd: 0),
+        "fdatasync": .fdOp(.sync, fd: 0),
+        "sync_file_range": .fdOp(.sync, fd: 0),
         "copy_file_range": .copyInto(fd: 2),
         "sendfile": .copyInto(fd: 0),
         "sendfile64": .copyInto(fd: 0),
@@ -122,6 +125,7 @@ enum LinuxFlag {
     static let oWronly: UInt64 = 0o1, oRdwr: UInt64 = 0o2, oCreat: UInt64 = 0o100, oExcl: UInt64 = 0o200
     static let oTrunc: UInt64 = 0o1000, oAppend: UInt64 = 0o2000, oTmpfileBit: UInt64 = 0o20000000
     static let oDirectory: UInt64 = 0o200000
+    static let oDsync: UInt64 = 0o10000, oSyncBit: UInt64 = 0o4000000  // O_SYNC = oSyncBit | oDsync
     static let writeMask: UInt64 = oWronly | oRdwr | oCreat | oTrunc | oTmpfileBit
     static let atFdcwd: Int32 = -100
     static let atRemovedir: UInt64 = 0x200
@@ -144,6 +148,7 @@ enum LinuxFlag {
         if f & oExcl != 0 { out.append("O_EXCL") }
         if f & oTrunc != 0 { out.append("O_TRUNC") }
         if f & oAppend != 0 { out.append("O_APPEND") }
+        if f & oSyncBit != 0 { out.append("O_SYNC") } else if f & oDsync != 0 { out.append("O_DSYNC") }
         return out
     }
 }

@@ -82,9 +82,10 @@ final class RecordingBuilder {
         }
     }
 
-    /// After the run: the size of every surviving written file (the tmpfs it needs).
-    func statSurvivors() {
-        for (key, m) in files where m.operation.leavesContent && m.succeeded > 0 && m.unresolved == nil {
+    /// After the run: whether each path still exists, and the size of every surviving written file
+    /// (the tmpfs it needs).
+    func observeEnd() {
+        for (key, m) in files where m.unresolved == nil && m.operation != .mount && m.operation != .chroot {
             var full = key.path
             if !key.root.isEmpty { full = Array(key.root.utf8) + full }
             var st = stat()
@@ -92,11 +93,12 @@ final class RecordingBuilder {
                 var z = Array(buf); z.append(0)
                 return z.withUnsafeBufferPointer { lstat(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &st) }
             }
-            if rc == 0 && (st.st_mode & S_IFMT) == S_IFREG {
-                var updated = m
+            var updated = m
+            updated.existsAfter = rc == 0
+            if rc == 0 && m.operation.leavesContent && m.succeeded > 0 && (st.st_mode & S_IFMT) == S_IFREG {
                 updated.bytes = max(m.bytes ?? 0, Int(st.st_size))
-                files[key] = updated
             }
+            files[key] = updated
         }
     }
 
@@ -120,8 +122,9 @@ final class RecordingBuilder {
     }
 
     func build(run: RunInfo) -> Recording {
-        Recording(runs: [run], files: Array(files.values), syscalls: syscallInventory(), blindSpots: Array(blind.values),
+        let survey = FilesystemSurvey.take(files.values.filter { $0.unresolved == nil && $0.pathBase64 == nil })
+        return Recording(runs: [run], files: Array(files.values), syscalls: syscallInventory(), blindSpots: Array(blind.values),
                   dangerousCallers: dangerous.isEmpty ? nil : dangerous.mapValues { Array($0) },
-                  capabilityHints: hints.isEmpty ? nil : hints.mapValues { Array($0) }).normalized()
+                  capabilityHints: hints.isEmpty ? nil : hints.mapValues { Array($0) }, filesystem: survey).normalized()
     }
 }

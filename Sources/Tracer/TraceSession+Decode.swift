@@ -24,7 +24,12 @@ extension TraceSession {
         let retData = UInt16(truncatingIfNeeded: infoBuffer.10)
         if retData == TracePolicy.denyTag {
             let name = names[arch]?.name(nr) ?? "syscall_\(nr)"
-            denied[DeniedSyscall(name: name, arch: arch.rawValue, process: t.process.exe), default: 0] += 1
+            let key = DeniedSyscall(name: name, arch: arch.rawValue, process: t.process.exe)
+            denied[key, default: 0] += 1
+            if let limit = options.denyStormLimit, denyStorm == nil, denied[key]! >= limit {
+                denyStorm = key
+                stopApp()
+            }
             _ = Ptrace.setSyscallNumber(t.tid, -1)
             t.pending = PendingCall(name: name, arch: arch, call: .namespace(pathArg: nil), forceErrno: EPERM)
             resume(t)

@@ -28,6 +28,9 @@ public struct TraceOptions: Sendable {
     public var quietPath: (@Sendable (String) -> Bool)?
     /// Stored in the recording: the service this run belongs to.
     public var serviceName: String?
+    /// verify: stop the app (as at the end of --for) once one syscall has been denied this many times:
+    /// a server looping on a denied accept4 would otherwise spin until a timeout.
+    public var denyStormLimit: Int?
     public init(launch: LaunchSpec, policy: TracePolicy) { self.launch = launch; self.policy = policy }
 }
 
@@ -47,6 +50,8 @@ public struct TraceResult {
     public var exerciseExit: ExitInfo?
     /// Set when --ready-url never answered in time.
     public var readinessTimedOut = false
+    /// The denied syscall that made roprof stop the app early (see `TraceOptions.denyStormLimit`).
+    public var denyStorm: DeniedSyscall?
 }
 
 /// One process (thread group) of the traced tree.
@@ -119,6 +124,7 @@ public final class TraceSession {
     var exercisePid: pid_t = 0
     var exerciseExit: ExitInfo?
     var readinessTimedOut = false
+    var denyStorm: DeniedSyscall?
     /// Attach mode: every syscall is stepped with PTRACE_SYSCALL (no filter in a running process).
     var attachMode = false
     var detaching = false
@@ -390,14 +396,35 @@ public final class TraceSession {
             current = moved
         }
         let p = current.process
-        let exe = ProcFS.readlinkBytes("/proc/\(p.pid)/exe").map { String(decoding: $0, as: UTF8.self) } ?? p.exe
-        p.exe = exe
-        p.execs.append(ExecRecord(exe: exe, argv: ProcFS.argv(pid: p.pid)))
+        let resolved = ProcFS.readlinkBytes("/proc/\(p.pid)/exe").map { String(decoding: $0, as: UTF8.self) } ?? p.exe
+        let argv = ProcFS.argv(pid: p.pid)
+        // The program as it was run (redis-server), not only the file the kernel resolved (redis-check-rdb).
+        let asRun = Self.pathAsRun(argv0: argv.first, resolved: resolved, cwd: "/proc/\(p.pid)/cwd")
+        p.exe = asRun
+        var record = ExecRecord(exe: asRun, argv: argv)
+        if asRun != resolved { record.resolved = resolved }
+        p.execs.append(record)
         // The uid the program runs as (a wrapper such as setpriv or gosu may have dropped root).
         if let uid = ProcFS.statusField(pid: p.pid, "Uid").flatMap({ $0.split(separator: "\t").dropFirst().first.flatMap { Int($0) } }) {
             p.uid = uid
         }
         resume(current)
+    }
+
+    /// argv[0] as a path when it names the executable the kernel ran (through symlinks), else `resolved`.
+    static func pathAsRun(argv0: String?, resolved: String, cwd: String) -> String {
+        guard let a0 = argv0, !a0.isEmpty, a0 != resolved else { return resolved }
+        let candidate: String
+        if a0.hasPrefix("/") { candidate = a0 }
+        else if a0.contains("/") {
+            guard let dir = ProcFS.readlinkBytes(cwd).map({ String(decoding: $0, as: UTF8.self) }) else { return resolved }
+            candidate = String(decoding: tidy(Array((dir + "/" + a0).utf8)), as: UTF8.self)
+        } else {
+            candidate = (resolved as NSString).deletingLastPathComponent + "/" + a0
+        }
+        guard let real = realpath(candidate, nil) else { return resolved }
+        defer { free(real) }
+        return String(cString: real) == resolved ? candidate : resolved
     }
 
     // MARK: - Signals, deadline, progress
@@ -498,7 +525,7 @@ public final class TraceSession {
     }
 
     func finish() -> TraceResult {
-        builder.statSurvivors()
+        builder.observeEnd()
         var uts = utsname()
         uname(&uts)
         let kernel = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
@@ -518,6 +545,7 @@ public final class TraceSession {
         var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)
         result.exerciseExit = exerciseExit
         result.readinessTimedOut = readinessTimedOut
+        result.denyStorm = denyStorm
         return result
     }
 

@@ -56,7 +56,7 @@ struct Record: ParsableCommand {
         reportServerRun(result, launch)
         CLI.warn("recording written to \(output) (\(result.recording.files.count) paths, \(result.recording.runs.first?.processes.count ?? 0) processes)")
         if result.readinessTimedOut { CLI.terminate(2) }
-        CLI.terminate(Int32(truncatingIfNeeded: result.exit.shellStatus))
+        CLI.terminate(plannedStatus(result))
     }
 
     /// RFC 1123 label: what a Kubernetes object name built from it needs.
@@ -81,4 +81,15 @@ struct Record: ParsableCommand {
 func ProcFSArgv(_ pid: Int32) -> [String] {
     guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return ["pid \(pid)"] }
     return d.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// The exit status of record/run: the app's own, except that a stop roprof made itself (the end of
+/// --for or --while, or a detach) is planned: 0, with a note of the status the stop left.
+func plannedStatus(_ result: TraceResult) -> Int32 {
+    let status = result.exit.shellStatus
+    if status != 0, result.recording.runs.first?.stoppedByRoprof == true, result.denyStorm == nil {
+        CLI.warn("the app was stopped by roprof at the end of the run (status \(status)): a planned stop, not a failure")
+        return 0
+    }
+    return Int32(truncatingIfNeeded: status)
 }

@@ -34,6 +34,6 @@ struct Run: ParsableCommand {
         CLI.guarded { try ReportPrinter.printReport(result.recording, runtime: analysis.runtime, format: "text", recordingPath: output,
                                                     profiles: analysis.profiles) }
         if result.readinessTimedOut { CLI.terminate(2) }
-        CLI.terminate(Int32(truncatingIfNeeded: result.exit.shellStatus))
+        CLI.terminate(plannedStatus(result))
     }
 }

@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Emitters
 import Foundation
+import Glibc
 import Sandbox
 import Seccomp
 import TraceModel
@@ -40,16 +41,121 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("A merged recording of several services: apply only the mounts and environment this service's workload gets from `suggest --workloads`.", valueName: "NAME"))
     var service: String?
 
+    @Flag(help: "Start each suggested volume empty (a fresh claim) instead of with the image's content at its path (as a docker/podman named volume does on first use).")
+    var emptyVolumes = false
+
+    @Flag(help: "Do not restart the app on the same volumes (by default, when a state volume is suggested, the app runs twice to prove its data survives).")
+    var noRestart = false
+
+    @Flag(help: "First run once under the suggested settings without denying any syscall, fold what that run needed into RECORDING (remedies change what an app calls), then verify.")
+    var refine = false
+
     @OptionGroup var launch: LaunchOptions
 
     func validate() throws { try launch.requireCommand() }
 
     func run() throws {
-        let (rec, catalog, rt) = CLI.guarded { () -> (Recording, ProfileCatalog, RuntimeProfile) in
+        SandboxPlan.removeStale()
+        var (rec, catalog, rt) = CLI.guarded { () -> (Recording, ProfileCatalog, RuntimeProfile) in
             let r = try Recording.load(path: from)
             let c = try ProfileCatalog.load(extraDirectory: analysis.profiles)
             return (r, c, try c.runtime(named: analysis.runtime))
         }
+        if refine {
+            // Run once under the suggested settings, observing every syscall without denying any, and
+            // fold what the hardened run needed (remedies change what the app calls) into the recording.
+            let (plan, _, _) = makePlan(rec, catalog, rt)
+            CLI.warn("refining: running once under the suggested settings to learn what they change")
+            let box = HostStateBox()
+            let observed = runSandboxed(plan: plan, policy: TracePolicy(mode: .full), launch: launch, writable: [], noNewPrivs: false, state: box)
+            box.cleanUp()
+            let before = rec.allSyscallNames
+            rec = Recording.merged([rec, observed.recording])
+            let added = rec.allSyscallNames.subtracting(before).sorted()
+            CLI.guarded { try writeAtomically(rec.encoded(), to: from) }
+            CLI.warn("refined \(from): \(added.isEmpty ? "no new syscalls" : "added " + added.joined(separator: ", "))")
+        }
+        let (plan, a, allowed) = makePlan(rec, catalog, rt)
+        let style = TextStyle(color: isatty(1) != 0)
+        let persistent = plan.mounts.filter { if case .persistent = $0.kind { return true }; return false }
+        let what = "a read-only root (\(rt.name)), \(plan.mounts.count) mount\(plan.mounts.count == 1 ? "" : "s"), \(plan.environment.count) environment variable\(plan.environment.count == 1 ? "" : "s")"
+            + (allowed.map { " and a seccomp allow-list of \($0.count) syscalls" } ?? "")
+        if let hidden = commandUnderMount(plan) {
+            print(style.red("roprof verify: FAIL") + " — with \(what)")
+            print("  cause: \(hidden)")
+            CLI.terminate(1)
+        }
+        if !persistent.isEmpty {
+            print("volumes: " + persistent.map { "\($0.path) " + ($0.seedFromImage ? "(starts with the image's content there, as a named volume does)" : "(starts empty)") }.joined(separator: "; "))
+        }
+        fflush(stdout)
+        let policy = allowed.map { TracePolicy(mode: .check, allowed: $0, denyUnlisted: true) } ?? TracePolicy(mode: .writes)
+        let writable = rt.writable.map(\.path) + plan.mounts.map(\.path)
+        let state = HostStateBox()
+        defer { state.cleanUp() }
+        let first = runSandboxed(plan: plan, policy: policy, launch: launch, writable: writable, noNewPrivs: allowed != nil, state: state)
+        var outcome = first.outcome
+        var restartNote: String? = nil
+        if outcome.passed && !persistent.isEmpty && !noRestart, let s = state.state {
+            // State must survive a restart: run again on the same volumes.
+            let kept = SandboxPlan.volumeContents(s)
+            print("restart: running the app again on the same volumes")
+            fflush(stdout)
+            let second = runSandboxed(plan: plan, policy: policy, launch: launch, writable: writable, noNewPrivs: allowed != nil, state: state)
+            let files = kept.values.reduce(0) { $0 + $1.count }, bytes = kept.values.reduce(0) { $0 + $1.values.reduce(0, +) }
+            restartNote = "after a restart on the same volumes (\(files) file\(files == 1 ? "" : "s"), \(Human.bytes(bytes)) kept in \(kept.keys.sorted().joined(separator: ", ")))"
+            if !second.outcome.passed { outcome = second.outcome; restartNote = "the second run, " + restartNote! }
+        }
+        if outcome.passed {
+            print(style.green("roprof verify: PASS") + " — `\(launch.command.map(shellQuote).joined(separator: " "))` ran with \(what)" + (restartNote.map { ", and again " + $0 } ?? ""))
+            CLI.terminate(0)
+        }
+        print(style.red("roprof verify: FAIL") + " — with \(what)" + (restartNote.map { "; failed in " + $0 } ?? ""))
+        print("  cause: " + Self.cause(outcome))
+        for f in outcome.failedWrites {
+            let dir = a.mounts.first { PathGlob.isUnder(f.path, $0.path) }?.path
+            let fix = without.first(where: { PathGlob.isUnder(f.path, $0) }).map { "it needs the mount at \($0) (left out with --without)" }
+                ?? dir.map { "it is under the suggested mount \($0): check the recording covers this run" }
+                ?? "a write the recording never saw: record this run again (roprof run) or mount \(PathGlob.parent(f.path))"
+            print("  " + style.red("\(f.errno) ") + Human.printable(f.path) + "  \(f.operation) by \(f.processes.map { PathGlob.name($0) }.joined(separator: ","))"
+                  + " (\(f.syscalls.joined(separator: ",")))")
+            print("    fix: " + fix)
+        }
+        for (d, n) in outcome.denied.sorted(by: { ($0.key.name, $0.key.process) < ($1.key.name, $1.key.process) }) {
+            print("  " + style.red("seccomp denied ") + d.name + " (\(d.arch), \(n)×) by \(PathGlob.name(d.process))")
+            print("    fix: add \"\(d.name)\" to the profile's allow-list" + (refine ? "" : ", or run verify --refine to learn what the suggested settings need"))
+        }
+        if !outcome.appSucceeded {
+            print("  the app exited with status \(outcome.exit.shellStatus)")
+        }
+        if let e = outcome.exerciseExit, e.shellStatus != 0 {
+            print("  the --while exercise failed with status \(e.shellStatus)")
+        }
+        if !outcome.stderrTail.isEmpty {
+            print("  the app's last words on stderr:")
+            for line in outcome.stderrTail.suffix(8) { print("    " + style.dim(Human.printable(line))) }
+        }
+        CLI.terminate(1)
+    }
+
+    /// The one line that says why verification failed, most telling first.
+    static func cause(_ o: VerifyOutcome) -> String {
+        if let d = o.denyStorm {
+            return "seccomp denied \(d.name) \(o.denied[d] ?? 0) times (\(PathGlob.name(d.process))): the app looped on it, so roprof stopped it"
+        }
+        if let f = o.failedWrites.first {
+            return "\(f.operation) of \(Human.printable(f.path)) was refused with \(f.errno) (\(f.processes.map { PathGlob.name($0) }.joined(separator: ",")))"
+        }
+        if let (d, n) = o.denied.max(by: { $0.value < $1.value }) {
+            return "seccomp denied \(d.name) \(n)× (\(PathGlob.name(d.process)))"
+        }
+        if let e = o.exerciseExit, e.shellStatus != 0, o.appSucceeded { return "the --while exercise failed with status \(e.shellStatus)" }
+        if o.readinessTimedOut { return "the app never answered --ready-url" }
+        return "the app exited with status \(o.exit.shellStatus)" + (o.stderrTail.last.map { ": " + Human.printable($0) } ?? "")
+    }
+
+    /// The sandbox plan, the analysis and the seccomp allow-list for a recording.
+    func makePlan(_ rec: Recording, _ catalog: ProfileCatalog, _ rt: RuntimeProfile) -> (SandboxPlan, Analysis, Set<String>?) {
         let a = Analyzer(runtime: rt, catalog: catalog).analyze(rec)
         var h = Hardening.build(a, rec, catalog: catalog, options: SuggestOptions())
         var env = a.env
@@ -67,7 +173,7 @@ struct Verify: ParsableCommand {
         let mounts = h.volumes.filter { !without.contains($0.mount.path) }.map { v -> SandboxPlan.Mount in
             switch v.mount.kind {
             case .tmpfs: return .init(path: v.mount.path, kind: .tmpfs(bytes: v.mount.sizeBytes))
-            case .persistent: return .init(path: v.mount.path, kind: .persistent)
+            case .persistent: return .init(path: v.mount.path, kind: .persistent, seedFromImage: !emptyVolumes, owner: v.mount.owner)
             case .file: return .init(path: v.mount.path, kind: .file)
             }
         }
@@ -88,42 +194,47 @@ struct Verify: ParsableCommand {
                 CLI.warn("warning: '\(from)' was recorded with --mode writes: no seccomp profile to verify (record with --mode full, or pass --no-seccomp)")
             }
         }
-        let policy = allowed.map { TracePolicy(mode: .check, allowed: $0, denyUnlisted: true) } ?? TracePolicy(mode: .writes)
-        let writable = rt.writable.map(\.path) + mounts.map(\.path)
-        let outcome = runSandboxed(plan: plan, policy: policy, launch: launch, writable: writable, noNewPrivs: allowed != nil)
-        let style = TextStyle(color: isatty(1) != 0)
-        let what = "a read-only root (\(rt.name)), \(mounts.count) mount\(mounts.count == 1 ? "" : "s"), \(env.count) environment variable\(env.count == 1 ? "" : "s")"
-            + (allowed.map { " and a seccomp allow-list of \($0.count) syscalls" } ?? "")
-        if outcome.passed {
-            print(style.green("roprof verify: PASS") + " — `\(launch.command.map(shellQuote).joined(separator: " "))` ran with \(what)")
-            CLI.terminate(0)
+        return (plan, a, allowed)
+    }
+
+    /// The command, or a file it names, hidden by a mount that does not start with the image's content.
+    func commandUnderMount(_ plan: SandboxPlan) -> String? {
+        let cwd = FileManager.default.currentDirectoryPath
+        var files: [String] = []
+        if let exe = LaunchSpec.resolveExecutable(launch.command[0]) { files.append(exe.hasPrefix("/") ? exe : cwd + "/" + exe) }
+        for arg in launch.command.dropFirst() where !arg.hasPrefix("-") {
+            let p = arg.hasPrefix("/") ? arg : cwd + "/" + arg
+            if FileManager.default.fileExists(atPath: p) { files.append(p) }
         }
-        print(style.red("roprof verify: FAIL") + " — with \(what)")
-        for f in outcome.failedWrites {
-            let dir = a.mounts.first { PathGlob.isUnder(f.path, $0.path) }?.path
-            let fix = without.first(where: { PathGlob.isUnder(f.path, $0) }).map { "it needs the mount at \($0) (left out with --without)" }
-                ?? dir.map { "it is under the suggested mount \($0): check the recording covers this run" }
-                ?? "a write the recording never saw: record this run again (roprof run) or mount \(PathGlob.parent(f.path))"
-            print("  " + style.red("\(f.errno) ") + Human.printable(f.path) + "  \(f.operation) by \(f.processes.map { PathGlob.name($0) }.joined(separator: ","))"
-                  + " (\(f.syscalls.joined(separator: ",")))")
-            print("    fix: " + fix)
+        for f in files {
+            for m in plan.mounts where PathGlob.isUnder(f, m.path) {
+                switch m.kind {
+                case .tmpfs: return "\(f) (the app's command or code) is under the suggested tmpfs \(m.path), which hides it: the suggestion covers code"
+                case .persistent where !m.seedFromImage:
+                    return "\(f) (the app's command or code) is under the suggested volume \(m.path), which starts empty (--empty-volumes) and hides it: the suggestion covers code"
+                default: continue
+                }
+            }
         }
-        for (d, n) in outcome.denied.sorted(by: { ($0.key.name, $0.key.process) < ($1.key.name, $1.key.process) }) {
-            print("  " + style.red("seccomp denied ") + d.name + " (\(d.arch), \(n)×) by \(PathGlob.name(d.process))")
-            print("    fix: add \"\(d.name)\" to the profile's allow-list")
-        }
-        if !outcome.appSucceeded {
-            print("  the app exited with status \(outcome.exit.shellStatus)")
-        }
-        if let e = outcome.exerciseExit, e.shellStatus != 0 {
-            print("  the --while exercise failed with status \(e.shellStatus)")
-        }
-        CLI.terminate(1)
+        return nil
     }
 }
 
+/// The sandbox's host state, shared by the runs of one verify (a restart reuses the volumes).
+final class HostStateBox {
+    var state: SandboxPlan.HostState?
+    func cleanUp() { if let s = state { SandboxPlan.cleanUp(s) } }
+}
+
+/// One sandboxed run: its outcome and its recording.
+struct SandboxedRun {
+    var outcome: VerifyOutcome
+    var recording: Recording
+}
+
 /// Runs the launch options' command in the sandbox, traced, and evaluates the outcome.
-func runSandboxed(plan: SandboxPlan, policy: TracePolicy, launch: LaunchOptions, writable: [String], noNewPrivs: Bool) -> VerifyOutcome {
+func runSandboxed(plan: SandboxPlan, policy: TracePolicy, launch: LaunchOptions, writable: [String], noNewPrivs: Bool,
+                  state box: HostStateBox = HostStateBox()) -> SandboxedRun {
     var spec = CLI.guarded { try launch.launchSpec() }
     spec.noNewPrivs = noNewPrivs
     let cwd = FileManager.default.currentDirectoryPath
@@ -132,30 +243,36 @@ func runSandboxed(plan: SandboxPlan, policy: TracePolicy, launch: LaunchOptions,
     } else if plan.readOnlyRoot, let w = plan.runtimeWritable.first(where: { ["/tmp", "/run", "/var/tmp"].contains($0) && (cwd == $0 || cwd.hasPrefix($0 + "/")) }) {
         CLI.warn("warning: the working directory \(cwd) is under \(w), a fresh tmpfs in the sandbox: the app will not see it")
     }
-    let state = CLI.guarded { try plan.prepare(&spec) }
-    defer { SandboxPlan.cleanUp(state) }
+    let reuse = box.state
+    let state = CLI.guarded { try plan.prepare(&spec, reuse: reuse) }
+    box.state = state
     let result: TraceResult
+    var tail: [String] = []
     do {
         var opts = launch.traceOptions(policy: policy, launch: spec)
         opts.displayCommand = launch.command
-        result = try TraceSession(options: opts).run()
+        opts.denyStormLimit = 1000
+        let session = TraceSession(options: opts)
+        let capture = StderrTail()
+        capture.start()
+        defer { tail = capture.stop() }
+        result = try session.run()
     } catch let e as TraceError {
-        SandboxPlan.cleanUp(state)
+        box.cleanUp()
         CLI.fail(e.description, status: e.exitStatus)
     } catch {
-        SandboxPlan.cleanUp(state)
+        box.cleanUp()
         CLI.fail("\(error)")
     }
-    lastSandboxRecording = result.recording
     reportServerRun(result, launch)
-    if result.readinessTimedOut { CLI.terminate(1) }
     var outcome = VerifyOutcome.evaluate(result.recording, denied: result.denied, exit: result.exit, writable: writable,
-                                         stoppedByWindow: launch.duration != nil || launch.exercise != nil)
+                                         stoppedByWindow: result.recording.runs.first?.stoppedByRoprof == true && !result.readinessTimedOut)
     outcome.exerciseExit = result.exerciseExit
-    return outcome
+    outcome.denyStorm = result.denyStorm
+    outcome.readinessTimedOut = result.readinessTimedOut
+    outcome.stderrTail = tail
+    return SandboxedRun(outcome: outcome, recording: result.recording)
 }
-
-nonisolated(unsafe) var lastSandboxRecording: Recording?
 
 struct Diagnose: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -187,8 +304,10 @@ struct Diagnose: ParsableCommand {
         }
         if let o = output { CLI.guarded { try Record.preflightOutput(o) } }
         let plan = SandboxPlan(runtimeWritable: rt.writable.map(\.path), mounts: [], environment: [:])
-        let outcome = runSandboxed(plan: plan, policy: TracePolicy(mode: .writes), launch: launch, writable: rt.writable.map(\.path), noNewPrivs: false)
-        let rec = lastSandboxRecording!
+        let box = HostStateBox()
+        let run = runSandboxed(plan: plan, policy: TracePolicy(mode: .writes), launch: launch, writable: rt.writable.map(\.path), noNewPrivs: false, state: box)
+        box.cleanUp()
+        let outcome = run.outcome, rec = run.recording
         if let o = output { CLI.guarded { try writeAtomically(rec.encoded(), to: o) } }
         // Only the refused writes matter here; analyze them as what must be fixed.
         let failedPaths = Set(outcome.failedWrites.map(\.path))
@@ -240,5 +359,63 @@ struct Diagnose: ParsableCommand {
     func reaction(_ f: VerifyOutcome.FailedWrite, _ o: VerifyOutcome) -> String {
         if f.count > 1 { return "retried (\(f.count) attempts)" + (o.exit.shellStatus == 0 ? ", then carried on" : ", then exited with \(o.exit.shellStatus)") }
         return o.exit.shellStatus == 0 ? "carried on without it" : "exited with status \(o.exit.shellStatus)"
+    }
+}
+
+/// Tees this process's stderr (which the traced app inherits) through a pipe, keeping the last lines:
+/// a failed verification ends with what the app said.
+final class StderrTail: @unchecked Sendable {
+    private var saved: Int32 = -1
+    private var readFd: Int32 = -1
+    private var lines: [String] = []
+    private var partial: [UInt8] = []
+    private let lock = NSLock()
+    private var thread: Thread?
+
+    func start() {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return }
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        saved = dup(2)
+        guard saved >= 0, dup2(fds[1], 2) >= 0 else { close(fds[0]); close(fds[1]); return }
+        close(fds[1])
+        readFd = fds[0]
+        let out = saved, input = readFd
+        let t = Thread { [self] in
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(input, &buf, buf.count)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                _ = buf.withUnsafeBytes { write(out, $0.baseAddress, n) }
+                absorb(buf[0..<n])
+            }
+        }
+        thread = t
+        t.start()
+    }
+
+    private func absorb(_ bytes: ArraySlice<UInt8>) {
+        lock.lock(); defer { lock.unlock() }
+        for b in bytes {
+            if b == 0x0A || b == 0x0D {
+                let line = String(decoding: partial, as: UTF8.self)
+                if !line.isEmpty && !line.hasPrefix("\u{1B}[K") && !line.hasPrefix("roprof:") { lines.append(line) }
+                if lines.count > 40 { lines.removeFirst(lines.count - 40) }
+                partial.removeAll(keepingCapacity: true)
+            } else if partial.count < 1000 { partial.append(b) }
+        }
+    }
+
+    /// Restores stderr and returns the last lines the app wrote to it.
+    func stop() -> [String] {
+        if saved >= 0 { dup2(saved, 2); close(saved); saved = -1 }
+        // The app's processes are gone; what is still in the pipe arrives at once. A daemon that kept
+        // the pipe open must not hold us: wait briefly, then read what we have.
+        usleep(50_000)
+        lock.lock(); defer { lock.unlock() }
+        var out = lines
+        if !partial.isEmpty { out.append(String(decoding: partial, as: UTF8.self)) }
+        return out
     }
 }

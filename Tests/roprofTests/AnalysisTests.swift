@@ -17,6 +17,12 @@ enum RecordingFixture {
         return FileMutation(path: path, operation: op, count: max(1, failed), succeeded: failed > 0 ? 0 : 1, errors: errors,
                             syscalls: ["openat"], processes: [exe], pids: [10], bytes: bytes, existedBefore: existed, runs: runs)
     }
+    /// Filesystem facts: each directory with its entries (owned by root, mode 755, no code).
+    static func facts(_ dirs: [String: [String]], code: [String: [String]] = [:], symlinks: [String: String] = [:]) -> FilesystemFacts {
+        var d: [String: DirectoryFacts] = [:]
+        for (k, v) in dirs { d[k] = DirectoryFacts(uid: 0, gid: 0, mode: 0o755, entries: v.sorted(), entryCount: v.count, code: code[k]) }
+        return FilesystemFacts(directories: d, symlinks: symlinks)
+    }
     static func recording(_ files: [FileMutation], syscalls: [String: Int] = ["read": 1, "openat": 3], uid: Int = 1000) -> Recording {
         Recording(runs: [run(uid: uid)], files: files, syscalls: ["x86_64": syscalls], blindSpots: []).normalized()
     }
@@ -26,7 +32,9 @@ enum RecordingFixture {
     let catalog = try! ProfileCatalog.load()
 
     func analyze(_ r: Recording, runtime: String = "kubernetes", dirs: [String: [String]] = [:]) throws -> Analysis {
-        try Analyzer(runtime: catalog.runtime(named: runtime), catalog: catalog, listDirectory: { dirs[$0] }).analyze(r)
+        var r = r
+        if !dirs.isEmpty { r.filesystem = RecordingFixture.facts(dirs) }
+        return try Analyzer(runtime: catalog.runtime(named: runtime), catalog: catalog).analyze(r)
     }
 
     @Test func classifiesHarmlessBreakingAndUnresolved() throws {
@@ -177,7 +185,11 @@ enum RecordingFixture {
 
     @Test(arguments: [("tmpa8f3k2x", "tmp*"), ("quickstart-_ugspvpv.tmp", "quickstart-*.tmp"), ("app.pid", "app.pid"),
                       ("m.cpython-311.pyc.140682336532912", "m.cpython-311.pyc.*"), ("wgunicorn-k2j3h4g5", "wgunicorn-*"),
-                      ("ccA1b2C3.s", "cc*.s"), ("settings.py", "settings.py"), ("hsperfdata_root", "hsperfdata_root")])
+                      ("ccA1b2C3.s", "cc*.s"), ("settings.py", "settings.py"), ("hsperfdata_root", "hsperfdata_root"),
+                      // names that differ on every run of a real server (Redis, PostgreSQL, Java)
+                      ("temp-9103.rdb", "temp-*.rdb"), ("pgsql_tmp30095.0", "pgsql_tmp*.0"), ("pg_internal.init.30051", "pg_internal.init.*"),
+                      ("upload1246625846273850080.tmp", "upload*.tmp"), ("__init__.cpython-311.pyc.140068440194480", "__init__.cpython-311.pyc.*"),
+                      ("15-main.pid", "15-main.pid"), ("python3.11", "python3.11"), ("PG_VERSION", "PG_VERSION"), ("sqlite3", "sqlite3")])
     func randomNamesAreGlobbed(name: String, shape: String) {
         #expect(NameShape.shape(name) == shape)
     }
@@ -213,7 +225,7 @@ enum RecordingFixture {
         why: "our app can run without its cache"
         """.write(toFile: dir + "/remedies/mine.yaml", atomically: true, encoding: .utf8)
         let c = try ProfileCatalog.load(extraDirectory: dir)
-        let a = try Analyzer(runtime: c.runtime(named: "kubernetes"), catalog: c, listDirectory: { _ in nil })
+        let a = try Analyzer(runtime: c.runtime(named: "kubernetes"), catalog: c)
             .analyze(RecordingFixture.recording([RecordingFixture.m("/opt/myapp/cache/x", .create)]))
         #expect(a.env["MYAPP_NO_CACHE"] == "1")
         #expect(a.mounts.isEmpty)
@@ -246,7 +258,7 @@ enum RecordingFixture {
                                     RecordingFixture.m("/srv/data/jobs.db", .create, runs: ["run-a", "run-b"]),
                                     RecordingFixture.m("/tmp/engine-report.txt", .create, runs: ["run-b"])],
                             syscalls: ["x86_64": ["read": 1]], blindSpots: []).normalized()
-        let a = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog, listDirectory: { _ in [] }).analyze(rec)
+        let a = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(rec)
         let plan = Workload.plan(a, rec)
         #expect(plan.map(\.name) == ["engine", "webserver"], "names come from the command's last word when runs have no --name")
         let web = try #require(plan.first { $0.name == "webserver" })
