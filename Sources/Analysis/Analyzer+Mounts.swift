@@ -69,11 +69,15 @@ extension Analyzer {
         }
         // Nested mounts collapse into the outermost one, unless the inner one is a directory that
         // already existed: a mount over its parent would hide it (/run over /run/postgresql).
+        // (A state volume starts with the image's content, so it hides nothing: everything inside it folds in.)
         for point in groups.keys.sorted(by: { $0.count > $1.count }) {
-            let holdsData = groups[point]!.contains { persistent.contains($0.path) }
+            guard let items = groups[point] else { continue }
+            let holdsData = items.contains { persistent.contains($0.path) }
             let preexisting = view.existedBefore(point)
             if let outer = groups.keys.filter({ $0 != point && PathGlob.isUnder(point, $0) && !fileMounts.contains($0) }).min(by: { $0.count < $1.count }),
-               !(holdsData && Self.scratchDirs.contains(outer)), !preexisting || Self.tempDirs.contains(outer) {
+               !(holdsData && Self.scratchDirs.contains(outer)),
+               !preexisting || Self.tempDirs.contains(outer)
+                || purpose(outer, groups[outer]! + items, persistent: persistent, evidence: evidence).0 == .state {
                 groups[outer, default: []].append(contentsOf: groups.removeValue(forKey: point) ?? [])
                 fileMounts.remove(point)
             }
@@ -158,13 +162,14 @@ extension Analyzer {
         var stateWhy: [String] = []
         let dbFiles = Array(Set(items.filter { persistent.contains($0.path) }.map { PathGlob.name($0.path) })).sorted()
         if !dbFiles.isEmpty { stateWhy.append("database files (\(dbFiles.prefix(4).joined(separator: ", ")))") }
-        let inTemp = Self.scratchDirs.contains(point) || Self.tempDirs.contains(where: { PathGlob.isUnder(point, $0) })
+        // /tmp, /run, …: emptied at every boot by definition; an fsync there is not a wish to survive restarts.
+        let inTemp = Self.scratchDirs.contains(where: { PathGlob.isUnder(point, $0) })
         if !inTemp {
             for p in items { stateWhy += evidence.durable[p.path] ?? [] }
             if Self.dataDirNames.contains(PathGlob.name(point).lowercased()) { stateWhy.append("a data directory by its name (\(PathGlob.name(point)))") }
         }
         stateWhy = Array(uniqued(stateWhy).prefix(4))
-        if Self.scratchDirs.contains(point), let f = fhs { return (f.0, [f.1]) }  // /tmp, /run, …: always memory
+        if inTemp && dbFiles.isEmpty, let f = fhs { return (f.0, [f.1]) }  // /tmp, /run, …: always memory
         if !stateWhy.isEmpty {
             return (.state, (fhs?.0 == .state ? [fhs!.1] : []) + stateWhy)
         }

@@ -104,7 +104,8 @@ public enum NameShape {
         guard t.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { return false }
         let letters = t.filter(\.isLetter).count
         // Python's tempfile: 8 characters of [a-z0-9_].
-        if t.count == 8 && t.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" }) && (digits > 0 || t.contains("_")) { return true }
+        if t.count == 8 && t.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" })
+            && (digits > 0 || t.contains("_") && !t.hasPrefix("__") && !t.hasSuffix("__")) { return true }
         if loose { return digits >= 1 || t.contains(where: \.isUppercase) && t.contains(where: \.isLowercase) }
         // Mixed letters and digits in a short token: mkstemp-style.
         return digits >= 1 && letters >= 1 && t.count <= 12 && digits * 5 >= t.count

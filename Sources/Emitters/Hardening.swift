@@ -54,7 +54,8 @@ public struct Hardening {
             return true
         }
         let volumes = nameable.map { m -> Volume in
-            var base = "roprof" + m.path.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
+            // Volume names: ASCII letters, digits and '-' (compose and Kubernetes both require it).
+            var base = "roprof" + m.path.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? String($0) : "-" }.joined()
             while base.contains("--") { base = base.replacingOccurrences(of: "--", with: "-") }
             base = String(base.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(55))
             var name = base, n = 2

@@ -92,7 +92,6 @@ struct Verify: ParsableCommand {
         let policy = allowed.map { TracePolicy(mode: .check, allowed: $0, denyUnlisted: true) } ?? TracePolicy(mode: .writes)
         let writable = rt.writable.map(\.path) + plan.mounts.map(\.path)
         let state = HostStateBox()
-        defer { state.cleanUp() }
         let first = runSandboxed(plan: plan, policy: policy, launch: launch, writable: writable, noNewPrivs: allowed != nil, state: state)
         var outcome = first.outcome
         var restartNote: String? = nil
@@ -106,6 +105,7 @@ struct Verify: ParsableCommand {
             restartNote = "after a restart on the same volumes (\(files) file\(files == 1 ? "" : "s"), \(Human.bytes(bytes)) kept in \(kept.keys.sorted().joined(separator: ", ")))"
             if !second.outcome.passed { outcome = second.outcome; restartNote = "the second run, " + restartNote! }
         }
+        state.cleanUp()  // before any exit: CLI.terminate runs no defer
         if outcome.passed {
             print(style.green("roprof verify: PASS") + " — `\(launch.command.map(shellQuote).joined(separator: " "))` ran with \(what)" + (restartNote.map { ", and again " + $0 } ?? ""))
             CLI.terminate(0)
@@ -132,7 +132,7 @@ struct Verify: ParsableCommand {
             print("  the --while exercise failed with status \(e.shellStatus)")
         }
         if !outcome.stderrTail.isEmpty {
-            print("  the app's last words on stderr:")
+            print("  the last lines on stderr (the app's, and the --while exercise's):")
             for line in outcome.stderrTail.suffix(8) { print("    " + style.dim(Human.printable(line))) }
         }
         CLI.terminate(1)
@@ -223,7 +223,10 @@ struct Verify: ParsableCommand {
 /// The sandbox's host state, shared by the runs of one verify (a restart reuses the volumes).
 final class HostStateBox {
     var state: SandboxPlan.HostState?
-    func cleanUp() { if let s = state { SandboxPlan.cleanUp(s) } }
+    func cleanUp() {
+        if let s = state { SandboxPlan.cleanUp(s) }
+        state = nil
+    }
 }
 
 /// One sandboxed run: its outcome and its recording.

@@ -96,7 +96,7 @@ struct CLITests {
         let json = try Support.run([roprof, "report", "--format", "json", dir + "/r.json"])
         let obj = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect(obj?["format"] as? String == "roprof-analysis")
-        #expect(obj?["version"] as? Int == 1)
+        #expect(obj?["version"] as? Int == 2)
         let docker = try Support.run([roprof, "report", "--runtime", "podman", dir + "/r.json"])
         #expect(docker.stdout.contains("nothing breaks"), "podman's --read-only-tmpfs makes /tmp writable")
     }
