@@ -72,6 +72,8 @@ public struct Analyzer {
         for i in breaking.indices {
             let p = breaking[i]
             for r in catalog.remedies where r.matches(path: p.path, processes: p.processes) {
+                // A file the app fsyncs is data, whatever its name (kv.log is a write-ahead log, not a log).
+                if r.kind == .stdout && evidence.durable[p.path] != nil { continue }
                 var app = applications[r.id] ?? RemedyApplication(id: r.id, title: r.title, kind: r.kind, env: r.env ?? [:], fix: r.fix,
                                                                   why: r.why, paths: [], coversWithoutMount: r.kind == .env || r.kind == .relocate)
                 app.paths.append(p.path)

@@ -72,9 +72,6 @@ public struct Hardening {
             if !names.isDisjoint(with: ["setgid", "setresgid", "setregid", "setgroups", "setfsgid"]) { caps.insert("SETGID") }
             warnings.append("the app ran as root (uid 0): runAsNonRoot is left out, and capabilities it used implicitly (DAC_OVERRIDE, FOWNER, …) cannot all be seen; run it as a non-root user, or prove the settings with `roprof verify`")
         }
-        if names.contains("listen") && names.isDisjoint(with: ["accept", "accept4"]) {
-            warnings.append("the app listened for connections but accepted none while it was recorded, so the seccomp profile lacks accept/accept4: record it serving real requests (--ready-url URL --while 'CMD'), or it will be denied its first connection")
-        }
         var seccomp: SeccompPlan? = nil
         if r.hasCompleteSyscallInventory {
             seccomp = SeccompPlan.build(r, baseline: catalog.seccompBaseline, target: options.targetArch)
@@ -121,6 +118,10 @@ public struct SeccompPlan: Equatable {
             if repl.isEmpty {
                 if r.allSyscallNames.contains(name) { dropped.append(name) }
             } else { names.formUnion(repl) }
+        }
+        let recorded = r.allSyscallNames
+        if recorded.contains("listen") && recorded.isDisjoint(with: ["accept", "accept4"]) {
+            warnings.append("the app listened for connections but accepted none while it was recorded, so the seccomp profile lacks accept/accept4: record it serving real requests (--ready-url URL --while 'CMD'), or it will be denied its first connection")
         }
         if !dropped.isEmpty {
             warnings.append("\(arch.rawValue) has no \(dropped.joined(separator: ", ")); dropped from the profile")
