@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+@testable import TraceModel
+
+/// Debian's own PostgreSQL, Apache and Redis (installed by .ci/setup, configured as the packages ship
+/// them), recorded doing real work, then run under a read-only root with exactly the suggested
+/// mounts and seccomp profile (`verify`, the sandbox). State must survive a restart.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct DebianServerTests {
+    let roprof = Support.roprof
+
+    /// `python3 -c` that POSTs/GETs a URL and appends the body to a file (the exercise runs outside the sandbox).
+    static func fetch(_ url: String, appendTo file: String? = nil) -> String {
+        "python3 -c \"import urllib.request as u; b=u.urlopen('\(url)').read().decode().strip()\(file.map { "; open('\($0)','a').write(b+'\\\\n')" } ?? "")\""
+    }
+
+    func suggestedDocker(_ rec: String) throws -> String {
+        let s = try Support.run([roprof, "suggest", "--format", "docker", "--runtime", "docker", rec])
+        #expect(s.status == 0, "\(s.stderr)")
+        return s.stdout
+    }
+
+    @Test func redisKeepsItsKeysAcrossARestartUnderTheSuggestedSettings() throws {
+        let server = try Support.which("redis-server"), cli = try Support.which("redis-cli")
+        let port = 6391, dir = Support.scratch("redis"), rec = dir + "/redis.json", counts = dir + "/hits"
+        let cmd = ["setpriv", "--reuid=redis", "--regid=redis", "--init-groups", server, "/etc/redis/redis.conf",
+                   "--port", "\(port)", "--daemonize", "no", "--appendonly", "yes", "--logfile", ""]
+        let work = "\(cli) -p \(port) set greeting hello >/dev/null && \(cli) -p \(port) incr hits >/dev/null && \(cli) -p \(port) bgsave >/dev/null && sleep 1"
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--ready-url", "127.0.0.1:\(port)", "--while", work, "--"] + cmd)
+        #expect(r.status == 0, "\(r.stderr)")
+        let docker = try suggestedDocker(rec)
+        #expect(docker.contains("--mount=type=volume,source=roprof-var-lib-redis,destination=/var/lib/redis"), "the data dir is a volume:\n\(docker)")
+        #expect(!docker.contains("destination=/var/lib/redis,tmpfs"), "never memory for Redis's data")
+        let report = try Support.run([roprof, "report", "--runtime", "docker", rec]).stdout
+        #expect(report.contains("state: must survive restarts") && (report.contains("fdatasync") || report.contains("fsync")), "\(report)")
+        #expect(report.contains("redis-server"), "the process is named as it was run, not redis-check-rdb:\n\(report)")
+        #expect(report.contains("temp-*.rdb"), "per-run names are generalised:\n\(report)")
+
+        let exercise = "\(cli) -p \(port) incr visits >> \(counts) && \(cli) -p \(port) get greeting >> \(counts)"
+        let v = try Support.run([roprof, "verify", "--quiet", "--runtime", "docker", "--from", rec, "--ready-url", "127.0.0.1:\(port)",
+                                 "--while", exercise, "--"] + cmd)
+        #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
+        #expect(v.stdout.contains("PASS") && v.stdout.contains("restart"), "\(v.stdout)")
+        let lines = try String(contentsOfFile: counts, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 4 && lines[1] == "hello" && lines[3] == "hello", "\(lines)")
+        if lines.count == 4, let a = Int(lines[0]), let b = Int(lines[2]) { #expect(b == a + 1, "the counter survived the restart: \(lines)") }
+    }
+
+    @Test func postgresStartsAndKeepsItsRowsUnderTheSuggestedSettings() throws {
+        let bin = try #require(((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).sorted().last.map { "/usr/lib/postgresql/\($0)/bin" },
+                               "postgresql is not installed: run .ci/setup (apt-get install postgresql)")
+        let version = URL(fileURLWithPath: bin).deletingLastPathComponent().lastPathComponent
+        let data = "/var/lib/postgresql/\(version)/main", conf = "/etc/postgresql/\(version)/main/postgresql.conf"
+        let psql = try Support.which("psql")
+        // Trust on loopback for the exercise (which runs outside the sandbox), readable by postgres.
+        try FileManager.default.createDirectory(atPath: "/etc/roprof-test", withIntermediateDirectories: true)
+        try "local all all peer\nhost all all 127.0.0.1/32 trust\n".write(toFile: "/etc/roprof-test/pg_hba.conf", atomically: true, encoding: .utf8)
+        chmod("/etc/roprof-test/pg_hba.conf", 0o644)
+        let port = 5441, dir = Support.scratch("pg"), rec = dir + "/pg.json", counts = dir + "/rows"
+        let cmd = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", bin + "/postgres", "-D", data, "-c", "config_file=\(conf)",
+                   "-p", "\(port)", "-c", "logging_collector=off", "-c", "hba_file=/etc/roprof-test/pg_hba.conf"]
+        let sql = "\(psql) -q -h 127.0.0.1 -p \(port) -U postgres -d postgres -tA -c 'create table if not exists roprof_visits(n serial primary key)' -c 'insert into roprof_visits default values' -c 'select count(*) from roprof_visits'"
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--ready-url", "127.0.0.1:\(port)", "--while", sql, "--"] + cmd)
+        #expect(r.status == 0, "\(r.stderr)")
+        let docker = try suggestedDocker(rec)
+        #expect(docker.contains("destination=/run/postgresql,"), "narrowed to /run/postgresql, never /run:\n\(docker)")
+        #expect(!docker.contains("destination=/run,") && !docker.contains("destination=/var/run,"), "\(docker)")
+        #expect(docker.contains("--mount=type=volume,source=") && docker.contains("destination=\(data)"), "\(docker)")
+        let v = try Support.run([roprof, "verify", "--quiet", "--runtime", "docker", "--from", rec, "--ready-url", "127.0.0.1:\(port)",
+                                 "--while", sql + " >> \(counts)", "--"] + cmd)
+        #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
+        #expect(v.stdout.contains("PASS") && v.stdout.contains("restart"), "\(v.stdout)")
+        let rows = try String(contentsOfFile: counts, encoding: .utf8).split(separator: "\n").compactMap { Int($0) }
+        #expect(rows.count == 2 && rows[1] == rows[0] + 1, "the second start found the first one's row: \(rows)")
+    }
+
+    @Test func apacheStartsUnderTheSuggestedSettings() throws {
+        let ctl = try Support.which("apache2ctl")
+        // As in a fresh container: the package ships neither; apache2ctl creates them at start.
+        for leftover in ["/run/apache2", "/run/lock/apache2"] { try? FileManager.default.removeItem(atPath: leftover) }
+        let dir = Support.scratch("apache"), rec = dir + "/apache.json"
+        let work = (1...3).map { _ in Self.fetch("http://127.0.0.1:80/") }.joined(separator: " && ")
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--ready-url", "http://127.0.0.1:80/", "--while", work, "--", ctl, "-D", "FOREGROUND"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let docker = try suggestedDocker(rec)
+        #expect(docker.contains("destination=/run/apache2,") && docker.contains("destination=/run/lock,"), "narrowed, one name per place:\n\(docker)")
+        #expect(!docker.contains("destination=/run,") && !docker.contains("destination=/var/run") && !docker.contains("destination=/var/lock"), "\(docker)")
+        let v = try Support.run([roprof, "verify", "--quiet", "--runtime", "docker", "--from", rec, "--ready-url", "http://127.0.0.1:80/",
+                                 "--while", Self.fetch("http://127.0.0.1:80/"), "--", ctl, "-D", "FOREGROUND"])
+        #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
+        #expect(v.stdout.contains("PASS"))
+    }
+}
