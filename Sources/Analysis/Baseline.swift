@@ -86,6 +86,9 @@ public struct Baseline: Codable, Equatable, Sendable {
 
     /// Parses a baseline, with one-line errors that name the file and line.
     public static func load(path: String) throws -> Baseline {
+        if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size > InputLimits.maxBaselineBytes {
+            throw ModelError("cannot read baseline '\(path)': \(size >> 20) MiB is far larger than a baseline (at most \(InputLimits.maxBaselineBytes >> 20) MiB); is it the right file?")
+        }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ModelError("cannot read baseline '\(path)' (create one with `roprof check --baseline \(path) --update -- CMD`)")
         }
@@ -96,6 +99,9 @@ public struct Baseline: Codable, Equatable, Sendable {
         func err(_ node: Node?, _ msg: String) -> ModelError {
             let line = node?.mark.map { ":\($0.line)" } ?? ""
             return ModelError("\(source)\(line): \(msg)")
+        }
+        if InputLimits.excessiveNesting(Data(text.utf8)) != nil || text.utf8.count > InputLimits.maxBaselineBytes {
+            throw ModelError("\(source): not a roprof baseline (nested more than \(InputLimits.maxNesting) levels deep, or larger than \(InputLimits.maxBaselineBytes >> 20) MiB)")
         }
         let root: Node
         do {

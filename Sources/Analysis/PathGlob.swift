@@ -116,7 +116,9 @@ public enum NameShape {
         let trailing = t.reversed().prefix { $0.isASCII && $0.isNumber }.count
         guard trailing >= 4, trailing < t.count else { return nil }
         let word = t.dropLast(trailing)
-        guard word.allSatisfy({ $0.isASCII && ($0.isLetter || $0 == "_") }) else { return nil }
+        // A word: at least three letters, some lower-case (an upper-case hex prefix such as C1234567 is an id).
+        guard word.count >= 3, word.allSatisfy({ $0.isASCII && ($0.isLetter || $0 == "_") }),
+              word.contains(where: { $0.isLowercase || $0 == "_" }) else { return nil }
         return String(word) + "*"
     }
 }

@@ -45,6 +45,7 @@ static void report(int fd, int stage, int err) {
 pid_t roprof_spawn(const struct roprof_spawn_config *c) {
     pid_t pid = fork();
     if (pid != 0) return pid;
+    if (c->parent_death_signal) prctl(PR_SET_PDEATHSIG, c->parent_death_signal);
 
     sigset_t none;
     sigemptyset(&none);

@@ -41,6 +41,14 @@ extension Recording {
 
     /// Reads a recording file, with one-line errors that name the file and the fix.
     public static func load(path: String) throws -> Recording {
+        if path == "-" { return try decode(FileHandle.standardInput.readDataToEndOfFile(), source: "standard input") }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw ModelError("cannot read recording '\(path)': it is a directory (give the recording's file, e.g. \(path.hasSuffix("/") ? path : path + "/")roprof-recording.json)")
+        }
+        if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size > InputLimits.maxRecordingBytes {
+            throw ModelError("cannot read recording '\(path)': \(size >> 20) MiB is larger than any recording roprof writes (at most \(InputLimits.maxRecordingBytes >> 20) MiB); is it the right file?")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelError("cannot read recording '\(path)': no such file or not readable (make one with `roprof record -o \(path) -- CMD`)")
         }
@@ -49,6 +57,9 @@ extension Recording {
 
     public static func decode(_ data: Data, source: String) throws -> Recording {
         struct Header: Decodable { var format: String?; var version: Int? }
+        if let depth = InputLimits.excessiveNesting(data) {
+            throw ModelError("'\(source)' is not a roprof recording: nested more than \(depth) levels deep; record it again with `roprof record`")
+        }
         let header: Header
         do { header = try JSONDecoder().decode(Header.self, from: data) } catch {
             throw ModelError("'\(source)' is not a roprof recording: not valid JSON (\(shortReason(error))); record it again with `roprof record`")
@@ -73,6 +84,32 @@ extension Recording {
     }
 }
 
+/// Bounds on what roprof reads, so a corrupt or hostile input costs bounded time and memory.
+public enum InputLimits {
+    public static let maxRecordingBytes = 512 << 20
+    public static let maxBaselineBytes = 16 << 20
+    public static let maxNesting = 256
+
+    /// The nesting limit when `bytes` nests brackets deeper than it (outside strings), else nil:
+    /// checked before a recursive parser sees the input.
+    public static func excessiveNesting(_ bytes: Data, limit: Int = maxNesting) -> Int? {
+        var depth = 0, inString = false, escaped = false
+        for b in bytes {
+            if inString {
+                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                continue
+            }
+            switch b {
+            case 0x22: inString = true
+            case 0x5B, 0x7B: depth += 1; if depth > limit { return limit }
+            case 0x5D, 0x7D: depth -= 1
+            default: break
+            }
+        }
+        return nil
+    }
+}
+
 /// One line describing a decoding error, with the JSON path at fault.
 public func shortReason(_ error: Error) -> String {
     func pathString(_ path: [CodingKey]) -> String {
@@ -92,21 +129,92 @@ public func shortReason(_ error: Error) -> String {
     }
 }
 
-/// Writes bytes to a file atomically (temp file in the same directory, then rename): never a half-written file.
+/// Writes output where the user pointed `-o`, never damaging what is there:
+/// - a regular file or a missing path: atomically (a temporary file in the same directory, fsynced,
+///   then renamed over it), keeping an existing file's mode and owner; a symlink is followed, so its
+///   target is written and the link stays;
+/// - a character device, a FIFO, `-` or /dev/stdout: written directly (nothing to rename over);
+/// - anything else (a directory, a socket, a block device): refused.
+/// Every write, fsync and close is checked: ENOSPC or EIO is an error, never "written".
 public func writeAtomically(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
+    if path == "-" || path == "/dev/stdout" { return try writeAll(data, fd: 1, what: "standard output") }
+    var target = path
+    var st = stat()
+    if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
+        guard let real = realpath(path, nil) else {
+            throw ModelError("cannot write '\(path)': it is a symlink to a missing place (\(String(cString: strerror(errno)))); point -o at a real path")
+        }
+        target = String(cString: real)
+        free(real)
+    }
+    let exists = stat(target, &st) == 0
+    if exists {
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFCHR, S_IFIFO:
+            let fd = open(target, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
+            do { try writeAll(data, fd: fd, what: "'\(path)'") } catch { close(fd); throw error }
+            guard close(fd) == 0 else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
+            return
+        case S_IFDIR:
+            throw ModelError("cannot write '\(path)': it is a directory (give a file name, e.g. \(path.hasSuffix("/") ? path : path + "/")out.json)")
+        default:
+            throw ModelError("cannot write '\(path)': it is neither a regular file, a character device nor a FIFO; choose another path")
+        }
+    } else if errno != ENOENT {
+        throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))")
+    }
+    let url = URL(fileURLWithPath: target)
     let dir = url.deletingLastPathComponent().path
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-        throw ModelError("cannot write '\(path)': directory '\(dir)' does not exist")
+        throw ModelError("cannot write '\(path)': directory '\(dir)' does not exist (create it, or choose another path with -o)")
     }
+    removeStaleTemporaries(dir: dir, name: url.lastPathComponent)
     let tmp = dir + "/.\(url.lastPathComponent).tmp-\(getpid())"
-    guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-        throw ModelError("cannot write '\(path)': directory '\(dir)' is not writable (choose another path with -o)")
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, exists ? st.st_mode & 0o7777 : 0o644)
+    guard fd >= 0 else {
+        let e = errno
+        throw ModelError("cannot write '\(path)': directory '\(dir)' is not writable (\(String(cString: strerror(e)))); choose another path with -o")
     }
-    if rename(tmp, path) != 0 {
+    do {
+        try writeAll(data, fd: fd, what: "'\(path)'")
+        if exists { _ = fchown(fd, st.st_uid, st.st_gid); _ = fchmod(fd, st.st_mode & 0o7777) }
+        guard fsync(fd) == 0 || errno == EINVAL else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
+        guard close(fd) == 0 else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
+    } catch {
+        close(fd)
+        unlink(tmp)
+        throw error
+    }
+    if rename(tmp, target) != 0 {
         let e = errno
         unlink(tmp)
         throw ModelError("cannot write '\(path)': \(String(cString: strerror(e)))")
+    }
+}
+
+/// Writes every byte, retrying short writes and EINTR; ENOSPC, EIO, EPIPE and the like are errors.
+public func writeAll(_ data: Data, fd: Int32, what: String) throws {
+    try data.withUnsafeBytes { (buf: UnsafeRawBufferPointer) in
+        var off = 0
+        while off < buf.count {
+            let n = write(fd, buf.baseAddress! + off, buf.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ModelError("cannot write \(what): \(String(cString: strerror(errno)))")
+            }
+            off += n
+        }
+    }
+}
+
+/// Temporary files of earlier writes whose roprof was killed before renaming them.
+func removeStaleTemporaries(dir: String, name: String) {
+    let prefix = ".\(name).tmp-"
+    for e in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where e.hasPrefix(prefix) {
+        guard let pid = Int32(e.dropFirst(prefix.count)), pid != getpid() else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { unlink(dir + "/" + e) }
     }
 }

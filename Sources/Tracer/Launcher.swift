@@ -55,7 +55,9 @@ struct SpawnFailure: Error {
 enum Launcher {
     /// Forks a child that stops itself (for PTRACE_SEIZE), installs `filter`, and execs.
     /// Returns the pid and the read end of the CLOEXEC error pipe.
-    static func spawn(_ spec: LaunchSpec, filter: [UInt8]) throws -> (pid: pid_t, errorPipe: Int32) {
+    /// `traced` false: no stop for PTRACE_SEIZE, and the child dies with roprof (PR_SET_PDEATHSIG),
+    /// for helpers such as the --while exercise that must never outlive a killed roprof.
+    static func spawn(_ spec: LaunchSpec, filter: [UInt8], traced: Bool = true) throws -> (pid: pid_t, errorPipe: Int32) {
         var fds: [Int32] = [0, 0]
         guard pipe2(&fds, O_CLOEXEC) == 0 else { throw TraceError.system("pipe2", errno) }
         var owned: [UnsafeMutablePointer<CChar>] = []
@@ -82,9 +84,10 @@ enum Launcher {
                             path: path, argv: av.baseAddress, envp: ev.baseAddress, cwd: cwd,
                             new_mount_namespace: spec.mountNamespace ? 1 : 0,
                             steps: UnsafePointer(sb.baseAddress), step_count: Int32(sb.count),
-                            stop_for_seize: 1,
+                            stop_for_seize: traced ? 1 : 0,
                             filter: filter.isEmpty ? nil : fb.baseAddress, filter_len: UInt16(filter.count / 8),
-                            force_no_new_privs: spec.noNewPrivs ? 1 : 0, error_fd: fds[1])
+                            force_no_new_privs: spec.noNewPrivs ? 1 : 0, error_fd: fds[1],
+                            parent_death_signal: traced ? 0 : SIGKILL)
                         return roprof_spawn(&cfg)
                     }
                 }

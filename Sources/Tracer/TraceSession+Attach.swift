@@ -60,7 +60,7 @@ extension TraceSession {
         progress?.clear()
         var result = finish()
         result.recording.runs[0].attachedPid = Int(pid)
-        result.recording.runs[0].complete = true
+        result.recording.runs[0].complete = !interruptedEarly
         result.exit = ExitInfo(code: 0)
         return result
     }

@@ -128,6 +128,14 @@ public final class TraceSession {
     /// Attach mode: every syscall is stepped with PTRACE_SYSCALL (no filter in a running process).
     var attachMode = false
     var detaching = false
+    /// SIGINT/SIGTERM/SIGHUP/SIGQUIT received so far: the first stops the app (or detaches), the
+    /// second ends the recording early (marked incomplete), the third gives up waiting at once.
+    var interrupts = 0
+    /// A SIGINT/SIGQUIT that may have been sent to roprof alone: passed on to the app if it is still
+    /// running after a moment (a terminal's Ctrl-C already reached it through the process group).
+    var unforwardedInterrupt: (signal: Int32, at: Date)?
+    var interruptedEarly = false
+    var abandon = false
 
     public init(options: TraceOptions) {
         self.options = options
@@ -268,6 +276,7 @@ public final class TraceSession {
         while true {
             let sigs = roprof_take_signals()
             if sigs != 0 { handleSignals(sigs) }
+            if abandon { return }
             checkDeadline()
             if tracees.isEmpty && rootExit != nil && exercisePid != 0 { kill(exercisePid, SIGTERM) }  // the app is gone
             var status: Int32 = 0
@@ -431,6 +440,7 @@ public final class TraceSession {
 
     func installSignalHandlers() {
         for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM] { roprof_install_flag_handler(s, 0) }
+        _ = roprof_take_signals()  // a signal an earlier session already handled
         // A parent may hand us a blocked signal mask (posix_spawn keeps it): unblock what the loop needs.
         var set = sigset_t()
         sigemptyset(&set)
@@ -442,28 +452,47 @@ public final class TraceSession {
         }
     }
 
+    /// Stops the progress timer. The signal handlers stay: a signal that arrives while the recording
+    /// is being written must not kill roprof before it is on disk (roprof exits right after).
     func restoreSignalHandlers() {
         var it = itimerval()
         setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &it, nil)
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM] { signal(s, SIG_DFL) }
     }
 
     func handleSignals(_ mask: UInt) {
         func has(_ s: Int32) -> Bool { mask & (1 << UInt(s)) != 0 }
-        // A terminal's Ctrl-C / Ctrl-\ reaches the app's process group by itself; the app decides.
-        // A SIGTERM / SIGHUP sent to roprof alone is passed on to the app.
-        if attachMode {
-            if has(SIGINT) || has(SIGTERM) || has(SIGHUP) || has(SIGQUIT) { beginDetach() }
-        } else {
-            // A terminal's Ctrl-C / Ctrl-\ already reached the app's process group; nothing to add.
-            for s in [SIGTERM, SIGHUP] where has(s) { kill(rootPid, s) }
-        }
         if has(SIGALRM) { progress?.update(self) }
+        let received = [SIGINT, SIGTERM, SIGHUP, SIGQUIT].filter(has)
+        guard !received.isEmpty else { return }
+        interrupts += 1
+        switch interrupts {
+        case 1:
+            if attachMode { beginDetach(); return }
+            // A SIGTERM / SIGHUP sent to roprof is passed on to the app. A terminal's Ctrl-C / Ctrl-\
+            // reaches the app's process group by itself; if it was sent to roprof alone, the app gets
+            // it after a moment (see checkDeadline).
+            for s in received where s == SIGTERM || s == SIGHUP { kill(rootPid, s) }
+            if let s = received.first(where: { $0 == SIGINT || $0 == SIGQUIT }) { unforwardedInterrupt = (s, Date()) }
+        case 2:
+            // Finish now: what was seen so far is written, marked incomplete.
+            interruptedEarly = true
+            progress?.clear()
+            FileHandle.standardError.write("\nroprof: second signal: ending the recording now (it will be marked incomplete); a third gives up waiting\n".data(using: .utf8)!)
+            if attachMode { beginDetach() } else { for tid in tracees.keys { kill(tid, SIGKILL) } }
+        default:
+            interruptedEarly = true
+            if !attachMode { for tid in tracees.keys { kill(tid, SIGKILL) } }
+            abandon = true  // the kernel detaches (attach) or kills (launch, EXITKILL) what is left when roprof exits
+        }
     }
 
     /// Readiness, the exercise, the --for window, and the SIGTERM → grace → SIGKILL stop.
     func checkDeadline() {
         if attachMode && detaching { return }
+        if let u = unforwardedInterrupt, Date().timeIntervalSince(u.at) >= 2 {
+            unforwardedInterrupt = nil
+            if rootExit == nil { kill(rootPid, u.signal) }
+        }
         if let sent = terminateSent {
             if !killSent && Date().timeIntervalSince(sent) >= options.gracePeriod {
                 killSent = true
@@ -497,13 +526,16 @@ public final class TraceSession {
         kill(rootPid, SIGTERM)
     }
 
+    /// Runs the --while exercise (untraced); it dies with roprof should roprof be killed.
     func startExercise(_ command: String) {
-        var pid: pid_t = 0
-        let args = ["/bin/sh", "-c", command]
-        var cargs = args.map { strdup($0) } + [nil]
-        defer { cargs.forEach { free($0) } }
-        let rc = posix_spawn(&pid, "/bin/sh", nil, nil, &cargs, environ)
-        if rc == 0 { exercisePid = pid } else { exerciseExit = ExitInfo(code: 127) }
+        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        if let (pid, errorPipe) = try? Launcher.spawn(LaunchSpec(executable: "/bin/sh", argv: ["/bin/sh", "-c", command], environment: env),
+                                                     filter: [], traced: false) {
+            close(errorPipe)
+            exercisePid = pid
+        } else {
+            exerciseExit = ExitInfo(code: 127)
+        }
     }
 
     // MARK: - Result
@@ -542,6 +574,11 @@ public final class TraceSession {
             exit: exit, attachedPid: nil, complete: true, processes: procs)
         run.name = options.serviceName
         run.stoppedByRoprof = terminateSent != nil || attachMode
+        if interruptedEarly {
+            run.complete = false
+            builder.blindSpot(.tracingInterrupted, "roprof was interrupted twice: the recording ends at that moment, and what the app did afterwards is unseen",
+                              process: options.launch.executable)
+        }
         var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)
         result.exerciseExit = exerciseExit
         result.readinessTimedOut = readinessTimedOut

@@ -6,11 +6,33 @@ import Tracer
 
 /// Prints one line per error and exits with the contract's status: never a stack trace.
 enum CLI {
-    static func terminate(_ status: Int32) -> Never { Glibc.exit(status) }
+    /// Exits, after making sure what went to standard output really got there (a full disk or a
+    /// closed pipe behind stdout is an error, exit 2, never a silent loss).
+    static func terminate(_ status: Int32) -> Never {
+        if fflush(stdout) != 0 || ferror(stdout) != 0 {
+            let e = errno
+            if e != EPIPE {
+                FileHandle.standardError.write("roprof: error: cannot write to standard output: \(String(cString: strerror(e)))\n".data(using: .utf8)!)
+            }
+            Glibc.exit(2)
+        }
+        Glibc.exit(status)
+    }
 
     static func fail(_ message: String, status: Int32 = 2) -> Never {
         FileHandle.standardError.write("roprof: error: \(message)\n".data(using: .utf8)!)
-        exit(status)
+        Glibc.exit(status)
+    }
+
+    /// Runs `body` with this process's stdout pointing at stderr, so that a traced app (which inherits
+    /// it) never writes into machine output (JSON, JUnit, SARIF, a recording on `-o -`).
+    static func appOutputToStderr<T>(_ enabled: Bool, _ body: () throws -> T) rethrows -> T {
+        guard enabled else { return try body() }
+        fflush(stdout)
+        let saved = dup(1)
+        guard saved >= 0, dup2(2, 1) >= 0 else { return try body() }
+        defer { fflush(stdout); dup2(saved, 1); close(saved) }
+        return try body()
     }
 
     /// Runs `body`, mapping every library error to one line and an exit status.

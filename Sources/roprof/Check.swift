@@ -25,10 +25,10 @@ struct Check: ParsableCommand {
     @Flag(help: "Create or refresh the baseline from this run (union with what it already allows).")
     var update = false
 
-    @Option(help: ArgumentHelp("text, json, junit, sarif or github.", valueName: "FORMAT"))
+    @Option(help: ArgumentHelp("text, json, junit, sarif or github. With json, junit and sarif the app's own stdout goes to stderr, so standard output is only the result.", valueName: "FORMAT"))
     var format: CheckFormat = .text
 
-    @Option(help: ArgumentHelp("Also write the result in this format to a file (e.g. --report-junit).", valueName: "FILE"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Also write the result to FILE, in the format its extension names (.xml JUnit, .sarif SARIF, .json JSON; otherwise --format).", valueName: "FILE"))
     var output: String?
 
     @Flag(help: "Do not count the command's own failure as a regression.")
@@ -62,6 +62,7 @@ struct Check: ParsableCommand {
             catalogLoad = Background(value: catalog)
         }
         if update { CLI.guarded { try Record.preflightOutput(baseline) } }
+        if let out = output { CLI.guarded { try Record.preflightOutput(out) } }
         let policy: TracePolicy
         if update || existing == nil {
             policy = TracePolicy(mode: .full)
@@ -73,7 +74,7 @@ struct Check: ParsableCommand {
             let spec = try launch.launchSpec()
             var options = launch.traceOptions(policy: policy, launch: spec)
             if !update, let allowed = existing { options.quietPath = { allowed.allows(path: $0) != nil } }
-            return try TraceSession(options: options).run()
+            return try CLI.appOutputToStderr([.json, .junit, .sarif].contains(format)) { try TraceSession(options: options).run() }
         }
         let catalog = CLI.guarded { try catalogLoad.value() }
         let rt = CLI.guarded { try catalog.runtime(named: rtName) }

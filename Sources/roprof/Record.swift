@@ -14,7 +14,7 @@ struct Record: ParsableCommand {
         --mode full (the default) also counts every syscall, which the seccomp profile needs.
         """)
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the recording.", valueName: "FILE"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the recording; - for standard output (the app's own stdout then goes to stderr).", valueName: "FILE"))
     var output = "roprof-recording.json"
 
     @Option(help: ArgumentHelp("writes: only filesystem mutations; full: also every syscall.", valueName: "writes|full"))
@@ -38,6 +38,7 @@ struct Record: ParsableCommand {
     }
 
     func run() throws {
+        let toStdout = output == "-" || output == "/dev/stdout"
         let result = CLI.guarded { () -> TraceResult in
             try Self.preflightOutput(output)
             if let pid = attach {
@@ -50,7 +51,8 @@ struct Record: ParsableCommand {
             let spec = try launch.launchSpec()
             var o = launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: spec)
             o.serviceName = name
-            return try TraceSession(options: o).run()
+            // With `-o -` the recording is standard output: the app's own output goes to stderr.
+            return try CLI.appOutputToStderr(toStdout) { try TraceSession(options: o).run() }
         }
         CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
         reportServerRun(result, launch)
@@ -68,10 +70,24 @@ struct Record: ParsableCommand {
 
     /// Fails before tracing when the output cannot be written, so no run is wasted.
     static func preflightOutput(_ path: String) throws {
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        if path == "-" || path == "/dev/stdout" { return }
+        var st = stat()
+        if stat(path, &st) == 0 {
+            switch st.st_mode & S_IFMT {
+            case S_IFREG, S_IFCHR, S_IFIFO:
+                if access(path, W_OK) != 0 { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno))) (choose another path with -o)") }
+                if (st.st_mode & S_IFMT) != S_IFREG { return }
+            case S_IFDIR:
+                throw ModelError("cannot write '\(path)': it is a directory (give a file name, e.g. \(path.hasSuffix("/") ? path : path + "/")out.json)")
+            default:
+                throw ModelError("cannot write '\(path)': it is neither a regular file, a character device nor a FIFO; choose another path")
+            }
+        }
+        let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: path).deletingLastPathComponent().path + "/" + $0 } ?? path
+        let dir = URL(fileURLWithPath: real).deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw ModelError("cannot write '\(path)': directory '\(dir)' does not exist")
+            throw ModelError("cannot write '\(path)': directory '\(dir)' does not exist (create it, or choose another path with -o)")
         }
         guard access(dir, W_OK) == 0 else { throw ModelError("cannot write '\(path)': directory '\(dir)' is not writable (choose another path with -o)") }
     }

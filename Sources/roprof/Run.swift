@@ -20,7 +20,12 @@ struct Run: ParsableCommand {
 
     @OptionGroup var launch: LaunchOptions
 
-    func validate() throws { try launch.requireCommand() }
+    func validate() throws {
+        try launch.requireCommand()
+        if output == "-" || output == "/dev/stdout" {
+            throw ValidationError("run prints its report on standard output: give -o a file, or use `roprof record -o - -- CMD` for the recording alone")
+        }
+    }
 
     func run() throws {
         CLI.guarded { _ = try ProfileCatalog.load(extraDirectory: analysis.profiles).runtime(named: analysis.runtime) }

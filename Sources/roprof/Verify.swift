@@ -290,7 +290,7 @@ struct Diagnose: ParsableCommand {
 
     @OptionGroup var analysis: AnalysisOptions
 
-    @Option(help: ArgumentHelp("text, markdown or json.", valueName: "FORMAT"))
+    @Option(help: ArgumentHelp("text, markdown or json (with json, the app's own stdout goes to stderr).", valueName: "FORMAT"))
     var format: ReportFormat = .text
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Also save the recording of the failing run.", valueName: "FILE"))
@@ -307,8 +307,11 @@ struct Diagnose: ParsableCommand {
         }
         if let o = output { CLI.guarded { try Record.preflightOutput(o) } }
         let plan = SandboxPlan(runtimeWritable: rt.writable.map(\.path), mounts: [], environment: [:])
+        SandboxPlan.removeStale()
         let box = HostStateBox()
-        let run = runSandboxed(plan: plan, policy: TracePolicy(mode: .writes), launch: launch, writable: rt.writable.map(\.path), noNewPrivs: false, state: box)
+        let run = CLI.appOutputToStderr(format == .json) {
+            runSandboxed(plan: plan, policy: TracePolicy(mode: .writes), launch: launch, writable: rt.writable.map(\.path), noNewPrivs: false, state: box)
+        }
         box.cleanUp()
         let outcome = run.outcome, rec = run.recording
         if let o = output { CLI.guarded { try writeAtomically(rec.encoded(), to: o) } }

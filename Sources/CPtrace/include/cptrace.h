@@ -67,6 +67,7 @@ struct roprof_spawn_config {
     unsigned short filter_len;
     int force_no_new_privs;                // set no_new_privs even when not needed
     int error_fd;                          // CLOEXEC pipe: child writes {stage, errno} on failure
+    int parent_death_signal;               // 0: none; else PR_SET_PDEATHSIG (dies with the spawning thread)
 };
 
 /// Stage codes written to error_fd as two ints {stage, errno} (stage ≥ 100 + i: mount step i).
