@@ -10,7 +10,7 @@ public struct Baseline: Codable, Equatable, Sendable {
 
     public struct Write: Codable, Equatable, Sendable {
         public var path: String
-        /// tmpfs, persistent, file, remedy:<id>, or allowed (writable in the runtime anyway).
+        /// tmpfs, persistent, file, remedy:<id>, relocate (state next to code), unfixable, or allowed (writable in the runtime anyway).
         public var mount: String
         public var reason: String?
         public init(path: String, mount: String, reason: String? = nil) { self.path = path; self.mount = mount; self.reason = reason }
@@ -59,6 +59,9 @@ public struct Baseline: Codable, Equatable, Sendable {
             if !writes.contains(where: { PathGlob.matches($0.path, p.path) }) {
                 writes.append(Write(path: glob, mount: p.fixedBy!, reason: a.remedies.first { "remedy:" + $0.id == p.fixedBy }?.title))
             }
+        }
+        for p in a.breaking where p.fixedBy?.hasPrefix("relocate:") == true && !writes.contains(where: { PathGlob.matches($0.path, p.path) }) {
+            writes.append(Write(path: globFor(p.path), mount: "relocate", reason: "written next to the app's code: move it to a data directory"))
         }
         for p in a.unfixable { writes.append(Write(path: globFor(p.path), mount: "unfixable", reason: p.note)) }
         let sys = r.syscalls.mapValues { Array($0.keys) }
@@ -125,7 +128,7 @@ public struct Baseline: Codable, Equatable, Sendable {
                 }
                 guard path.hasPrefix("/") else { throw err(m["path"], "write path '\(path)' must be absolute") }
                 let mount = m["mount"]?.string ?? "tmpfs"
-                let known = ["tmpfs", "persistent", "file", "allowed", "unfixable"]
+                let known = ["tmpfs", "persistent", "file", "allowed", "unfixable", "relocate"]
                 guard known.contains(mount) || mount.hasPrefix("remedy:") else {
                     throw err(m["mount"], "unknown mount '\(mount)': use one of \(known.joined(separator: ", ")) or remedy:ID")
                 }

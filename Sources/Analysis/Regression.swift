@@ -19,7 +19,7 @@ public enum RegressionCheck {
         for p in a.breaking + a.unfixable where b.allows(path: p.path) == nil {
             let mount = a.mounts.first { PathGlob.isUnder(p.path, $0.path) }
             let glob = mount.map { $0.kind == .file ? $0.path : $0.path + "/**" } ?? Baseline.globFor(p.path)
-            let kind = mount?.kind.rawValue ?? (p.fixedBy ?? "tmpfs")
+            let kind = mount?.kind.rawValue ?? (p.fixedBy?.hasPrefix("relocate:") == true ? "relocate" : p.fixedBy ?? "tmpfs")
             out.append(Regression(kind: .newWrite, subject: p.path,
                                   detail: "\(p.operations.joined(separator: ",")) outside the baseline; it breaks under a read-only root in \(a.runtime)",
                                   processes: p.processes, suggestion: "- path: \(yamlScalar(glob))\n  mount: \(kind)"))

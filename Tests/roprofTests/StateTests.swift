@@ -222,4 +222,47 @@ struct StateTests {
         #expect(f.status == 2)
         #expect(f.stderr.split(separator: "\n").count == 1 && f.stderr.contains("version 9") && f.stderr.contains("upgrade roprof"), "\(f.stderr)")
     }
+
+    /// Two identical runs of each fixture app: `diff` finds nothing, and a baseline from the first run
+    /// passes `check` on a third (pids, temporary names and per-run files generalised).
+    @Test(arguments: ["quickstart", "gunicorn-spa", "notes", "logserver", "kvstore"])
+    func twoIdenticalRunsOfAFixtureAppDiffCleanly(_ app: String) throws {
+        let base = "/srv/roprof-twice-\(UUID().uuidString.prefix(6).lowercased())"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Support.packageRoot.appendingPathComponent("Fixtures/apps/\(app)").path, toPath: base + "/app")
+        _ = try Support.run(["chmod", "-R", "a+rX", base])
+        let port = Self.port(), dir = Support.scratch("twice")
+        let venv = "/opt/roprof-apps/venv/bin"
+        var env = ["PYTHONDONTWRITEBYTECODE": "1", "PATH": venv + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
+        let get = "python3 -c \"import urllib.request as u; [u.urlopen('http://127.0.0.1:\(port)/').read() for i in range(3)]\""
+        let server = ["--ready-url", "http://127.0.0.1:\(port)/health"]
+        var cmd: [String], extra: [String]
+        switch app {
+        case "quickstart":
+            env["QUICKSTART_DATA"] = base + "/data"
+            cmd = ["/usr/bin/python3", base + "/app/app.py"]; extra = []
+        case "gunicorn-spa":
+            guard FileManager.default.isExecutableFile(atPath: venv + "/gunicorn") else { throw Support.MissingTool(tool: "the app virtual environment (bash .ci/setup)") }
+            cmd = [venv + "/gunicorn", "--bind", "127.0.0.1:\(port)", "--workers", "2", "app:app"]; extra = server + ["--while", get]
+        case "notes":
+            cmd = ["/usr/bin/python3", base + "/app/app.py", "\(port)"]; extra = server + ["--while", post(port, "/notes?text=x")]
+        case "logserver":
+            try FileManager.default.createDirectory(atPath: base + "/logs", withIntermediateDirectories: true)
+            cmd = ["/usr/bin/python3", base + "/app/server.py", "\(port)", base + "/logs"]; extra = ["--ready-url", "127.0.0.1:\(port)", "--while", get]
+        default:
+            try installKV()
+            cmd = kvCommand(port); extra = server + ["--while", post(port, "/incr?k=n")]
+        }
+        for name in ["a", "b"] {
+            let r = try Support.run([roprof, "record", "--quiet", "-o", dir + "/\(name).json"] + extra + ["--"] + cmd, env: env, cwd: base + "/app")
+            #expect(r.status == 0, "\(app) run \(name): \(r.stderr)")
+        }
+        let d = try Support.run([roprof, "diff", dir + "/a.json", dir + "/b.json"])
+        #expect(d.status == 0, "\(app): two identical runs differ:\n\(d.stdout)")
+        let b = try Support.run([roprof, "baseline", dir + "/a.json"])
+        try b.stdout.write(toFile: dir + "/base.yaml", atomically: true, encoding: .utf8)
+        let c = try Support.run([roprof, "check", "--quiet", "--baseline", dir + "/base.yaml"] + extra + ["--"] + cmd, env: env, cwd: base + "/app")
+        #expect(c.status == 0, "\(app): check on a third identical run:\n\(c.stdout)\(c.stderr)")
+    }
 }
