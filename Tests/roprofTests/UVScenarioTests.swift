@@ -19,6 +19,10 @@ extension AppScenarioTests {
         }
         let base = try install(app)
         let dir = base + "/" + app
+        // The lock file .ci/setup made for this project (locks are not committed: they name an index).
+        let lock = "/opt/roprof-apps/locks/\(app)/uv.lock"
+        guard FileManager.default.fileExists(atPath: lock) else { throw Support.MissingTool(tool: "\(lock) (bash .ci/setup locks the uv projects)") }
+        try FileManager.default.copyItem(atPath: lock, toPath: dir + "/uv.lock")
         let sync = try Support.run([Self.uv, "sync", "--frozen", "--offline", "--python", "/usr/bin/python3", "--link-mode", "copy"]
                                    + (compile ? ["--compile-bytecode"] : []),
                                    env: ["UV_CACHE_DIR": Self.uvCache, "PATH": Self.systemPath], cwd: dir)
