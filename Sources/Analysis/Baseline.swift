@@ -21,6 +21,10 @@ public struct Baseline: Codable, Equatable, Sendable {
     public var runtime: String
     public var writes: [Write]
     public var syscalls: [String: [String]]
+    /// Where things are in the file it was read from: "writes", "syscalls.ARCH" → line (not written back).
+    public var lines: [String: Int] = [:]
+
+    enum CodingKeys: String, CodingKey { case format, version, runtime, writes, syscalls }
 
     public init(runtime: String, writes: [Write], syscalls: [String: [String]]) {
         self.runtime = runtime; self.writes = writes; self.syscalls = syscalls
@@ -150,6 +154,11 @@ public struct Baseline: Codable, Equatable, Sendable {
                 syscalls[arch] = names
             }
         }
-        return Baseline(runtime: runtime, writes: writes, syscalls: syscalls).normalized()
+        var b = Baseline(runtime: runtime, writes: writes, syscalls: syscalls).normalized()
+        for (k, _) in map where k.string == "writes" { b.lines["writes"] = k.mark?.line }
+        if let sm = map["syscalls"]?.mapping {
+            for (k, _) in sm { if let arch = k.string, let line = k.mark?.line { b.lines["syscalls." + arch] = line } }
+        }
+        return b
     }
 }

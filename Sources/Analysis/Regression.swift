@@ -10,11 +10,31 @@ public struct Regression: Codable, Equatable, Sendable {
     public var processes: [String]
     /// The baseline entry to add if this is intended (YAML).
     public var suggestion: String?
+    /// The line of the baseline it relates to (where the entry would go).
+    public var baselineLine: Int? = nil
+    /// Stable across runs (names shaped), so code scanning tracks one finding over time.
+    public var fingerprint: String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in "\(kind.rawValue)|\(NameShape.shapePath(subject))".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
+    }
 }
 
 /// Compares a checked run with a baseline.
 public enum RegressionCheck {
     public static func check(_ a: Analysis, _ r: Recording, baseline b: Baseline, allowAppFailure: Bool) -> [Regression] {
+        var out = findings(a, r, baseline: b, allowAppFailure: allowAppFailure)
+        for i in out.indices {
+            switch out[i].kind {
+            case .newWrite: out[i].baselineLine = b.lines["writes"]
+            case .newSyscall: out[i].baselineLine = out[i].suggestion.flatMap { s in b.lines.first { s.hasPrefix($0.key + ":") }?.value } ?? b.lines["writes"]
+            case .appFailed: out[i].baselineLine = 1
+            }
+        }
+        return out
+    }
+
+    static func findings(_ a: Analysis, _ r: Recording, baseline b: Baseline, allowAppFailure: Bool) -> [Regression] {
         var out: [Regression] = []
         for p in a.breaking + a.unfixable where b.allows(path: p.path) == nil {
             let mount = a.mounts.first { PathGlob.isUnder(p.path, $0.path) }

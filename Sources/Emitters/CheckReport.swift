@@ -34,7 +34,9 @@ public enum CheckReport {
                 out.append("  " + style.red(Human.printable(r.subject)) + "  " + r.detail + (who.isEmpty ? "" : style.dim("  by \(who)")))
             }
         }
-        let snippets = s.regressions.compactMap(\.suggestion).filter { $0.hasPrefix("- path") }
+        // Several paths under one mount suggest the same entry: list it once.
+        var seen = Set<String>()
+        let snippets = s.regressions.compactMap(\.suggestion).filter { $0.hasPrefix("- path") && seen.insert($0).inserted }
         if !snippets.isEmpty {
             out.append("")
             out.append(style.bold("If intended, add to \(s.baseline) under writes:") + style.dim(" (or run with --update)"))
@@ -100,11 +102,11 @@ public enum CheckReport {
         enum CodingKeys: String, CodingKey { case version, schema = "$schema", runs }
         struct Run: Encodable { var tool: Tool; var results: [Result] }
         struct Tool: Encodable { var driver: Driver }
-        struct Driver: Encodable { var name = "roprof"; var version: String; var informationUri = "https://example.invalid/roprof"; var rules: [Rule] }
+        struct Driver: Encodable { var name = "roprof"; var version: String; var rules: [Rule] }
         struct Rule: Encodable { var id: String; var name: String; var shortDescription: Message; var help: Message; var defaultConfiguration: Config }
         struct Config: Encodable { var level: String }
         struct Message: Encodable { var text: String }
-        struct Result: Encodable { var ruleId: String; var level: String; var message: Message; var locations: [Location] }
+        struct Result: Encodable { var ruleId: String; var level: String; var message: Message; var locations: [Location]; var partialFingerprints: [String: String] }
         struct Location: Encodable { var physicalLocation: Physical }
         struct Physical: Encodable { var artifactLocation: Artifact; var region: Region }
         struct Artifact: Encodable { var uri: String }
@@ -119,14 +121,16 @@ public enum CheckReport {
         (.appFailed, "ROPROF003", "CommandFailed", "The checked command failed.", "Fix the command, or pass --allow-app-failure."),
     ]
 
-    /// SARIF 2.1.0 for code scanning; every result points at the baseline file.
+    /// SARIF 2.1.0 for code scanning: each result points at the baseline line it relates to (where its
+    /// entry would go) and carries a fingerprint that stays the same across runs.
     public static func sarif(_ s: Summary, toolVersion: String) throws -> String {
         let rs = rules.map { Sarif.Rule(id: $0.1, name: $0.2, shortDescription: .init(text: $0.3), help: .init(text: $0.4), defaultConfiguration: .init(level: "error")) }
         let results = s.regressions.map { r -> Sarif.Result in
             let id = rules.first { $0.0 == r.kind }!.1
             let who = r.processes.isEmpty ? "" : " (by \(r.processes.map { PathGlob.name($0) }.joined(separator: ", ")))"
             return Sarif.Result(ruleId: id, level: "error", message: .init(text: "\(Human.printable(r.subject)): \(r.detail)\(who)"),
-                                locations: [.init(physicalLocation: .init(artifactLocation: .init(uri: s.baseline), region: .init(startLine: 1)))])
+                                locations: [.init(physicalLocation: .init(artifactLocation: .init(uri: s.baseline), region: .init(startLine: r.baselineLine ?? 1)))],
+                                partialFingerprints: ["roprofFinding/v1": r.fingerprint])
         }
         let log = Sarif(runs: [.init(tool: .init(driver: .init(version: toolVersion, rules: rs)), results: results)])
         let enc = JSONEncoder()
@@ -146,7 +150,7 @@ public enum CheckReport {
         var out: [String] = []
         for r in s.regressions {
             let title = rules.first { $0.0 == r.kind }!.2
-            out.append("::error file=\(ghProperty(s.baseline)),title=\(ghProperty(title))::\(ghData(r.subject + ": " + r.detail))")
+            out.append("::error file=\(ghProperty(s.baseline)),line=\(r.baselineLine ?? 1),title=\(ghProperty(title))::\(ghData(r.subject + ": " + r.detail))")
         }
         if s.passed { out.append("::notice title=roprof check::\(ghData("no new writes or syscalls against " + s.baseline))") }
         return out.joined(separator: "\n") + "\n"

@@ -46,7 +46,7 @@ extension TraceSession {
             if !found { break }
         }
         guard !seized.isEmpty else { throw TraceError.noSuchProcess(pid) }
-        builder.blindSpot(.attached, "attached to pid \(pid) (\(processes.count) processes, \(seized.count) threads): what they did before is unseen, and without a seccomp filter every syscall is stepped (slower than launch mode)",
+        builder.blindSpot(.attached, "attached to pid \(pid) (\(processes.count) process\(processes.count == 1 ? "" : "es"), \(seized.count) thread\(seized.count == 1 ? "" : "s")): what they did before is unseen, and without a seccomp filter every syscall is stepped (slower than launch mode)",
                           process: processes[pid]?.exe ?? "?")
         for p in processes.values {
             for fd in ProcFS.openFds(pid: p.pid) where fd.writable {

@@ -602,8 +602,8 @@ final class ProgressLine {
     func update(_ s: TraceSession) {
         let elapsed = Date().timeIntervalSince(s.startTime)
         guard elapsed >= 1 else { return }
-        let line = String(format: "roprof: %.1fs · %d processes · %d syscalls · %d file events",
-                          elapsed, s.allProcesses.count, s.builder.syscallEvents, s.builder.mutationEvents)
+        let n = s.allProcesses.count
+        let line = String(format: "roprof: %.1fs", elapsed) + " · \(n) process\(n == 1 ? "" : "es") · \(s.builder.syscallEvents) syscalls · \(s.builder.mutationEvents) file events"
         FileHandle.standardError.write(("\r\u{1B}[K" + line).data(using: .utf8)!)
         shown = true
     }

@@ -41,7 +41,20 @@ enum CLI {
         catch let e as TraceError { fail(e.description, status: e.exitStatus) }
         catch let e as ModelError { fail(e.description) }
         catch let e as ExitCode { exit(e.rawValue) }
+        catch let e as CocoaError { fail(describe(e)) }
         catch { fail("\(error)") }
+    }
+
+    /// A Foundation file error as one line naming the path and the reason (never "Error Domain=…").
+    static func describe(_ e: CocoaError) -> String {
+        let path = e.filePath ?? (e.userInfo[NSFilePathErrorKey] as? String) ?? (e.userInfo["NSURL"] as? URL)?.path ?? "?"
+        var reason = "\(e.code)"
+        if let u = e.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain { reason = String(cString: strerror(Int32(u.code))) }
+        else if e.code == .fileNoSuchFile || e.code == .fileReadNoSuchFile { reason = "no such file or directory" }
+        else if e.code == .fileWriteNoPermission || e.code == .fileReadNoPermission { reason = "permission denied" }
+        else if e.code == .fileWriteOutOfSpace { reason = "no space left on device" }
+        let verb = (512..<1024).contains(e.code.rawValue) ? "write" : "read"
+        return "cannot \(verb) '\(path)': \(reason) (check the path, or choose another one)"
     }
 
     static func warn(_ message: String) {

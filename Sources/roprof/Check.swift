@@ -111,7 +111,7 @@ struct Check: ParsableCommand {
 
     func render(_ s: CheckReport.Summary, _ f: CheckFormat) throws -> String {
         switch f {
-        case .text: return CheckReport.text(s, style: TextStyle(color: isatty(1) != 0))
+        case .text: return CheckReport.text(s, style: CommandLineFront.style())
         case .json: return try CheckReport.json(s)
         case .junit: return CheckReport.junit(s)
         case .sarif: return try CheckReport.sarif(s, toolVersion: Roprof.version)
@@ -151,8 +151,10 @@ struct Diff: ParsableCommand {
 
     @OptionGroup var analysis: AnalysisOptions
 
+    enum DiffFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
     @Option(help: ArgumentHelp("text or json.", valueName: "FORMAT"))
-    var format: ReportFormat = .text
+    var format: DiffFormat = .text
 
     @Argument(help: ArgumentHelp("The old recording or baseline.", valueName: "OLD")) var old: String
     @Argument(help: ArgumentHelp("The new recording or baseline.", valueName: "NEW")) var new: String
@@ -175,7 +177,7 @@ struct Diff: ParsableCommand {
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: CLI.guarded { try enc.encode(d) }, as: UTF8.self))
         } else {
-            let style = TextStyle(color: isatty(1) != 0)
+            let style = CommandLineFront.style()
             if d.added.isEmpty && d.removed.isEmpty && d.changed.isEmpty { print("no differences") }
             for c in d.added { print(style.red("+ \(c.kind) \(Human.printable(c.subject))") + "  " + c.detail) }
             for c in d.removed { print(style.green("- \(c.kind) \(Human.printable(c.subject))") + "  " + c.detail) }

@@ -56,7 +56,7 @@ struct Record: ParsableCommand {
         }
         CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
         reportServerRun(result, launch)
-        CLI.warn("recording written to \(output) (\(result.recording.files.count) paths, \(result.recording.runs.first?.processes.count ?? 0) processes)")
+        CLI.warn("recording written to \(output) (\(plural(result.recording.files.count, "path")), \(plural(result.recording.runs.first?.processes.count ?? 0, "process", "processes")))")
         if result.readinessTimedOut { CLI.terminate(2) }
         CLI.terminate(plannedStatus(result))
     }
@@ -98,6 +98,9 @@ func ProcFSArgv(_ pid: Int32) -> [String] {
     guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return ["pid \(pid)"] }
     return d.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
 }
+
+/// "1 path", "2 paths".
+func plural(_ n: Int, _ one: String, _ many: String? = nil) -> String { "\(n) \(n == 1 ? one : many ?? one + "s")" }
 
 /// The exit status of record/run: the app's own, except that a stop roprof made itself (the end of
 /// --for or --while, or a detach) is planned: 0, with a note of the status the stop left.

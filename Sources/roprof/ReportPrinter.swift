@@ -15,7 +15,7 @@ enum ReportPrinter {
         switch format {
         case "markdown": print(ReportMarkdown.render(a), terminator: "")
         case "json": print(try ReportJSON.render(a), terminator: "")
-        default: print(ReportText.render(a, style: TextStyle(color: isatty(1) != 0), recordingPath: recordingPath), terminator: "")
+        default: print(ReportText.render(a, style: CommandLineFront.style(), recordingPath: recordingPath), terminator: "")
         }
     }
 }

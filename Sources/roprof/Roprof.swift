@@ -18,6 +18,8 @@ struct Roprof: ParsableCommand {
           roprof verify --from rec.json -- CMD    prove the settings by re-running under them
           roprof diagnose -- CMD                  run under a read-only root and explain each failure
           roprof check --baseline roprof-baseline.yaml -- pytest   CI regression check
+
+        --color auto|always|never (any command; auto: only on a terminal, never when NO_COLOR is set).
         """,
         version: version,
         subcommands: [Run.self, Record.self, Report.self, Suggest.self,
@@ -27,7 +29,8 @@ struct Roprof: ParsableCommand {
     /// Usage errors exit 2 (the contract), not ArgumentParser's 64; help and version exit 0.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            let args = CommandLineFront.prepare(Array(CommandLine.arguments.dropFirst()))
+            var command = try parseAsRoot(args)
             try command.run()
         } catch {
             let code = exitCode(for: error)
@@ -36,7 +39,9 @@ struct Roprof: ParsableCommand {
                 CLI.terminate(0)
             }
             if let e = error as? ExitCode { CLI.terminate(e.rawValue) }
-            FileHandle.standardError.write((fullMessage(for: error) + "\n").data(using: .utf8)!)
+            let args = CommandLine.arguments.dropFirst()
+            let sub = args.first.flatMap { a in configuration.subcommands.contains { $0.configuration.commandName == a } ? a : nil }
+            FileHandle.standardError.write(("roprof: error: " + CommandLineFront.oneLine(fullMessage(for: error), command: sub) + "\n").data(using: .utf8)!)
             CLI.terminate(2)
         }
     }

@@ -76,7 +76,7 @@ struct Verify: ParsableCommand {
             CLI.warn("refined \(from): \(added.isEmpty ? "no new syscalls" : "added " + added.joined(separator: ", "))")
         }
         let (plan, a, allowed) = makePlan(rec, catalog, rt)
-        let style = TextStyle(color: isatty(1) != 0)
+        let style = CommandLineFront.style()
         let persistent = plan.mounts.filter { if case .persistent = $0.kind { return true }; return false }
         let what = "a read-only root (\(rt.name)), \(plan.mounts.count) mount\(plan.mounts.count == 1 ? "" : "s"), \(plan.environment.count) environment variable\(plan.environment.count == 1 ? "" : "s")"
             + (allowed.map { " and a seccomp allow-list of \($0.count) syscalls" } ?? "")
@@ -320,7 +320,7 @@ struct Diagnose: ParsableCommand {
         var failing = rec
         failing.files = rec.files.filter { failedPaths.contains((($0.root.map { $0 == "/" ? "" : $0 }) ?? "") + $0.path) }
         let a = Analyzer(runtime: rt, catalog: catalog).analyze(failing)
-        let style = TextStyle(color: isatty(1) != 0)
+        let style = CommandLineFront.style()
         switch format {
         case .json:
             struct Out: Encodable { var format = "roprof-diagnosis"; var version = 1; var exit: ExitInfo; var failures: [F]; var analysis: Analysis

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Emitters
+import Foundation
+import Glibc
+
+/// What happens before ArgumentParser sees the arguments: the global --color choice, "did you mean"
+/// for a mistyped command or option, and one-line usage errors.
+enum CommandLineFront {
+    enum ColorChoice: String { case auto, always, never }
+    nonisolated(unsafe) static var color: ColorChoice = .auto
+
+    /// Colour on file descriptor `fd`: --color always/never, else NO_COLOR, else only on a terminal.
+    static func style(fd: Int32 = 1) -> TextStyle {
+        switch color {
+        case .always: return TextStyle(color: true)
+        case .never: return TextStyle(color: false)
+        case .auto:
+            if let n = ProcessInfo.processInfo.environment["NO_COLOR"], !n.isEmpty { return TextStyle(color: false) }
+            return TextStyle(color: isatty(fd) != 0)
+        }
+    }
+
+    /// Takes --color out of the arguments (anywhere before `--`) and checks commands and options.
+    static func prepare(_ raw: [String]) -> [String] {
+        var args: [String] = []
+        var i = 0
+        var terminated = false
+        while i < raw.count {
+            let a = raw[i]
+            if terminated || a == "--" { terminated = true; args.append(a); i += 1; continue }
+            if a == "--color" || a.hasPrefix("--color=") {
+                let value: String
+                if a == "--color" {
+                    guard i + 1 < raw.count else { fail("--color needs a value: auto, always or never") }
+                    value = raw[i + 1]; i += 2
+                } else { value = String(a.dropFirst("--color=".count)); i += 1 }
+                guard let c = ColorChoice(rawValue: value) else { fail("--color '\(value)' is not one of auto, always, never") }
+                color = c
+                continue
+            }
+            args.append(a); i += 1
+        }
+        guard let first = args.first, !first.hasPrefix("-") else { return args }
+        let commands = Roprof.configuration.subcommands.compactMap { $0.configuration.commandName }
+        guard let sub = Roprof.configuration.subcommands.first(where: { $0.configuration.commandName == first }) else {
+            if first == "help" { return args }
+            let guess = closest(first, commands)
+            fail("unknown command '\(first)'" + (guess.map { "; did you mean '\($0)'?" } ?? "") + " (see `roprof --help`)")
+        }
+        // Options the command knows, read from its own help (so custom names such as --for count).
+        let help = sub.helpMessage(columns: 10_000)
+        var known: Set<String> = ["--help", "--version"]
+        var scan = help[...]
+        while let r = scan.range(of: "--") {
+            let name = scan[r.lowerBound...].prefix { $0 == "-" || $0.isLetter || $0.isNumber }
+            if name.count > 2 { known.insert(String(name)) }
+            scan = scan[r.upperBound...]
+        }
+        for a in args.dropFirst() {
+            if a == "--" { break }
+            guard a.hasPrefix("--") else { continue }
+            let name = String(a.split(separator: "=", maxSplits: 1).first ?? "")
+            if !known.contains(name) {
+                let guess = closest(name, Array(known))
+                fail("unknown option '\(name)' for `roprof \(first)`" + (guess.map { "; did you mean '\($0)'?" } ?? "") + " (see `roprof \(first) --help`)")
+            }
+        }
+        return args
+    }
+
+    /// ArgumentParser's message, as one line naming the command's help.
+    static func oneLine(_ message: String, command: String?) -> String {
+        var line = message.split(separator: "\n").first.map(String.init) ?? message
+        if line.hasPrefix("Error: ") { line.removeFirst("Error: ".count) }
+        return line + (command.map { " (see `roprof \($0) --help`)" } ?? " (see `roprof --help`)")
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write("roprof: error: \(message)\n".data(using: .utf8)!)
+        Glibc.exit(2)
+    }
+
+    /// The candidate nearest to `word` (edit distance at most 2, or a prefix), if any.
+    static func closest(_ word: String, _ candidates: [String]) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var prev = Array(0...b.count)
+            for (i, ca) in a.enumerated() {
+                var cur = [i + 1]
+                for (j, cb) in b.enumerated() { cur.append(min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1))) }
+                prev = cur
+            }
+            return prev[b.count]
+        }
+        let w = Array(word)
+        let best = candidates.map { ($0, distance(w, Array($0))) }.min { ($0.1, $0.0) < ($1.1, $1.0) }
+        if let b = best, b.1 <= 2 { return b.0 }
+        return candidates.filter { $0.hasPrefix(word) && word.count >= 3 }.sorted().first
+    }
+}
