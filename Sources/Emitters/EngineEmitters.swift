@@ -33,6 +33,7 @@ public enum DockerEmitter {
         for e in h.env { args.append("--env=\(e.name)=\(e.value)") }
         args.append("--security-opt=no-new-privileges")
         if h.seccomp != nil && !o.runtimeDefaultSeccomp { args.append("--security-opt=seccomp=\(o.seccompFile)") }
+        if o.apparmor { args.append("--security-opt=apparmor=\(o.apparmorProfile)") }
         args.append("--cap-drop=ALL")
         for c in h.addCapabilities { args.append("--cap-add=\(c)") }
         if let uid = h.uid { args.append("--user=\(uid)\(h.gid.map { ":\($0)" } ?? "")") }
@@ -58,8 +59,9 @@ public enum ComposeEmitter {
         var source: String?
         var target: String
         var tmpfs: Tmpfs?
-        /// Docker's tmpfs default mode is 1777 (world-writable, sticky), which non-root apps need.
-        struct Tmpfs: Encodable { var size: Int }
+        /// Mode 1777 (world-writable, sticky), which non-root apps need: the same as the docker flags.
+        /// Compose reads it as a number (0o1777 = 1023).
+        struct Tmpfs: Encodable { var size: Int; var mode = 0o1777 }
     }
 
     public static func yaml(_ h: Hardening, _ o: SuggestOptions) throws -> Emitted {
@@ -74,6 +76,7 @@ public enum ComposeEmitter {
         }
         var sec = ["no-new-privileges:true"]
         if h.seccomp != nil && !o.runtimeDefaultSeccomp { sec.append("seccomp:./\(o.seccompFile)") }
+        if o.apparmor { sec.append("apparmor:\(o.apparmorProfile)") }
         let svc = Service(volumes: mounts.isEmpty ? nil : mounts,
                           environment: h.env.isEmpty ? nil : Dictionary(uniqueKeysWithValues: h.env.map { ($0.name, $0.value) }),
                           security_opt: sec, cap_add: h.addCapabilities.isEmpty ? nil : h.addCapabilities,
@@ -100,18 +103,27 @@ public enum ECSEmitter {
     struct Linux: Encodable { var capabilities: Caps; var initProcessEnabled = true; struct Caps: Encodable { var drop = ["ALL"]; var add: [String]? } }
     struct Volume: Encodable { var name: String; var efsVolumeConfiguration: EFS?; struct EFS: Encodable { var fileSystemId = "fs-REPLACE-ME"; var transitEncryption = "ENABLED" } }
 
+    /// The only capability Fargate accepts in linuxParameters.capabilities.add.
+    static let fargateCapabilities: Set<String> = ["SYS_PTRACE"]
+
     public static func json(_ h: Hardening, _ o: SuggestOptions) throws -> Emitted {
         var warnings: [String] = []
+        let add = h.addCapabilities.filter { fargateCapabilities.contains($0) }
+        let refused = h.addCapabilities.filter { !fargateCapabilities.contains($0) }
+        if !refused.isEmpty {
+            warnings.append("Fargate accepts only SYS_PTRACE in linuxParameters.capabilities.add: \(refused.joined(separator: ", ")) left out; give the container a non-root \"user\" so it does not need them, or use the EC2 launch type and add them there")
+        }
         let c = Container(name: o.container,
                           mountPoints: h.volumes.map { MountPoint(sourceVolume: $0.name, containerPath: $0.mount.path) },
                           environment: h.env.map { KV(name: $0.name, value: $0.value) },
-                          linuxParameters: .init(capabilities: .init(add: h.addCapabilities.isEmpty ? nil : h.addCapabilities)),
+                          linuxParameters: .init(capabilities: .init(add: add.isEmpty ? nil : add)),
                           user: h.uid.map { "\($0)\(h.gid.map { ":\($0)" } ?? "")" })
         let vols = h.volumes.map { Volume(name: $0.name, efsVolumeConfiguration: $0.mount.kind == .persistent ? .init() : nil) }
         if h.volumes.contains(where: { $0.mount.kind == .persistent }) {
             warnings.append("persistent volumes are EFS placeholders: replace fs-REPLACE-ME with your file system id")
         }
         if h.seccomp != nil { warnings.append("ECS has no custom seccomp profiles on Fargate; on EC2 pass the generated profile through dockerSecurityOptions") }
+        if h.ranAsRoot { warnings.append("the task runs as root: set \"user\" in the container definition to a non-root uid once the app runs as one") }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return Emitted(text: String(decoding: try enc.encode(Task(containerDefinitions: [c], volumes: vols)), as: UTF8.self) + "\n", warnings: warnings)
@@ -136,23 +148,48 @@ public enum SystemdEmitter {
         return "\"" + body + "\""
     }
 
+    /// The systemd directory setting for a path it manages itself: /var/lib/NAME → StateDirectory=NAME,
+    /// /var/cache/NAME → CacheDirectory=, /var/log/NAME → LogsDirectory=, /run/NAME → RuntimeDirectory=.
+    static func managedDirectory(_ path: String) -> (setting: String, name: String)? {
+        for (base, setting) in [("/var/lib/", "StateDirectory"), ("/var/cache/", "CacheDirectory"), ("/var/log/", "LogsDirectory"),
+                                ("/run/", "RuntimeDirectory"), ("/var/run/", "RuntimeDirectory")] where path.hasPrefix(base) {
+            let name = String(path.dropFirst(base.count))
+            if !name.isEmpty && !name.contains(where: { $0 == " " || $0 == "\n" || $0 == "%" || $0 == "\\" }) { return (setting, name) }
+        }
+        return nil
+    }
+
     public static func dropIn(_ h: Hardening, _ o: SuggestOptions) -> Emitted {
         var lines = ["# Generated by roprof: save as /etc/systemd/system/UNIT.service.d/roprof.conf, then systemctl daemon-reload",
                      "[Service]", "ProtectSystem=strict", "PrivateTmp=yes", "NoNewPrivileges=yes"]
         var warnings: [String] = []
-        let rw = h.volumes.filter { $0.mount.kind != .tmpfs }.map { $0.mount.path }
-        if !rw.isEmpty { lines.append("ReadWritePaths=" + rw.map { quote($0) }.joined(separator: " ")) }
-        for v in h.volumes where v.mount.kind == .tmpfs {
-            if v.mount.path.contains(":") || v.mount.path.contains(",") {
-                warnings.append("\(Human.printable(v.mount.path)): a ':' or ',' cannot be written in TemporaryFileSystem=; left out")
+        var managed: [String: [String]] = [:]
+        var rw: [String] = []
+        for v in h.volumes {
+            let p = v.mount.path
+            if let m = managedDirectory(p) { managed[m.setting, default: []].append(m.name); continue }
+            if p == "/run" || p == "/var/run" || p == "/run/lock" || p == "/var/lock" {
+                warnings.append("\(p): never a TemporaryFileSystem= (it would hide /run/systemd/notify, the journal socket and resolved): give the app RuntimeDirectory=NAME and point its pid file or socket into /run/NAME")
                 continue
             }
-            lines.append("TemporaryFileSystem=" + quote("\(v.mount.path):size=\(v.mount.sizeBytes / (1 << 20))M,mode=1777"))
+            if p.contains(":") || p.contains(",") {
+                warnings.append("\(Human.printable(p)): a ':' or ',' cannot be written in TemporaryFileSystem=/ReadWritePaths=; left out")
+                continue
+            }
+            if v.mount.kind == .tmpfs {
+                lines.append("TemporaryFileSystem=" + quote("\(p):size=\(v.mount.sizeBytes / (1 << 20))M,mode=1777"))
+            } else { rw.append(p) }
         }
+        for setting in ["StateDirectory", "CacheDirectory", "LogsDirectory", "RuntimeDirectory"] {
+            if let names = managed[setting] { lines.append("\(setting)=" + names.sorted().map { quote($0) }.joined(separator: " ")) }
+        }
+        if managed["RuntimeDirectory"] != nil { lines.append("RuntimeDirectoryPreserve=restart") }
+        if !rw.isEmpty { lines.append("ReadWritePaths=" + rw.map { quote($0) }.joined(separator: " ")) }
         for e in h.env { lines.append("Environment=" + quote("\(e.name)=\(e.value)")) }
         lines.append("CapabilityBoundingSet=" + h.addCapabilities.map { "CAP_\($0)" }.joined(separator: " "))
         if !h.addCapabilities.isEmpty && h.uid != nil { lines.append("AmbientCapabilities=" + h.addCapabilities.map { "CAP_\($0)" }.joined(separator: " ")) }
         if let uid = h.uid { lines.append("User=\(uid)") }
+        if h.ranAsRoot { warnings.append("the service runs as root: set User= to a non-root user once the app runs as one (systemd creates the State/Cache/Logs/RuntimeDirectory= directories owned by it)") }
         if let s = h.seccomp, !o.runtimeDefaultSeccomp {
             lines.append("SystemCallArchitectures=native")
             lines.append("SystemCallErrorNumber=EPERM")
@@ -172,7 +209,8 @@ public enum AppArmorEmitter {
     public static func profile(_ h: Hardening, name: String) -> Emitted {
         var warnings: [String] = []
         var rules = ["  include <abstractions/base>", "  # roprof records writes, not reads: reading is allowed everywhere, writing only where the run wrote.",
-                     "  /** r,", "  /dev/null rw,", "  /dev/tty rw,", "  /dev/shm/** rwk,", "  /proc/** r,", "  network,", "  signal (send, receive) peer=\(name),"]
+                     "  /** r,", "  # shared libraries and native modules are mapped executable (Python .so files, libjvm.so, …)",
+                     "  /**.so* mr,", "  /dev/null rw,", "  /dev/tty rw,", "  /dev/shm/** rwk,", "  /proc/** r,", "  network,", "  signal (send, receive) peer=\(name),"]
         for v in h.volumes {
             guard safe(v.mount.path) else { warnings.append("\(Human.printable(v.mount.path)) has AppArmor glob or control characters: left out"); continue }
             if v.mount.kind == .file { rules.append("  \(quoted(v.mount.path)) rwk,") }
@@ -180,10 +218,12 @@ public enum AppArmorEmitter {
         }
         for exe in h.executables {
             guard safe(exe) else { warnings.append("\(Human.printable(exe)): left out (special characters)"); continue }
-            rules.append("  \(quoted(exe)) ix,")
+            rules.append("  \(quoted(exe)) mix,")
         }
         for c in h.addCapabilities { rules.append("  capability \(c.lowercased()),") }
-        let text = ["# Generated by roprof. Load with: apparmor_parser -r FILE", "abi <abi/3.0>,", "include <tunables/global>", "",
+        let text = ["# Generated by roprof. Load with: apparmor_parser -r FILE; then reference it with `roprof suggest --apparmor` (docker/podman",
+                    "# --security-opt apparmor=\(name), compose security_opt, Kubernetes securityContext.appArmorProfile).",
+                    "abi <abi/3.0>,", "include <tunables/global>", "",
                     "profile \(name) flags=(attach_disconnected,mediate_deleted) {"] + rules + ["}"]
         return Emitted(text: text.joined(separator: "\n") + "\n", warnings: warnings)
     }

@@ -12,7 +12,27 @@ public struct SuggestOptions: Sendable {
     public var runtimeDefaultSeccomp = false
     public var targetArch: SeccompArch? = nil
     public var image = "IMAGE"
+    /// The workload (Deployment) name; profiles are named after it. nil: the container's name.
+    public var workloadName: String? = nil
+    /// The namespace the workload and its SeccompProfile live in.
+    public var namespace: String? = nil
+    /// kubernetes: reference the profile the Security Profiles Operator installs from `--format spo`
+    /// (operator/NAMESPACE/NAME.json) instead of a file on each node.
+    public var spo = false
+    /// kubernetes: print the PersistentVolumeClaims after the patch, as separate documents.
+    public var claims = false
+    /// Reference the AppArmor profile from `--format apparmor` (named after the workload) in the
+    /// docker, podman, compose and kubernetes outputs.
+    public var apparmor = false
     public init() {}
+
+    /// The name of the AppArmor profile (and the SPO SeccompProfile's workload).
+    public var apparmorProfile: String { "roprof-" + workload }
+
+    /// The workload's name (defaults to the container's).
+    public var workload: String { workloadName ?? container }
+    /// Where the kubelet finds the seccomp profile.
+    public var localhostProfile: String { spo ? "operator/\(namespace ?? "default")/\(workload).json" : "profiles/\(seccompFile)" }
 }
 
 /// Everything the deployment formats need, derived once from the analysis and the recording.
@@ -70,7 +90,7 @@ public struct Hardening {
             if !names.isDisjoint(with: ["chown", "fchown", "fchownat", "lchown"]) { caps.insert("CHOWN") }
             if !names.isDisjoint(with: ["setuid", "setresuid", "setreuid", "setfsuid"]) { caps.insert("SETUID") }
             if !names.isDisjoint(with: ["setgid", "setresgid", "setregid", "setgroups", "setfsgid"]) { caps.insert("SETGID") }
-            warnings.append("the app ran as root (uid 0): runAsNonRoot is left out, and capabilities it used implicitly (DAC_OVERRIDE, FOWNER, …) cannot all be seen; run it as a non-root user, or prove the settings with `roprof verify`")
+            warnings.append("the app ran as root (uid 0): no non-root user is set, and capabilities it used implicitly (DAC_OVERRIDE, FOWNER, …) cannot all be seen; run it as a non-root user, or prove the settings with `roprof verify`")
         }
         var seccomp: SeccompPlan? = nil
         if r.hasCompleteSyscallInventory {

@@ -8,6 +8,7 @@ enum K8s {
         var runAsGroup: Int?
         var capabilities: Capabilities
         var seccompProfile: SeccompProfile
+        var appArmorProfile: SeccompProfile? = nil
     }
     struct Capabilities: Codable, Equatable { var drop: [String]; var add: [String]? }
     struct SeccompProfile: Codable, Equatable { var type: String; var localhostProfile: String? }
@@ -36,7 +37,7 @@ enum K8s {
     }
     struct Template: Codable { var metadata: Meta? = nil; var spec: PodSpec }
     struct DeploymentSpec: Codable { var template: Template }
-    struct Meta: Codable { var name: String? = nil; var labels: [String: String]? = nil; var annotations: [String: String]? = nil }
+    struct Meta: Codable { var name: String? = nil; var namespace: String? = nil; var labels: [String: String]? = nil; var annotations: [String: String]? = nil }
 
     /// Whole workloads (`suggest --workloads`), not patches.
     struct Deployment: Codable {

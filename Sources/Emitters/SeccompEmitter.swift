@@ -29,21 +29,40 @@ public enum SeccompEmitter {
     }
 
     /// The Security Profiles Operator's SeccompProfile custom resource.
-    public static func spo(_ plan: SeccompPlan, name: String) throws -> String {
+    /// A Security Profiles Operator SeccompProfile named after the workload, in its namespace; with
+    /// `bindImage`, a ProfileBinding that attaches it to every container running that image there.
+    public static func spo(_ plan: SeccompPlan, name: String, namespace: String?, bindImage: String? = nil) throws -> String {
+        struct Meta: Encodable { var name: String; var namespace: String?; var annotations: [String: String]? }
         struct CR: Encodable {
             var apiVersion = "security-profiles-operator.x-k8s.io/v1beta1"
             var kind = "SeccompProfile"
             var metadata: Meta
             var spec: Spec
-            struct Meta: Encodable { var name: String; var annotations: [String: String] }
             struct Spec: Encodable {
                 var defaultAction = "SCMP_ACT_ERRNO"
                 var architectures: [String]
                 var syscalls: [Rule]
             }
         }
-        let cr = CR(metadata: .init(name: name, annotations: ["roprof.dev/generated-by": "roprof suggest --format spo"]),
+        struct Binding: Encodable {
+            var apiVersion = "security-profiles-operator.x-k8s.io/v1alpha1"
+            var kind = "ProfileBinding"
+            var metadata: Meta
+            var spec: Spec
+            struct Spec: Encodable { var profileRef: Ref; var image: String }
+            struct Ref: Encodable { var kind = "SeccompProfile"; var name: String }
+        }
+        let ns = namespace ?? "default"
+        let cr = CR(metadata: .init(name: name, namespace: namespace, annotations: ["roprof.dev/generated-by": "roprof suggest --format spo"]),
                     spec: .init(architectures: plan.architectures.map(\.ociName), syscalls: [Rule(names: plan.names)]))
-        return try YAMLEncoder().encode(cr)
+        var out = "# roprof: the SeccompProfile for \(name). The operator installs it on each node as operator/\(ns)/\(name).json;\n"
+            + "# a pod uses it with `roprof suggest --format kubernetes --spo --name \(name)\(namespace.map { " --namespace \($0)" } ?? "")`"
+            + (bindImage == nil ? " (or --bind-image IMAGE adds a ProfileBinding).\n" : ", or through the ProfileBinding below.\n")
+        out += try YAMLEncoder().encode(cr)
+        if let image = bindImage {
+            let b = Binding(metadata: .init(name: name, namespace: namespace, annotations: nil), spec: .init(profileRef: .init(name: name), image: image))
+            out += "---\n" + (try YAMLEncoder().encode(b))
+        }
+        return out
     }
 }
