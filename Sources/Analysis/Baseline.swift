@@ -93,6 +93,13 @@ public struct Baseline: Codable, Equatable, Sendable {
 
     /// Parses a baseline, with one-line errors that name the file and line.
     public static func load(path: String) throws -> Baseline {
+        if path == "-" {
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            guard data.count <= InputLimits.maxBaselineBytes, let text = String(data: data, encoding: .utf8) else {
+                throw ModelError("standard input is not a roprof baseline (not UTF-8, or larger than \(InputLimits.maxBaselineBytes >> 20) MiB)")
+            }
+            return try parse(text, source: "standard input")
+        }
         if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size > InputLimits.maxBaselineBytes {
             throw ModelError("cannot read baseline '\(path)': \(size >> 20) MiB is far larger than a baseline (at most \(InputLimits.maxBaselineBytes >> 20) MiB); is it the right file?")
         }

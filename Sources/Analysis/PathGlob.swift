@@ -92,7 +92,16 @@ public enum NameShape {
 
     /// Shapes every component of a path.
     public static func shapePath(_ path: String) -> String {
-        path.split(separator: "/", omittingEmptySubsequences: false).map { shape(String($0)) }.joined(separator: "/")
+        var prev = ""
+        return path.split(separator: "/", omittingEmptySubsequences: false).map { c -> String in
+            defer { prev = String(c) }
+            // Python's tempfile names files directly in a temp dir with 8 characters of [a-z0-9_],
+            // which may all be letters: there, any such name is per-run.
+            if (prev == "tmp" || prev == "temp") && c.count == 8 && c.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) {
+                return "*"
+            }
+            return shape(String(c))
+        }.joined(separator: "/")
     }
 
     static func isRandom(_ t: String, loose: Bool = false) -> Bool {

@@ -160,7 +160,7 @@ struct Diff: ParsableCommand {
     @Argument(help: ArgumentHelp("The new recording or baseline.", valueName: "NEW")) var new: String
 
     func shape(_ path: String) throws -> ProfileDiff.Shape {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path) else {
             throw ModelError("cannot read '\(path)': no such file (give a recording or a baseline)")
         }
         if let text = String(data: data, encoding: .utf8), text.contains(Baseline.formatName) && !text.hasPrefix("{") {

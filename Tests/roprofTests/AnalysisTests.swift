@@ -183,6 +183,12 @@ enum RecordingFixture {
         #expect(Analyzer.size(observed: 3 << 30, persistent: true).label == "8Gi")
     }
 
+    @Test func pythonTempNamesOfLettersOnlyAreGlobbedInTempDirs() {
+        #expect(NameShape.shapePath("/tmp/amvwnnoz") == "/tmp/*")
+        #expect(NameShape.shapePath("/var/tmp/qwerasdf") == "/var/tmp/*")
+        #expect(NameShape.shapePath("/srv/app/settings") == "/srv/app/settings", "elsewhere a word stays a word")
+    }
+
     @Test(arguments: [("tmpa8f3k2x", "tmp*"), ("quickstart-_ugspvpv.tmp", "quickstart-*.tmp"), ("app.pid", "app.pid"),
                       ("m.cpython-311.pyc.140682336532912", "m.cpython-311.pyc.*"), ("wgunicorn-k2j3h4g5", "wgunicorn-*"),
                       ("ccA1b2C3.s", "cc*.s"), ("settings.py", "settings.py"), ("hsperfdata_root", "hsperfdata_root"),
