@@ -173,6 +173,36 @@ struct EcosystemTests {
         #expect(k8s.contains("appArmorProfile:") && k8s.contains("localhostProfile: roprof-web"))
     }
 
+    // MARK: - CI output
+
+    @Test func sarifPointsAtTheBaselineLineWithStableFingerprints() throws {
+        let dir = Support.scratch("sarif")
+        let base = try Support.run([roprof, "baseline", Self.webapp]).stdout
+        try base.write(toFile: dir + "/base.yaml", atomically: true, encoding: .utf8)
+        let writesLine = (base.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("writes:") } ?? -1) + 1
+        let cmd = ["--", "sh", "-c", "echo > /var/tmp/roprof-a-$$; echo > /var/tmp/roprof-b-$$; rm -f /var/tmp/roprof-?-$$"]
+        var prints: [[String]] = []
+        for _ in 0..<2 {
+            let o = try Support.run([roprof, "check", "--quiet", "--baseline", dir + "/base.yaml", "--format", "sarif"] + cmd)
+            #expect(o.status == 1)
+            let log = try JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as! [String: Any]
+            let run = (log["runs"] as! [[String: Any]])[0]
+            #expect(((run["tool"] as? [String: Any])?["driver"] as? [String: Any])?["informationUri"] == nil, "no placeholder URL")
+            let results = run["results"] as! [[String: Any]]
+            let writes = results.filter { $0["ruleId"] as? String == "ROPROF001" }
+            #expect(!writes.isEmpty)
+            for r in writes {
+                let region = (((r["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any])?["region"] as? [String: Any])
+                #expect(region?["startLine"] as? Int == writesLine, "a new write points at the baseline's writes: line (\(writesLine))")
+            }
+            prints.append(results.compactMap { ($0["partialFingerprints"] as? [String: String])?["roprofFinding/v1"] }.sorted())
+        }
+        #expect(prints[0] == prints[1] && !prints[0].isEmpty, "fingerprints are the same across runs (pids shaped)")
+        let text = try Support.run([roprof, "check", "--quiet", "--baseline", dir + "/base.yaml"] + cmd).stdout
+        let entries = text.split(separator: "\n").filter { $0.contains("- path: '/var/tmp/**'") }
+        #expect(entries.count == 1, "each baseline entry once:\n\(text)")
+    }
+
     // MARK: - The command line
 
     @Test func outputFlagMeansAFileAndDashIsStandardStreams() throws {
