@@ -23,8 +23,17 @@ public enum DockerEmitter {
                 continue
             }
             switch v.mount.kind {
-            case .tmpfs: args.append("--mount=type=tmpfs,destination=\(p),tmpfs-size=\(v.mount.sizeBytes),tmpfs-mode=1777")
-            case .persistent: args.append("--mount=type=volume,source=\(v.name),destination=\(p)")
+            case .tmpfs:
+                // podman (runc) copies the image's content into a tmpfs over a directory the image has and
+                // keeps that directory's owner and mode, ignoring tmpfs-mode: `U` hands it to the app's user.
+                if engine == "podman" && h.uid != nil && v.mount.owner != nil {
+                    args.append("--mount=type=tmpfs,destination=\(p),tmpfs-size=\(v.mount.sizeBytes),U")
+                } else {
+                    args.append("--mount=type=tmpfs,destination=\(p),tmpfs-size=\(v.mount.sizeBytes),tmpfs-mode=1777")
+                }
+            case .persistent:
+                // (A named volume starts with the image's directory, owner included; see the ownership warning.)
+                args.append("--mount=type=volume,source=\(v.name),destination=\(p)")
             case .file:
                 args.append("--mount=type=bind,source=$PWD/roprof-files/\(PathGlob.name(p)),destination=\(p)")
                 warnings.append("\(Human.printable(p)) is a single file: create ./roprof-files/\(PathGlob.name(p)) (with the image's content if it has any) before running")
@@ -37,6 +46,7 @@ public enum DockerEmitter {
         args.append("--cap-drop=ALL")
         for c in h.addCapabilities { args.append("--cap-add=\(c)") }
         if let uid = h.uid { args.append("--user=\(uid)\(h.gid.map { ":\($0)" } ?? "")") }
+        if let wd = h.workdir, wd.hasPrefix("/"), !wd.contains("\n") { args.append("--workdir=\(wd)") }
         let lines = ["\(engine) run"] + args.map { "  " + shellQuote($0) } + ["  " + o.image + (h.command.isEmpty ? "" : " " + h.command.map(shellQuote).joined(separator: " "))]
         return Emitted(text: lines.joined(separator: " \\\n") + "\n", warnings: warnings)
     }
@@ -53,6 +63,7 @@ public enum ComposeEmitter {
         var cap_drop = ["ALL"]
         var cap_add: [String]?
         var user: String?
+        var working_dir: String?
     }
     struct Mount: Encodable {
         var type: String
@@ -80,7 +91,7 @@ public enum ComposeEmitter {
         let svc = Service(volumes: mounts.isEmpty ? nil : mounts,
                           environment: h.env.isEmpty ? nil : Dictionary(uniqueKeysWithValues: h.env.map { ($0.name, $0.value) }),
                           security_opt: sec, cap_add: h.addCapabilities.isEmpty ? nil : h.addCapabilities,
-                          user: h.uid.map { "\($0)\(h.gid.map { ":\($0)" } ?? "")" })
+                          user: h.uid.map { "\($0)\(h.gid.map { ":\($0)" } ?? "")" }, working_dir: h.workdir)
         let enc = YAMLEncoder()
         enc.options.sortKeys = true
         return Emitted(text: try enc.encode(File(services: [o.container: svc], volumes: named.isEmpty ? nil : named)), warnings: [])

@@ -53,13 +53,38 @@ public struct Hardening {
     /// nil when the recording's syscall inventory is incomplete (not full mode).
     public var seccomp: SeccompPlan?
     public var executables: [String]
+    /// The recorded command, without privilege-dropping wrappers (the runtime's user setting replaces them).
     public var command: [String]
+    /// The recorded working directory (the container's WORKDIR).
+    public var workdir: String?
 
     /// Who the runs' processes ran as: root when any process was (or nothing was recorded), else the uid.
     static func user(of runs: [RunInfo]) -> (uid: Int?, ranAsRoot: Bool) {
-        let uids = Set(runs.flatMap { $0.processes.compactMap(\.uid) })
+        let (uid, _, root) = identity(of: runs)
+        return (uid, root)
+    }
+
+    /// The uid and gid the app's processes ran as, when they all ran as one non-root user. Processes
+    /// that only dropped privileges (a wrapper run as root before its exec) count as what they became.
+    static func identity(of runs: [RunInfo]) -> (uid: Int?, gid: Int?, ranAsRoot: Bool) {
+        let procs = runs.flatMap(\.processes)
+        let uids = Set(procs.compactMap(\.uid))
         let root = uids.contains(0) || uids.isEmpty
-        return (root ? nil : uids.first, root)
+        guard !root, uids.count == 1, let uid = uids.first else { return (root ? nil : uids.first, nil, root) }
+        let gids = Set(procs.filter { $0.uid == uid }.compactMap(\.gid))
+        return (uid, gids.count == 1 ? gids.first : nil, false)
+    }
+
+    /// The recorded working directory, when the app depends on it: a relative path in its command
+    /// (`python3 app/main.py`) or writes below it. A directory the app never used is left to the image.
+    static func workdirThatMatters(_ r: Recording, command: [String], _ a: Analysis) -> String? {
+        guard let cwd = r.runs.first?.cwd, cwd.hasPrefix("/"), cwd != "/" else { return nil }
+        let scriptish = [".py", ".js", ".mjs", ".sh", ".rb", ".pl", ".php", ".jar", ".ini", ".toml", ".yaml", ".yml", ".conf"]
+        let relative = command.dropFirst().contains { arg in
+            !arg.hasPrefix("-") && !arg.hasPrefix("/") && !arg.contains("=") && !arg.contains(" ") && (arg.contains("/") || scriptish.contains { arg.hasSuffix($0) })
+        } || (command.first.map { $0.hasPrefix("./") || $0.hasPrefix("../") } ?? false)
+        let writesBelow = (a.breaking + a.harmless).contains { PathGlob.isUnder($0.path, cwd) }
+        return relative || writesBelow ? cwd : nil
     }
 
     public static func build(_ a: Analysis, _ r: Recording, catalog: ProfileCatalog, options: SuggestOptions) -> Hardening {
@@ -83,7 +108,7 @@ public struct Hardening {
             used.insert(name)
             return Volume(name: name, mount: m)
         }
-        let (uid, ranAsRoot) = user(of: r.runs)
+        let (uid, gid, ranAsRoot) = identity(of: r.runs)
         var caps = Set((r.capabilityHints ?? [:]).keys)
         let names = r.allSyscallNames
         if ranAsRoot {
@@ -100,10 +125,20 @@ public struct Hardening {
             warnings.append("the recording was made with --mode writes, so its syscall inventory is incomplete: no seccomp profile is generated (record with --mode full)")
         }
         let exes = Set(r.runs.flatMap { $0.processes.flatMap { $0.execs.map(\.exe) } })
+        if let uid {
+            for v in volumes where v.mount.kind == .persistent {
+                guard let o = v.mount.owner, o.uid != uid, o.mode & 0o002 == 0, !(o.gid == gid && o.mode & 0o020 != 0) else { continue }
+                warnings.append("\(Human.printable(v.mount.path)) is owned by uid \(o.uid) (mode \(String(o.mode, radix: 8))) where the app ran, but the app runs as uid \(uid): a volume there starts with that owner (docker/podman copy it from the image), so give the directory to the app's user in the image (RUN chown \(uid)\(gid.map { ":\($0)" } ?? "") \(v.mount.path)); Kubernetes' fsGroup covers a PersistentVolumeClaim")
+            }
+        }
+        let (command, wrappers) = PrivilegeWrapper.strip(r.runs.first?.command ?? [])
+        if !wrappers.isEmpty {
+            warnings.append("the recorded command runs through \(wrappers.joined(separator: ", ")), which drops privileges: the runtime's user setting does that in a container, so the command is given without it")
+        }
         return Hardening(analysis: a, volumes: volumes, env: a.env.keys.sorted().map { ($0, a.env[$0]!) },
-                         uid: uid, gid: nil,  // the app's gid is not recorded per process: never guess it
+                         uid: uid, gid: gid,  // from the processes themselves (nil when not recorded: never guessed)
                          ranAsRoot: ranAsRoot, addCapabilities: caps.sorted(), warnings: warnings, seccomp: seccomp,
-                         executables: exes.sorted(), command: r.runs.first?.command ?? [])
+                         executables: exes.sorted(), command: command, workdir: workdirThatMatters(r, command: command, a))
     }
 }
 

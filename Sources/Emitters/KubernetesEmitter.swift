@@ -16,6 +16,12 @@ public enum KubernetesEmitter {
                                    appArmorProfile: o.apparmor ? K8s.SeccompProfile(type: "Localhost", localhostProfile: o.apparmorProfile) : nil)
     }
 
+    /// fsGroup for a non-root app with persistent volumes: the kubelet makes them writable by that group.
+    static func podSecurityContext(_ h: Hardening) -> K8s.PodSecurityContext? {
+        guard let gid = h.gid, h.uid != nil, h.volumes.contains(where: { $0.mount.kind == .persistent }) else { return nil }
+        return K8s.PodSecurityContext(fsGroup: gid)
+    }
+
     static func volumes(_ h: Hardening) -> [K8s.Volume] {
         h.volumes.map { v in
             switch v.mount.kind {
@@ -90,7 +96,8 @@ public enum KubernetesEmitter {
         let container = K8s.Container(name: o.container, env: h.env.isEmpty ? nil : h.env.map { .init(name: $0.name, value: $0.value) },
                                       securityContext: sc, volumeMounts: h.volumes.isEmpty ? nil : mounts(h))
         return K8s.DeploymentPatch(metadata: .init(name: o.workload, annotations: nil),
-                                   spec: .init(template: .init(spec: .init(containers: [container], volumes: h.volumes.isEmpty ? nil : volumes(h)))))
+                                   spec: .init(template: .init(spec: .init(securityContext: podSecurityContext(h), containers: [container],
+                                                                           volumes: h.volumes.isEmpty ? nil : volumes(h)))))
     }
 
     /// The strategic-merge patch alone (what `kubectl patch` takes); with `o.claims`, the

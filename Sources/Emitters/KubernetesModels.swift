@@ -26,15 +26,19 @@ enum K8s {
         var name: String
         var image: String? = nil
         var command: [String]? = nil
+        var workingDir: String? = nil
         var env: [EnvVar]?
         var securityContext: SecurityContext
         var volumeMounts: [VolumeMount]?
     }
     struct PodSpec: Codable {
         var restartPolicy: String? = nil
+        /// Pod level: fsGroup makes a non-root app's volumes writable by its group.
+        var securityContext: PodSecurityContext? = nil
         var containers: [Container]
         var volumes: [Volume]?
     }
+    struct PodSecurityContext: Codable { var fsGroup: Int? }
     struct Template: Codable { var metadata: Meta? = nil; var spec: PodSpec }
     struct DeploymentSpec: Codable { var template: Template }
     struct Meta: Codable { var name: String? = nil; var namespace: String? = nil; var labels: [String: String]? = nil; var annotations: [String: String]? = nil }

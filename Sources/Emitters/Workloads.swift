@@ -91,10 +91,10 @@ extension KubernetesEmitter {
             sub.uid = wl.uid
             sub.ranAsRoot = wl.ranAsRoot
             let labels = ["app.kubernetes.io/name": wl.name, "app.kubernetes.io/managed-by": "roprof"]
-            let container = K8s.Container(name: wl.name, image: w.image, command: wl.command,
+            let container = K8s.Container(name: wl.name, image: w.image, command: PrivilegeWrapper.strip(wl.command).command, workingDir: h.workdir,
                                           env: sub.env.isEmpty ? nil : sub.env.map { .init(name: $0.name, value: $0.value) },
                                           securityContext: securityContext(sub, o), volumeMounts: vols.isEmpty ? nil : mounts(sub))
-            var pod = K8s.PodSpec(containers: [container], volumes: vols.isEmpty ? nil : volumes(sub))
+            var pod = K8s.PodSpec(securityContext: podSecurityContext(sub), containers: [container], volumes: vols.isEmpty ? nil : volumes(sub))
             let annotations = ["roprof.dev/runs": wl.runIDs.joined(separator: ",")]
             switch wl.kind {
             case .deployment:

@@ -112,9 +112,11 @@ public struct ProcessRecord: Codable, Equatable, Sendable {
     /// Each program the process ran, in order (fork without exec leaves the parent's image).
     public var execs: [ExecRecord]
     public var uid: Int?
+    /// The effective gid after the last exec (version 2; nil in version 1).
+    public var gid: Int?
     public var exit: ExitInfo?
-    public init(pid: Int, ppid: Int?, execs: [ExecRecord], uid: Int?, exit: ExitInfo?) {
-        self.pid = pid; self.ppid = ppid; self.execs = execs; self.uid = uid; self.exit = exit
+    public init(pid: Int, ppid: Int?, execs: [ExecRecord], uid: Int?, exit: ExitInfo?, gid: Int? = nil) {
+        self.pid = pid; self.ppid = ppid; self.execs = execs; self.uid = uid; self.exit = exit; self.gid = gid
     }
 }
 

@@ -62,6 +62,7 @@ final class ProcessState {
     var exe: String
     var root: String?           // nil: "/"
     var uid: Int?
+    var gid: Int?
     var exit: ExitInfo?
     var compatNoted = false
     init(pid: pid_t, ppid: pid_t?, exe: String) { self.pid = pid; self.ppid = ppid; self.exe = exe }
@@ -174,6 +175,7 @@ public final class TraceSession {
         }
         let root = ProcessState(pid: pid, ppid: getpid(), exe: options.launch.executable)
         root.uid = Int(getuid())
+        root.gid = Int(getgid())
         register(root)
         let t = Tracee(tid: pid, process: root)
         t.started = true
@@ -417,6 +419,9 @@ public final class TraceSession {
         if let uid = ProcFS.statusField(pid: p.pid, "Uid").flatMap({ $0.split(separator: "\t").dropFirst().first.flatMap { Int($0) } }) {
             p.uid = uid
         }
+        if let gid = ProcFS.statusField(pid: p.pid, "Gid").flatMap({ $0.split(separator: "\t").dropFirst().first.flatMap { Int($0) } }) {
+            p.gid = gid
+        }
         resume(current)
     }
 
@@ -562,7 +567,7 @@ public final class TraceSession {
         uname(&uts)
         let kernel = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
         let procs = allProcesses.map {
-            ProcessRecord(pid: Int($0.pid), ppid: $0.ppid.map(Int.init), execs: $0.execs, uid: $0.uid, exit: $0.exit)
+            ProcessRecord(pid: Int($0.pid), ppid: $0.ppid.map(Int.init), execs: $0.execs, uid: $0.uid, exit: $0.exit, gid: $0.gid)
         }
         let exit = rootExit ?? ExitInfo(code: nil, signal: nil)
         let cwd = options.launch.cwd ?? FileManager.default.currentDirectoryPath

@@ -173,6 +173,19 @@ struct EcosystemTests {
         #expect(k8s.contains("appArmorProfile:") && k8s.contains("localhostProfile: roprof-web"))
     }
 
+    @Test(arguments: [
+        (["setpriv", "--reuid=65534", "--regid", "65534", "--clear-groups", "python3", "app.py"], ["python3", "app.py"]),
+        (["/usr/sbin/gosu", "app", "gunicorn", "-b", ":8000"], ["gunicorn", "-b", ":8000"]),
+        (["su-exec", "1000:1000", "node", "server.js"], ["node", "server.js"]),
+        (["runuser", "-u", "www-data", "--", "php-fpm"], ["php-fpm"]),
+        (["chpst", "-u", "app", "./run"], ["./run"]),
+        (["tini", "--", "gosu", "app", "x"], ["tini", "--", "gosu", "app", "x"]),
+        (["runuser", "app", "-c", "x"], ["runuser", "app", "-c", "x"]),
+    ])
+    func privilegeWrappersAreRecognised(_ argv: [String], _ expected: [String]) {
+        #expect(PrivilegeWrapper.strip(argv).command == expected)
+    }
+
     // MARK: - CI output
 
     @Test func sarifPointsAtTheBaselineLineWithStableFingerprints() throws {
