@@ -27,11 +27,13 @@ let package = Package(
         .target(name: "Analysis", dependencies: ["TraceModel", "Yams"]),
         // Pure emitters: text/markdown/json reports and deployment formats.
         .target(name: "Emitters", dependencies: ["Analysis", "TraceModel", "Seccomp", "Yams"]),
+        // podman / docker: image inspection and container runs (record/verify --image).
+        .target(name: "Engine", dependencies: ["TraceModel"]),
         // Mount namespace + read-only root + tmpfs + seccomp, used by verify/diagnose.
         .target(name: "Sandbox", dependencies: ["Analysis", "Tracer", "TraceModel"]),
         // The thin CLI.
         .executableTarget(name: "roprof", dependencies: [
-            "TraceModel", "Tracer", "Analysis", "Emitters", "Sandbox", "Seccomp",
+            "TraceModel", "Tracer", "Analysis", "Emitters", "Sandbox", "Seccomp", "Engine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "roprofTests", dependencies: [

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sys/uio.h>
+#include <grp.h>
 #include <elf.h>
 
 long roprof_ptrace(int request, pid_t pid, void *addr, void *data) {
@@ -69,6 +70,12 @@ pid_t roprof_spawn(const struct roprof_spawn_config *c) {
         if (rc != 0) { report(c->error_fd, ROPROF_STAGE_MOUNT_BASE + i, errno); _exit(126); }
     }
     if (c->cwd && chdir(c->cwd) != 0) { report(c->error_fd, ROPROF_STAGE_CHDIR, errno); _exit(126); }
+    if (c->run_as_uid >= 0) {
+        gid_t g = (gid_t)c->run_as_gid;
+        if (setgroups(1, &g) != 0 || setresgid(g, g, g) != 0 || setresuid((uid_t)c->run_as_uid, (uid_t)c->run_as_uid, (uid_t)c->run_as_uid) != 0) {
+            report(c->error_fd, ROPROF_STAGE_USER, errno); _exit(126);
+        }
+    }
     if (c->stop_for_seize) raise(SIGSTOP);
     if (c->filter) {
         struct sock_fprog prog = { c->filter_len, (struct sock_filter *)c->filter };

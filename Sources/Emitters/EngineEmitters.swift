@@ -13,6 +13,14 @@ public struct Emitted {
 /// `docker run` / `podman run` flags.
 public enum DockerEmitter {
     public static func flags(_ h: Hardening, _ o: SuggestOptions, engine: String, runtime: String) -> Emitted {
+        let (args, warnings) = arguments(h, o, engine: engine, runtime: runtime)
+        let image = o.image == "IMAGE" ? (h.imageReference ?? "IMAGE") : o.image
+        let lines = ["\(engine) run"] + args.map { "  " + shellQuote($0) } + ["  " + shellQuote(image) + (h.command.isEmpty ? "" : " " + h.command.map(shellQuote).joined(separator: " "))]
+        return Emitted(text: lines.joined(separator: " \\\n") + "\n", warnings: warnings)
+    }
+
+    /// The `run` arguments (before the image), as values: what `flags` prints and `verify --image` runs.
+    public static func arguments(_ h: Hardening, _ o: SuggestOptions, engine: String, runtime: String) -> (args: [String], warnings: [String]) {
         var args: [String] = ["--read-only"]
         var warnings: [String] = []
         if engine == "podman" && runtime != "podman" { args.append("--read-only-tmpfs=false") }
@@ -47,8 +55,8 @@ public enum DockerEmitter {
         for c in h.addCapabilities { args.append("--cap-add=\(c)") }
         if let uid = h.uid { args.append("--user=\(uid)\(h.gid.map { ":\($0)" } ?? "")") }
         if let wd = h.workdir, wd.hasPrefix("/"), !wd.contains("\n") { args.append("--workdir=\(wd)") }
-        let lines = ["\(engine) run"] + args.map { "  " + shellQuote($0) } + ["  " + o.image + (h.command.isEmpty ? "" : " " + h.command.map(shellQuote).joined(separator: " "))]
-        return Emitted(text: lines.joined(separator: " \\\n") + "\n", warnings: warnings)
+        for p in h.ports { args.append("--publish=\(p):\(p)") }
+        return (args, warnings)
     }
 }
 

@@ -55,8 +55,12 @@ public struct Hardening {
     public var executables: [String]
     /// The recorded command, without privilege-dropping wrappers (the runtime's user setting replaces them).
     public var command: [String]
-    /// The recorded working directory (the container's WORKDIR).
+    /// The recorded working directory, when the app depends on it and the image does not already set it.
     public var workdir: String?
+    /// The image the run was recorded in (`record --image`): the emitted commands name it.
+    public var imageReference: String?
+    /// Ports the recorded image served on (`record --image` published them).
+    public var ports: [Int] = []
 
     /// Who the runs' processes ran as: root when any process was (or nothing was recorded), else the uid.
     static func user(of runs: [RunInfo]) -> (uid: Int?, ranAsRoot: Bool) {
@@ -132,13 +136,17 @@ public struct Hardening {
             }
         }
         let (command, wrappers) = PrivilegeWrapper.strip(r.runs.first?.command ?? [])
+        // An image run as the image defines it: the image name, and no command (its ENTRYPOINT/CMD run).
+        let image = r.runs.first?.image
         if !wrappers.isEmpty {
             warnings.append("the recorded command runs through \(wrappers.joined(separator: ", ")), which drops privileges: the runtime's user setting does that in a container, so the command is given without it")
         }
         return Hardening(analysis: a, volumes: volumes, env: a.env.keys.sorted().map { ($0, a.env[$0]!) },
                          uid: uid, gid: gid,  // from the processes themselves (nil when not recorded: never guessed)
                          ranAsRoot: ranAsRoot, addCapabilities: caps.sorted(), warnings: warnings, seccomp: seccomp,
-                         executables: exes.sorted(), command: command, workdir: workdirThatMatters(r, command: command, a))
+                         executables: exes.sorted(), command: image.map { command == $0.entrypoint + $0.cmd ? [] : Array(command.dropFirst($0.entrypoint.count)) } ?? command,
+                         workdir: image == nil ? workdirThatMatters(r, command: command, a) : nil, imageReference: image?.reference,
+                         ports: image?.ports ?? [])
     }
 }
 

@@ -76,6 +76,8 @@ public struct RunInfo: Codable, Equatable, Sendable {
     /// True when roprof ended the run (--for, --while, SIGTERM): a long-running service. False when the
     /// app exited by itself (a one-shot job). nil in recordings made before roprof recorded it.
     public var stoppedByRoprof: Bool?
+    /// Recorded inside a container image (`record --image`): the image and how it defines its run.
+    public var image: ImageRun?
 
     public init(id: String, command: [String], cwd: String, mode: TraceMode, host: HostFacts, startedAt: String,
                 durationSeconds: Double, exit: ExitInfo, attachedPid: Int?, complete: Bool, processes: [ProcessRecord]) {
@@ -187,5 +189,25 @@ public struct DirectoryFacts: Codable, Equatable, Sendable {
     public var code: [String]?
     public init(uid: Int, gid: Int, mode: Int, entries: [String], entryCount: Int, code: [String]? = nil) {
         self.uid = uid; self.gid = gid; self.mode = mode; self.entries = entries; self.entryCount = entryCount; self.code = code
+    }
+}
+
+/// The image a run was recorded in, as the engine described it.
+public struct ImageRun: Codable, Equatable, Sendable {
+    public var reference: String
+    public var id: String
+    public var digest: String?
+    public var engine: String
+    public var user: String
+    public var workingDir: String
+    public var entrypoint: [String]
+    public var cmd: [String]
+    public var env: [String]
+    /// Ports it served on (published to the host while recording).
+    public var ports: [Int]?
+    public init(reference: String, id: String, digest: String?, engine: String, user: String, workingDir: String,
+                entrypoint: [String], cmd: [String], env: [String], ports: [Int]? = nil) {
+        self.reference = reference; self.id = id; self.digest = digest; self.engine = engine; self.user = user
+        self.workingDir = workingDir; self.entrypoint = entrypoint; self.cmd = cmd; self.env = env; self.ports = ports
     }
 }

@@ -30,6 +30,8 @@ public struct LaunchSpec: Sendable {
     public var mountNamespace: Bool = false
     public var mountSteps: [MountStep] = []
     public var noNewPrivs: Bool = false
+    /// Run the command as this user and group (as a container's USER), dropping root before exec.
+    public var runAs: (uid: UInt32, gid: UInt32)? = nil
     public init(executable: String, argv: [String], environment: [String], cwd: String? = nil) {
         self.executable = executable; self.argv = argv; self.environment = environment; self.cwd = cwd
     }
@@ -87,7 +89,8 @@ enum Launcher {
                             stop_for_seize: traced ? 1 : 0,
                             filter: filter.isEmpty ? nil : fb.baseAddress, filter_len: UInt16(filter.count / 8),
                             force_no_new_privs: spec.noNewPrivs ? 1 : 0, error_fd: fds[1],
-                            parent_death_signal: traced ? 0 : SIGKILL)
+                            parent_death_signal: traced ? 0 : SIGKILL,
+                            run_as_uid: spec.runAs.map { Int32(bitPattern: $0.uid) } ?? -1, run_as_gid: spec.runAs.map { Int32(bitPattern: $0.gid) } ?? -1)
                         return roprof_spawn(&cfg)
                     }
                 }

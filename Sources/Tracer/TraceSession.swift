@@ -205,6 +205,8 @@ public final class TraceSession {
                 : .notExecutable(options.launch.executable, f.errno)
         case Int(ROPROF_STAGE_SECCOMP):
             return .system("installing the seccomp filter", f.errno)
+        case Int(ROPROF_STAGE_USER):
+            return .system("switching to the user \(options.launch.runAs.map { "\($0.uid):\($0.gid)" } ?? "?") (--user)", f.errno)
         case Int(ROPROF_STAGE_MOUNT_BASE)...:
             let i = Int(f.stage) - Int(ROPROF_STAGE_MOUNT_BASE)
             let step = i < options.launch.mountSteps.count ? options.launch.mountSteps[i] : nil

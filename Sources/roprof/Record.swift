@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import TraceModel
 import Tracer
@@ -26,19 +27,44 @@ struct Record: ParsableCommand {
     @Option(help: ArgumentHelp("The service this run belongs to (one image, several services): suggest --workloads emits one workload per name.", valueName: "NAME"))
     var name: String?
 
+    @Option(help: ArgumentHelp("Record inside this container image, run as the image defines it (USER, WORKDIR, ENTRYPOINT/CMD, ENV; a command after -- overrides CMD). roprof's binary is mounted read-only as the entrypoint wrapper and the container gets CAP_SYS_PTRACE, which tracing needs; --ready-url and --while reach it through a published loopback port.", valueName: "IMAGE"))
+    var image: String?
+
+    @Option(help: ArgumentHelp("The engine for --image: podman or docker.", valueName: "ENGINE"))
+    var engine = "podman"
+
+    @Option(help: ArgumentHelp("--image: also publish this port on 127.0.0.1 (the --ready-url port is published anyway).", valueName: "PORT"))
+    var publish: [Int] = []
+
     @OptionGroup var launch: LaunchOptions
 
     func validate() throws {
         if let n = name, !Self.isDNSLabel(n) {
             throw ValidationError("--name '\(n)' is not a valid service name: use lower-case letters, digits and '-', at most 63 characters, starting with a letter (it becomes a Kubernetes object name)")
         }
-        if attach == nil { try launch.requireCommand() }
+        if image != nil && attach != nil { throw ValidationError("give either --image IMAGE or --attach PID, not both") }
+        if image != nil && launch.user != nil { throw ValidationError("--image runs as the image's USER; --user goes with a command run here") }
+        if attach == nil && image == nil { try launch.requireCommand() }
         if attach != nil && !launch.command.isEmpty { throw ValidationError("give either --attach PID or a command after `--`, not both") }
         if attach != nil && launch.exercise != nil && launch.readyUrl == nil { throw ValidationError("--while with --attach needs --ready-url") }
     }
 
     func run() throws {
         let toStdout = output == "-" || output == "/dev/stdout"
+        if let img = image {
+            let r = CLI.guarded { () -> ImageRecorder.Result in
+                try Self.preflightOutput(output)
+                return try ImageRecorder.record(image: img, engine: try ContainerEngine(name: engine), command: launch.command, launch: launch,
+                                                mode: mode, serviceName: name, publish: publish)
+            }
+            CLI.guarded { try writeAtomically(r.recording.encoded(), to: output) }
+            if r.readinessTimedOut { CLI.fail("\(launch.readyUrl ?? "") did not answer within \(Int(launch.readyTimeout))s; the container was stopped (check the port the app listens on)") }
+            if let e = r.exerciseExit { CLI.warn("--while exercise exited with status \(e.shellStatus)") }
+            let run = r.recording.runs.first
+            CLI.warn("recording of \(img) written to \(output) (\(plural(r.recording.files.count, "path")), \(plural(run?.processes.count ?? 0, "process", "processes")))")
+            if let run, run.exit.shellStatus != 0, run.stoppedByRoprof != true { CLI.terminate(Int32(truncatingIfNeeded: run.exit.shellStatus)) }
+            CLI.terminate(0)
+        }
         let result = CLI.guarded { () -> TraceResult in
             try Self.preflightOutput(output)
             if let pid = attach {

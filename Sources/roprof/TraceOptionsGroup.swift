@@ -24,6 +24,9 @@ struct LaunchOptions: ParsableArguments {
     @Flag(help: "Never show the live status line on stderr.")
     var quiet = false
 
+    @Option(name: .customLong("user"), help: ArgumentHelp("Run the command as this user, as a container's USER does: a name or uid, optionally :group (roprof itself stays root to trace it).", valueName: "USER[:GROUP]"))
+    var user: String?
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after `--`.", valueName: "CMD"))
     var command: [String] = []
 
@@ -41,7 +44,29 @@ struct LaunchOptions: ParsableArguments {
     func launchSpec() throws -> LaunchSpec {
         guard let exe = LaunchSpec.resolveExecutable(command[0]) else { throw TraceError.commandNotFound(command[0]) }
         let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()
-        return LaunchSpec(executable: exe, argv: command, environment: env, cwd: nil)
+        var spec = LaunchSpec(executable: exe, argv: command, environment: env, cwd: nil)
+        if let u = user { spec.runAs = try Self.resolveUser(u) }
+        return spec
+    }
+
+    /// USER[:GROUP] as names or numbers, resolved in this system's (the image's) user database.
+    static func resolveUser(_ spec: String) throws -> (uid: UInt32, gid: UInt32) {
+        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+        guard let name = parts.first, !name.isEmpty else { throw ModelError("--user '\(spec)': give a user name or uid, optionally :group") }
+        var uid: UInt32, gid: UInt32
+        if let n = UInt32(name) {
+            uid = n
+            gid = getpwuid(n).map { $0.pointee.pw_gid } ?? n
+        } else {
+            guard let pw = getpwnam(name) else { throw ModelError("--user '\(spec)': no user named '\(name)' here (give a uid, or create the user)") }
+            uid = pw.pointee.pw_uid; gid = pw.pointee.pw_gid
+        }
+        if parts.count == 2 {
+            if let g = UInt32(parts[1]) { gid = g }
+            else if let gr = getgrnam(parts[1]) { gid = gr.pointee.gr_gid }
+            else { throw ModelError("--user '\(spec)': no group named '\(parts[1])' here") }
+        }
+        return (uid, gid)
     }
 
     func traceOptions(policy: TracePolicy, launch: LaunchSpec) -> TraceOptions {

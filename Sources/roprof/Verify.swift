@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import Emitters
+import Engine
 import Foundation
 import Glibc
 import Sandbox
@@ -50,9 +51,15 @@ struct Verify: ParsableCommand {
     @Flag(help: "First run once under the suggested settings without denying any syscall, fold what that run needed into RECORDING (remedies change what an app calls), then verify.")
     var refine = false
 
+    @Option(help: ArgumentHelp("Verify in the real engine: run IMAGE with exactly the flags `suggest` prints for --engine (and the generated seccomp profile), exercise it through its published port (--ready-url, --while), restart it on the same volumes, and judge from its exit, its log and the exercise. A command after -- overrides the image's CMD.", valueName: "IMAGE"))
+    var image: String?
+
+    @Option(help: ArgumentHelp("The engine for --image: podman or docker.", valueName: "ENGINE"))
+    var engine = "podman"
+
     @OptionGroup var launch: LaunchOptions
 
-    func validate() throws { try launch.requireCommand() }
+    func validate() throws { if image == nil { try launch.requireCommand() } }
 
     func run() throws {
         SandboxPlan.removeStale()
@@ -64,7 +71,7 @@ struct Verify: ParsableCommand {
         if refine {
             // Run once under the suggested settings, observing every syscall without denying any, and
             // fold what the hardened run needed (remedies change what the app calls) into the recording.
-            let (plan, _, _) = makePlan(rec, catalog, rt)
+            let (plan, _, _, _) = makePlan(rec, catalog, rt)
             CLI.warn("refining: running once under the suggested settings to learn what they change")
             let box = HostStateBox()
             let observed = runSandboxed(plan: plan, policy: TracePolicy(mode: .full), launch: launch, writable: [], noNewPrivs: false, state: box)
@@ -75,7 +82,19 @@ struct Verify: ParsableCommand {
             CLI.guarded { try writeAtomically(rec.encoded(), to: from) }
             CLI.warn("refined \(from): \(added.isEmpty ? "no new syscalls" : "added " + added.joined(separator: ", "))")
         }
-        let (plan, a, allowed) = makePlan(rec, catalog, rt)
+        let (plan, a, allowed, hardening) = makePlan(rec, catalog, rt)
+        if let img = image {
+            let engineValue = CLI.guarded { try ContainerEngine(name: engine) }
+            var options = SuggestOptions()
+            options.image = img
+            let json = noSeccomp ? nil : (seccomp.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+                                          ?? hardening.seccomp.flatMap { try? SeccompEmitter.json($0) })
+            if seccomp == nil && hardening.seccomp == nil && !noSeccomp {
+                CLI.warn("warning: '\(from)' was recorded with --mode writes: no seccomp profile to verify (record with --mode full)")
+            }
+            ImageVerifier.verify(image: img, engine: engineValue, hardening: hardening, options: options, runtime: rt.name,
+                                 seccompJSON: json, command: launch.command, launch: launch, restart: !noRestart, leftOut: without)
+        }
         let style = CommandLineFront.style()
         let persistent = plan.mounts.filter { if case .persistent = $0.kind { return true }; return false }
         let what = "a read-only root (\(rt.name)), \(plan.mounts.count) mount\(plan.mounts.count == 1 ? "" : "s"), \(plan.environment.count) environment variable\(plan.environment.count == 1 ? "" : "s")"
@@ -155,7 +174,7 @@ struct Verify: ParsableCommand {
     }
 
     /// The sandbox plan, the analysis and the seccomp allow-list for a recording.
-    func makePlan(_ rec: Recording, _ catalog: ProfileCatalog, _ rt: RuntimeProfile) -> (SandboxPlan, Analysis, Set<String>?) {
+    func makePlan(_ rec: Recording, _ catalog: ProfileCatalog, _ rt: RuntimeProfile) -> (SandboxPlan, Analysis, Set<String>?, Hardening) {
         let a = Analyzer(runtime: rt, catalog: catalog).analyze(rec)
         var h = Hardening.build(a, rec, catalog: catalog, options: SuggestOptions())
         var env = a.env
@@ -194,7 +213,8 @@ struct Verify: ParsableCommand {
                 CLI.warn("warning: '\(from)' was recorded with --mode writes: no seccomp profile to verify (record with --mode full, or pass --no-seccomp)")
             }
         }
-        return (plan, a, allowed)
+        h.volumes = h.volumes.filter { !without.contains($0.mount.path) }
+        return (plan, a, allowed, h)
     }
 
     /// The command, or a file it names, hidden by a mount that does not start with the image's content.

@@ -3,4 +3,4 @@
 set -e
 cd "$(dirname "$0")"
 alembic upgrade head
-exec uvicorn main:app --host 127.0.0.1 --port "${PORT:-8000}"
+exec uvicorn main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"

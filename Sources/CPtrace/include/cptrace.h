@@ -68,6 +68,8 @@ struct roprof_spawn_config {
     int force_no_new_privs;                // set no_new_privs even when not needed
     int error_fd;                          // CLOEXEC pipe: child writes {stage, errno} on failure
     int parent_death_signal;               // 0: none; else PR_SET_PDEATHSIG (dies with the spawning thread)
+    int run_as_uid;                        // -1: keep; else setgroups({gid}), setresgid, setresuid before exec
+    int run_as_gid;
 };
 
 /// Stage codes written to error_fd as two ints {stage, errno} (stage ≥ 100 + i: mount step i).
@@ -77,6 +79,7 @@ enum {
     ROPROF_STAGE_CHDIR = 3,
     ROPROF_STAGE_SECCOMP = 4,
     ROPROF_STAGE_EXEC = 5,
+    ROPROF_STAGE_USER = 6,
     ROPROF_STAGE_MOUNT_BASE = 100,
 };
 

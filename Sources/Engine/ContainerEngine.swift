@@ -1,0 +1,100 @@
+import Foundation
+import Glibc
+import TraceModel
+
+/// What an image defines about how it runs (from `podman/docker image inspect`).
+public struct ImageConfig: Sendable, Equatable {
+    public var reference: String
+    public var id: String
+    public var digest: String?
+    public var user: String
+    public var workingDir: String
+    public var entrypoint: [String]
+    public var cmd: [String]
+    public var env: [String]
+
+    /// The argv the image runs: ENTRYPOINT + CMD, or ENTRYPOINT + the given command (which overrides CMD).
+    public func argv(overriding command: [String]) -> [String] {
+        entrypoint + (command.isEmpty ? cmd : command)
+    }
+}
+
+/// A container engine (podman or docker), driven by argv built from values, never a shell string.
+public struct ContainerEngine: Sendable {
+    public var name: String
+    public var path: String
+    /// Extra environment for the engine (CONTAINERS_CONF and the like come from the caller's environment).
+    public init(name: String) throws {
+        guard ["podman", "docker"].contains(name) else {
+            throw ModelError("--engine '\(name)' is not one of podman, docker")
+        }
+        self.name = name
+        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        guard let p = dirs.map({ $0 + "/" + name }).first(where: { access($0, X_OK) == 0 }) else {
+            throw ModelError("\(name) is not installed (apt-get install \(name == "podman" ? "podman runc" : "docker.io"), or choose --engine \(name == "podman" ? "docker" : "podman"))")
+        }
+        path = p
+    }
+
+    public struct Output: Sendable { public var status: Int32; public var stdout: String; public var stderr: String }
+
+    /// Runs the engine with `args`, its output to files (a detached container's monitor may keep
+    /// pipes open long after the command returned), and waits for exactly that process.
+    @discardableResult
+    public func run(_ args: [String], stdin devNull: Bool = true) -> Output {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("roprof-engine-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var fa = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fa)
+        defer { posix_spawn_file_actions_destroy(&fa) }
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fa, 1, dir + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&fa, 2, dir + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv = [path] + args
+        var cargs = argv.map { strdup($0) } + [nil]
+        defer { cargs.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, path, &fa, nil, &cargs, environ) == 0 else {
+            return Output(status: 127, stdout: "", stderr: "cannot run \(path)")
+        }
+        var st: Int32 = 0
+        while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
+        let status: Int32 = (st & 0x7f) == 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f)
+        let out = (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? ""
+        let err = (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? ""
+        return Output(status: status, stdout: out, stderr: err)
+    }
+
+    /// The image's own configuration; a one-line error when the engine does not have it.
+    public func inspect(_ image: String) throws -> ImageConfig {
+        let o = run(["image", "inspect", image])
+        guard o.status == 0, let data = o.stdout.data(using: .utf8),
+              let arr = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], let first = arr.first else {
+            throw ModelError("no image '\(image)' in \(name): build or pull it first (`\(name) images` lists what is there)")
+        }
+        let cfg = first["Config"] as? [String: Any] ?? [:]
+        func strings(_ v: Any?) -> [String] { (v as? [String]) ?? ((v as? String).map { [$0] } ?? []) }
+        let digest = (first["Digest"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? (first["RepoDigests"] as? [String])?.first
+        return ImageConfig(reference: image, id: first["Id"] as? String ?? "", digest: digest,
+                           user: cfg["User"] as? String ?? "", workingDir: (cfg["WorkingDir"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "/",
+                           entrypoint: strings(cfg["Entrypoint"]), cmd: strings(cfg["Cmd"]), env: strings(cfg["Env"]))
+    }
+
+    public func stop(_ container: String, grace: Double) { run(["stop", "-t", "\(Int(grace.rounded(.up)))", container]) }
+    public func remove(_ container: String) { run(["rm", "-f", "-t", "0", container]) }
+    public func removeVolumes(_ names: [String]) { if !names.isEmpty { run(["volume", "rm", "-f"] + names) } }
+    public func logs(_ container: String) -> String { let o = run(["logs", container]); return o.stdout + o.stderr }
+
+    /// Waits for the container to exit; its exit code.
+    public func wait(_ container: String) -> Int32? {
+        let o = run(["wait", container])
+        return Int32(o.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "")
+    }
+
+    /// Whether the container is still running.
+    public func isRunning(_ container: String) -> Bool {
+        let o = run(["inspect", "--format", "{{.State.Running}}", container])
+        return o.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "true"
+    }
+}

@@ -1,0 +1,125 @@
+import Engine
+import Foundation
+import Glibc
+import TraceModel
+import Tracer
+
+/// `record --image`: runs the image in the engine as the image defines it (USER, WORKDIR,
+/// ENTRYPOINT/CMD, ENV), with this roprof binary mounted read-only as the entrypoint wrapper and
+/// only the privilege tracing needs (CAP_SYS_PTRACE). Readiness and the --while exercise run here,
+/// through a published loopback port; the recording is written inside the container to a mounted
+/// directory and is the app's alone (roprof's own files live outside what it reports).
+enum ImageRecorder {
+    nonisolated(unsafe) static var interrupted = false
+
+    struct Result {
+        var recording: Recording
+        var exerciseExit: ExitInfo?
+        var readinessTimedOut = false
+    }
+
+    /// Directories of the shared libraries this roprof runs with that an image will not have
+    /// (the Swift runtime of a dynamic build); a static build needs none.
+    static func privateLibraryDirectories() -> [String] {
+        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return [] }
+        var dirs = Set<String>()
+        for line in maps.split(separator: "\n") {
+            guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last, path.hasPrefix("/"), path.contains(".so") else { continue }
+            let dir = (String(path) as NSString).deletingLastPathComponent
+            if !["/lib", "/usr/lib", "/lib64", "/usr/lib64"].contains(where: { dir == $0 || dir.hasPrefix($0 + "/") }) { dirs.insert(dir) }
+        }
+        return dirs.sorted()
+    }
+
+    static func record(image: String, engine: ContainerEngine, command: [String], launch: LaunchOptions, mode: RecordMode,
+                       serviceName: String?, publish: [Int]) throws -> Result {
+        let cfg = try engine.inspect(image)
+        guard let exe = realpath("/proc/self/exe", nil) else { throw ModelError("cannot find roprof's own executable") }
+        let selfPath = String(cString: exe)
+        free(exe)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("roprof-image-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let name = "roprof-record-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var ports = publish
+        if let u = launch.readyUrl, case .success(let t) = ReadinessProbe.Target.parse(u), !ports.contains(Int(t.port)) { ports.append(Int(t.port)) }
+        var args = ["run", "-d", "--name", name, "--cap-add=SYS_PTRACE", "--user=0", "--entrypoint", "/roprof/bin/roprof",
+                    "-v", "\(selfPath):/roprof/bin/roprof:ro", "-v", "\(out):/roprof-out", "-w", cfg.workingDir]
+        for d in privateLibraryDirectories() { args += ["-v", "\(d):\(d):ro"] }
+        for p in ports { args += ["-p", "127.0.0.1:\(p):\(p)"] }
+        var inner = ["record", "--quiet", "--mode", mode.rawValue, "-o", "/roprof-out/recording.json"]
+        let user = cfg.user
+        if !user.isEmpty && user != "root" && user != "0" && user != "0:0" { inner += ["--user", user] }
+        if let n = serviceName { inner += ["--name", n] }
+        let argv = cfg.argv(overriding: command)
+        guard !argv.isEmpty else { throw ModelError("image '\(image)' has no ENTRYPOINT or CMD: give the command after `--`") }
+        args += [image] + inner + ["--"] + argv
+        let started = engine.run(args)
+        guard started.status == 0 else {
+            engine.remove(name)
+            throw ModelError("\(engine.name) could not start '\(image)': \(started.stderr.split(separator: "\n").first ?? "exit \(started.status)")")
+        }
+        defer { engine.remove(name) }
+        installInterruptHandler()
+        var result = Result(recording: Recording(runs: [], files: [], syscalls: [:], blindSpots: []))
+        var stoppedByUs = false
+        let start = Date()
+        if let u = launch.readyUrl, case .success(let target) = ReadinessProbe.Target.parse(u) {
+            let probe = ReadinessProbe(target: target)
+            probe.start()
+            while !probe.isReady && !interrupted && engine.isRunning(name) && Date().timeIntervalSince(start) < launch.readyTimeout { usleep(100_000) }
+            probe.stop()
+            if !probe.isReady && !interrupted && engine.isRunning(name) { result.readinessTimedOut = true }
+        }
+        if !result.readinessTimedOut && !interrupted {
+            if let ex = launch.exercise, engine.isRunning(name) {
+                result.exerciseExit = runExercise(ex)
+            }
+            if let d = launch.duration {
+                let until = Date().addingTimeInterval(d)
+                while Date() < until && !interrupted && engine.isRunning(name) { usleep(100_000) }
+            }
+        }
+        if launch.readyUrl != nil || launch.exercise != nil || launch.duration != nil || interrupted {
+            stoppedByUs = engine.isRunning(name)
+            engine.stop(name, grace: launch.grace)
+        }
+        let code = engine.wait(name)
+        guard FileManager.default.fileExists(atPath: out + "/recording.json") else {
+            let log = engine.logs(name).split(separator: "\n").suffix(3).joined(separator: " | ")
+            throw ModelError("no recording came out of the container (exit \(code.map(String.init) ?? "?")): \(log.isEmpty ? "no output" : log)")
+        }
+        var rec = try Recording.load(path: out + "/recording.json")
+        for i in rec.runs.indices {
+            rec.runs[i].image = ImageRun(reference: image, id: cfg.id, digest: cfg.digest, engine: engine.name, user: cfg.user,
+                                         workingDir: cfg.workingDir, entrypoint: cfg.entrypoint, cmd: cfg.cmd, env: cfg.env,
+                                         ports: ports.isEmpty ? nil : ports.sorted())
+            rec.runs[i].command = argv
+            rec.runs[i].cwd = cfg.workingDir
+            if stoppedByUs { rec.runs[i].stoppedByRoprof = true }
+        }
+        result.recording = rec.normalized()
+        return result
+    }
+
+    static func runExercise(_ command: String) -> ExitInfo {
+        var pid: pid_t = 0
+        let argv: [String] = ["/bin/sh", "-c", command]
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { cargs.forEach { free($0) } }
+        guard posix_spawn(&pid, "/bin/sh", nil, nil, &cargs, environ) == 0 else { return ExitInfo(code: 127) }
+        var st: Int32 = 0
+        while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
+        return (st & 0x7f) == 0 ? ExitInfo(code: Int((st >> 8) & 0xff)) : ExitInfo(signal: Int(st & 0x7f))
+    }
+
+    /// SIGINT/SIGTERM/SIGHUP: stop the container and write what was recorded (never leave it running).
+    static func installInterruptHandler() {
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            var sa = sigaction()
+            sa.__sigaction_handler.sa_handler = { _ in ImageRecorder.interrupted = true }
+            sigemptyset(&sa.sa_mask)
+            sigaction(s, &sa, nil)
+        }
+    }
+}
