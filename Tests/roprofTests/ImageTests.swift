@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import TraceModel
+
+/// The image workflow in the real engine (podman + runc, images built offline by .ci/setup):
+/// `record --image` → `suggest --format podman` → the printed command, run as printed, serves
+/// requests under --read-only and keeps its data across a restart; `verify --image` proves it;
+/// leaving a mount out fails; bad input gets one line and leaves no container behind.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct ImageTests {
+    let roprof = Support.roprof
+    static let image = "localhost/roprof-test/pyweb:1"
+    static var conf: String { Support.packageRoot.appendingPathComponent("Fixtures/podman/containers.conf").path }
+    static var env: [String: String] { ["CONTAINERS_CONF": conf] }
+    static let port = 18000 + Int(getpid() % 1000)
+
+    func requireImage() throws {
+        _ = try Support.which("podman")
+        guard Support.spawnAndWait(["podman", "image", "exists", Self.image], env: Self.env) == 0 else {
+            throw Support.MissingTool(tool: "the test image \(Self.image) (bash .ci/setup builds it)")
+        }
+    }
+
+    /// roprof's containers still there (there must be none after any command).
+    func leftovers() throws -> [String] {
+        let o = try Support.run(["podman", "ps", "-a", "--format", "{{.Names}}"], env: Self.env)
+        return o.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("roprof-") }
+    }
+
+    func get(_ path: String) -> String {
+        "python3 -c \"import urllib.request as u; print(u.urlopen('http://127.0.0.1:\(Self.port)\(path)').read().decode())\""
+    }
+
+    @Test func recordSuggestRunAsPrintedVerify() throws {
+        try requireImage()
+        let dir = Support.scratch("image")
+        // The image's entrypoint takes PORT from the environment; the command after -- overrides CMD (none here).
+        let rec = dir + "/image.json"
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--image", Self.image, "--ready-url", "http://127.0.0.1:8000/health",
+                                 "--while", get("/items/a").replacingOccurrences(of: "\(Self.port)", with: "8000")], env: Self.env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try leftovers().isEmpty)
+        let recording = try Recording.load(path: rec)
+        let run = try #require(recording.runs.first)
+        #expect(run.image?.reference == Self.image && run.image?.user == "app" && run.image?.workingDir == "/app", "\(String(describing: run.image))")
+        #expect(run.processes.contains { $0.uid == 10001 }, "the app ran as the image's USER")
+        #expect(recording.filesystem?.directories["/data/db"] != nil, "facts were taken inside the container")
+        let report = try Support.run([roprof, "report", "--format", "json", "--runtime", "docker", rec])
+        let a = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as! [String: Any]
+        let mounts = (a["mounts"] as! [[String: Any]]).map { ($0["path"] as! String, $0["kind"] as! String) }
+        #expect(mounts.contains { $0 == ("/data/db", "persistent") }, "\(mounts)")
+
+        let printed = try Support.run([roprof, "suggest", "--format", "podman", "--runtime", "docker", rec])
+        #expect(printed.status == 0)
+        #expect(printed.stdout.contains(Self.image) && printed.stdout.contains("--publish=8000:8000") && !printed.stdout.contains("setpriv"), "\(printed.stdout)")
+        // Run exactly as printed (detached, with a name so the test can stop it), twice on the same volume.
+        try Support.run([roprof, "suggest", "--format", "seccomp", rec]).stdout.write(toFile: dir + "/roprof-seccomp.json", atomically: true, encoding: .utf8)
+        let name = "roprof-asprinted-\(getpid())"
+        let script = printed.stdout.replacingOccurrences(of: "podman run", with: "podman run -d --name \(name)")
+        var answers: [String] = []
+        defer {
+            _ = Support.spawnAndWait(["podman", "rm", "-f", name], env: Self.env)
+            _ = Support.spawnAndWait(["podman", "volume", "rm", "-f", "roprof-data-db"], env: Self.env)
+        }
+        _ = Support.spawnAndWait(["podman", "volume", "rm", "-f", "roprof-data-db"], env: Self.env)
+        for round in 0..<2 {
+            #expect(Support.spawnAndWait(["/bin/sh", "-c", "cd \(dir) && " + script], env: Self.env) == 0, "round \(round): the printed command did not start")
+            var ok = false
+            for _ in 0..<100 where !ok {
+                ok = (try? Support.run(["/bin/sh", "-c", get("/health").replacingOccurrences(of: "\(Self.port)", with: "8000")]).status) == 0
+                if !ok { usleep(100_000) }
+            }
+            let logs = (try? Support.run(["podman", "logs", name], env: Self.env).stderr) ?? ""
+            #expect(ok, "round \(round): the printed command does not serve: \(logs)")
+            answers.append(try Support.run(["/bin/sh", "-c", get("/items/round\(round)").replacingOccurrences(of: "\(Self.port)", with: "8000")]).stdout)
+            _ = Support.spawnAndWait(["podman", "rm", "-f", "-t", "5", name], env: Self.env)
+        }
+        let counts = answers.compactMap { a in a.split(whereSeparator: { !$0.isNumber }).last.flatMap { Int($0) } }
+        #expect(counts.count == 2 && counts[1] == counts[0] + 1, "the data survived the restart: \(answers)")
+
+        // verify --image: PASS with the restart; without the volume: FAIL naming it; nothing left behind.
+        let ex = get("/items/a").replacingOccurrences(of: "\(Self.port)", with: "8000")
+        let v = try Support.run([roprof, "verify", "--runtime", "docker", "--from", rec, "--image", Self.image, "--ready-url", "http://127.0.0.1:8000/health", "--while", ex], env: Self.env)
+        #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("again on the same volumes"), "\(v.stdout)\(v.stderr)")
+        let w = try Support.run([roprof, "verify", "--runtime", "docker", "--from", rec, "--image", Self.image, "--without", "/data/db",
+                                 "--ready-url", "http://127.0.0.1:8000/health", "--ready-timeout", "15", "--while", ex], env: Self.env)
+        #expect(w.status == 1 && w.stdout.contains("FAIL") && w.stdout.contains("/data/db"), "\(w.stdout)")
+        #expect(try leftovers().isEmpty)
+    }
+
+    @Test func badInputIsOneLineAndLeavesNoContainer() throws {
+        try requireImage()
+        let dir = Support.scratch("image-bad")
+        let missing = try Support.run([roprof, "record", "-o", dir + "/x.json", "--image", "localhost/roprof-test/nope:0"], env: Self.env)
+        #expect(missing.status == 2 && missing.stderr.contains("no image 'localhost/roprof-test/nope:0'") && missing.stderr.split(separator: "\n").count == 1, "\(missing.stderr)")
+        var noEngine = Self.env
+        noEngine["PATH"] = "/nonexistent"
+        let engine = try Support.run([roprof, "record", "-o", dir + "/x.json", "--image", Self.image], env: noEngine)
+        #expect(engine.status == 2 && engine.stderr.contains("podman is not installed"), "\(engine.stderr)")
+        let silent = try Support.run([roprof, "record", "-o", dir + "/x.json", "--image", Self.image, "--ready-url", "http://127.0.0.1:8001/health", "--ready-timeout", "5"], env: Self.env)
+        #expect(silent.status == 2 && silent.stderr.contains("did not answer"), "\(silent.stderr)")
+        #expect(try leftovers().isEmpty, "no container left")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/x.json") || (try? Recording.load(path: dir + "/x.json")) != nil)
+    }
+
+    @Test func sigintInTheMiddleStopsTheContainerAndWritesTheRecording() throws {
+        try requireImage()
+        let dir = Support.scratch("image-int")
+        setenv("CONTAINERS_CONF", Self.conf, 1)  // the spawned roprof inherits this process's environment
+        let pid = CrashTests.spawn([roprof, "record", "--quiet", "-o", dir + "/r.json", "--image", Self.image, "--for", "60"], dir: dir)
+        #expect(pid > 0)
+        usleep(4_000_000)
+        kill(pid, SIGINT)
+        let status = CrashTests.wait(pid, timeout: 40)
+        #expect(status != nil, "roprof exits")
+        #expect(try leftovers().isEmpty, "no container left after SIGINT")
+        #expect(throws: Never.self) { _ = try Recording.load(path: dir + "/r.json") }
+    }
+}
