@@ -86,6 +86,8 @@ public enum NameShape {
         for prefix in ["tmp", "cc", "sess_", "wgunicorn-", "hsperfdata_"] where out == component && component.hasPrefix(prefix) {
             let rest = String(component.dropFirst(prefix.count))
             if rest.count >= 5 && isRandom(rest, loose: true) { return prefix + "*" }
+            // Python's tempfile after a prefix: 8 characters of [a-z0-9_], letters only or not.
+            if rest.count == 8 && rest.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) { return prefix + "*" }
         }
         return out
     }

@@ -31,8 +31,10 @@ enum ImageRecorder {
         return dirs.sorted()
     }
 
+    /// `extraArgs`: more engine flags for the run (verify --refine applies the suggested mounts and
+    /// environment this way, to learn what the hardened app needs).
     static func record(image: String, engine: ContainerEngine, command: [String], launch: LaunchOptions, mode: RecordMode,
-                       serviceName: String?, publish: [Int]) throws -> Result {
+                       serviceName: String?, publish: [Int], extraArgs: [String] = []) throws -> Result {
         let cfg = try engine.inspect(image)
         guard let exe = realpath("/proc/self/exe", nil) else { throw ModelError("cannot find roprof's own executable") }
         let selfPath = String(cString: exe)
@@ -47,6 +49,7 @@ enum ImageRecorder {
                     "-v", "\(selfPath):/roprof/bin/roprof:ro", "-v", "\(out):/roprof-out", "-w", cfg.workingDir]
         for d in privateLibraryDirectories() { args += ["-v", "\(d):\(d):ro"] }
         for p in ports { args += ["-p", "127.0.0.1:\(p):\(p)"] }
+        args += extraArgs
         var inner = ["record", "--quiet", "--mode", mode.rawValue, "-o", "/roprof-out/recording.json"]
         let user = cfg.user
         if !user.isEmpty && user != "root" && user != "0" && user != "0:0" { inner += ["--user", user] }

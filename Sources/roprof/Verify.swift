@@ -68,7 +68,7 @@ struct Verify: ParsableCommand {
             let c = try ProfileCatalog.load(extraDirectory: analysis.profiles)
             return (r, c, try c.runtime(named: analysis.runtime))
         }
-        if refine {
+        if refine && image == nil {
             // Run once under the suggested settings, observing every syscall without denying any, and
             // fold what the hardened run needed (remedies change what the app calls) into the recording.
             let (plan, _, _, _) = makePlan(rec, catalog, rt)
@@ -87,6 +87,24 @@ struct Verify: ParsableCommand {
             let engineValue = CLI.guarded { try ContainerEngine(name: engine) }
             var options = SuggestOptions()
             options.image = img
+            if refine {
+                // Run the image once, traced, under the suggested mounts and environment (no seccomp profile,
+                // nothing denied), and fold what the hardened run needed into the recording.
+                let (args, _) = DockerEmitter.arguments(hardening, options, engine: engineValue.name, runtime: rt.name)
+                let observe = args.filter { a in !["--security-opt=seccomp=", "--user=", "--cap-drop=", "--cap-add=", "--publish="].contains { a.hasPrefix($0) } }
+                CLI.warn("refining: running \(img) once under the suggested mounts and environment to learn what they change")
+                let observed = CLI.guarded {
+                    try ImageRecorder.record(image: img, engine: engineValue, command: launch.command, launch: launch, mode: .full,
+                                             serviceName: nil, publish: hardening.ports, extraArgs: observe)
+                }
+                let before = rec.allSyscallNames
+                let merged = Recording.merged([rec, observed.recording])
+                let added = merged.allSyscallNames.subtracting(before).sorted()
+                CLI.guarded { try writeAtomically(merged.encoded(), to: from) }
+                CLI.warn("refined \(from): \(added.isEmpty ? "no new syscalls" : "added " + added.joined(separator: ", "))")
+                rec = merged
+            }
+            let (_, _, _, hardening) = makePlan(rec, catalog, rt)
             let json = noSeccomp ? nil : (seccomp.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
                                           ?? hardening.seccomp.flatMap { try? SeccompEmitter.json($0) })
             if seccomp == nil && hardening.seccomp == nil && !noSeccomp {
