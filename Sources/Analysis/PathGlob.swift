@@ -109,6 +109,7 @@ public enum NameShape {
     static func isRandom(_ t: String, loose: Bool = false) -> Bool {
         let digits = t.filter(\.isNumber).count
         if digits == t.count { return t.count >= 4 }  // pids (temp-9103.rdb), ids, timestamps
+        if digits >= 8 && t.allSatisfy({ $0.isNumber || $0 == "T" || $0 == "Z" }) { return true }  // 20261124T114229
         // Hashes: long runs of hex digits with at least one digit.
         if t.count >= 12 && digits > 0 && t.allSatisfy({ $0.isHexDigit && ($0.isNumber || $0.isLowercase) }) { return true }
         guard t.count >= (loose ? 5 : 6) else { return false }

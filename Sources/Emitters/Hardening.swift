@@ -61,6 +61,9 @@ public struct Hardening {
     public var imageReference: String?
     /// Ports the recorded image served on (`record --image` published them).
     public var ports: [Int] = []
+    /// The recorded image's ENTRYPOINT and CMD (a workload runs it with only its own arguments).
+    public var imageEntrypoint: [String]? = nil
+    public var imageCmd: [String]? = nil
 
     /// Who the runs' processes ran as: root when any process was (or nothing was recorded), else the uid.
     static func user(of runs: [RunInfo]) -> (uid: Int?, ranAsRoot: Bool) {
@@ -146,7 +149,7 @@ public struct Hardening {
                          ranAsRoot: ranAsRoot, addCapabilities: caps.sorted(), warnings: warnings, seccomp: seccomp,
                          executables: exes.sorted(), command: image.map { command == $0.entrypoint + $0.cmd ? [] : Array(command.dropFirst($0.entrypoint.count)) } ?? command,
                          workdir: image == nil ? workdirThatMatters(r, command: command, a) : nil, imageReference: image?.reference,
-                         ports: image?.ports ?? [])
+                         ports: image?.ports ?? [], imageEntrypoint: image?.entrypoint, imageCmd: image?.cmd)
     }
 }
 

@@ -26,6 +26,7 @@ enum K8s {
         var name: String
         var image: String? = nil
         var command: [String]? = nil
+        var args: [String]? = nil
         var workingDir: String? = nil
         var env: [EnvVar]?
         var securityContext: SecurityContext

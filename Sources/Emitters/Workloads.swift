@@ -91,7 +91,15 @@ extension KubernetesEmitter {
             sub.uid = wl.uid
             sub.ranAsRoot = wl.ranAsRoot
             let labels = ["app.kubernetes.io/name": wl.name, "app.kubernetes.io/managed-by": "roprof"]
-            let container = K8s.Container(name: wl.name, image: w.image, command: PrivilegeWrapper.strip(wl.command).command, workingDir: h.workdir,
+            // An image recording runs the image's own ENTRYPOINT: only the arguments that select the service.
+            var command: [String]? = PrivilegeWrapper.strip(wl.command).command, args: [String]? = nil
+            if let entry = h.imageEntrypoint {
+                let tail = Array(wl.command.dropFirst(entry.count))
+                command = nil
+                args = tail == (h.imageCmd ?? []) || tail.isEmpty ? nil : tail
+            }
+            let container = K8s.Container(name: wl.name, image: w.image == "IMAGE" ? (h.imageReference ?? "IMAGE") : w.image,
+                                          command: command, args: args, workingDir: h.workdir,
                                           env: sub.env.isEmpty ? nil : sub.env.map { .init(name: $0.name, value: $0.value) },
                                           securityContext: securityContext(sub, o), volumeMounts: vols.isEmpty ? nil : mounts(sub))
             var pod = K8s.PodSpec(securityContext: podSecurityContext(sub), containers: [container], volumes: vols.isEmpty ? nil : volumes(sub))

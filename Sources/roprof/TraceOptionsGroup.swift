@@ -45,7 +45,17 @@ struct LaunchOptions: ParsableArguments {
         guard let exe = LaunchSpec.resolveExecutable(command[0]) else { throw TraceError.commandNotFound(command[0]) }
         let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()
         var spec = LaunchSpec(executable: exe, argv: command, environment: env, cwd: nil)
-        if let u = user { spec.runAs = try Self.resolveUser(u) }
+        if let u = user {
+            let ids = try Self.resolveUser(u)
+            spec.runAs = ids
+            // As a container does for its USER: HOME is that user's, unless it was set to something else on purpose.
+            let mine = getpwuid(getuid()).map { String(cString: $0.pointee.pw_dir) }
+            if let pw = getpwuid(ids.uid), ProcessInfo.processInfo.environment["HOME"] == nil || ProcessInfo.processInfo.environment["HOME"] == mine {
+                spec.environment.removeAll { $0.hasPrefix("HOME=") }
+                spec.environment.append("HOME=" + String(cString: pw.pointee.pw_dir))
+                spec.environment.sort()
+            }
+        }
         return spec
     }
 

@@ -195,7 +195,7 @@ enum RecordingFixture {
                       // names that differ on every run of a real server (Redis, PostgreSQL, Java)
                       ("temp-9103.rdb", "temp-*.rdb"), ("pgsql_tmp30095.0", "pgsql_tmp*.0"), ("pg_internal.init.30051", "pg_internal.init.*"),
                       ("upload1246625846273850080.tmp", "upload*.tmp"), ("__init__.cpython-311.pyc.140068440194480", "__init__.cpython-311.pyc.*"),
-                      ("15-main.pid", "15-main.pid"), ("python3.11", "python3.11"), ("PG_VERSION", "PG_VERSION"), ("sqlite3", "sqlite3")])
+                      ("15-main.pid", "15-main.pid"), ("engine-20261124T114229.txt", "engine-*.txt"), ("python3.11", "python3.11"), ("PG_VERSION", "PG_VERSION"), ("sqlite3", "sqlite3")])
     func randomNamesAreGlobbed(name: String, shape: String) {
         #expect(NameShape.shape(name) == shape)
     }

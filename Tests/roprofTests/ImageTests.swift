@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Yams
 @testable import TraceModel
 
 /// The image workflow in the real engine (podman + runc, images built offline by .ci/setup):
@@ -110,6 +111,42 @@ struct ImageTests {
         #expect(plain.status == 1 && plain.stdout.contains("gunicorn.ctl"), "the verdict names the refusal: \(plain.stdout)")
         let refined = try Support.run([roprof, "verify", "--refine", "--runtime", "docker", "--from", rec, "--image", "localhost/roprof-test/gunicorn:1"] + common, env: Self.env)
         #expect(refined.status == 0 && refined.stdout.contains("PASS") && refined.stderr.contains("refined"), "\(refined.stdout)\(refined.stderr)")
+        #expect(try leftovers().isEmpty)
+    }
+
+    /// One image, several services selected by argument: each recorded with --image and --name (the
+    /// one-shot `engine` by overriding CMD), merged, then workloads that run the image's own
+    /// ENTRYPOINT with only the service's argument, as its USER with its home.
+    @Test func multiServiceImageBecomesWorkloads() throws {
+        let image = "localhost/roprof-test/multiservice:1"
+        _ = try Support.which("podman")
+        guard Support.spawnAndWait(["podman", "image", "exists", image], env: Self.env) == 0 else {
+            throw Support.MissingTool(tool: "the test image \(image) (bash .ci/setup builds it)")
+        }
+        let dir = Support.scratch("multi-image")
+        let web = try Support.run([roprof, "record", "--quiet", "-o", dir + "/web.json", "--name", "webserver", "--image", image,
+                                   "--ready-url", "http://127.0.0.1:8000/health", "--while", get("/health").replacingOccurrences(of: "\(Self.port)", with: "8000")], env: Self.env)
+        #expect(web.status == 0, "\(web.stderr)")
+        let engine = try Support.run([roprof, "record", "--quiet", "-o", dir + "/engine.json", "--name", "engine", "--image", image, "--", "engine"], env: Self.env)
+        #expect(engine.status == 0, "\(engine.stderr)")
+        #expect(try Support.run([roprof, "merge", "-o", dir + "/all.json", dir + "/web.json", dir + "/engine.json"]).status == 0)
+        let rep = try Support.run([roprof, "report", "--format", "json", "--runtime", "docker", dir + "/all.json"])
+        let a = try JSONSerialization.jsonObject(with: Data(rep.stdout.utf8)) as! [String: Any]
+        let mounts = Dictionary(uniqueKeysWithValues: (a["mounts"] as! [[String: Any]]).map { ($0["path"] as! String, $0["kind"] as! String) })
+        #expect(mounts["/home/svc/appdata"] == "persistent", "the USER's home, not root's: \(mounts)")
+        let k8s = try Support.run([roprof, "suggest", "--format", "kubernetes", "--workloads", "--schedule", "engine=*/30 * * * *", dir + "/all.json"])
+        #expect(k8s.status == 0, "\(k8s.stderr)")
+        let docs = try Array(Yams.load_all(yaml: k8s.stdout)).compactMap { $0 as? [String: Any] }
+        func container(_ kind: String) -> [String: Any]? {
+            guard let d = docs.first(where: { $0["kind"] as? String == kind }) else { return nil }
+            var spec = d["spec"] as? [String: Any]
+            if kind == "CronJob" { spec = ((spec?["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any]) }
+            return (((spec?["template"] as? [String: Any])?["spec"] as? [String: Any])?["containers"] as? [[String: Any]])?.first
+        }
+        let cron = try #require(container("CronJob")), deploy = try #require(container("Deployment"))
+        #expect(cron["image"] as? String == image && deploy["image"] as? String == image)
+        #expect(cron["command"] == nil && cron["args"] as? [String] == ["engine"], "the image's ENTRYPOINT with the service's argument: \(cron)")
+        #expect(deploy["command"] == nil && deploy["args"] == nil, "the image's default CMD is webserver: \(deploy)")
         #expect(try leftovers().isEmpty)
     }
 

@@ -41,7 +41,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     common.write_pidfile("webserver")
-    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("PORT", "8000"))), Handler)
+    server = ThreadingHTTPServer((os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))), Handler)
     common.handle_sigterm()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     while not common.stopping:
