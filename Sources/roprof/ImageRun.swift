@@ -45,9 +45,18 @@ enum ImageRecorder {
         let name = "roprof-record-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         var ports = publish
         if let u = launch.readyUrl, case .success(let t) = ReadinessProbe.Target.parse(u), !ports.contains(Int(t.port)) { ports.append(Int(t.port)) }
+        var mounts = ["-v", "\(selfPath):/roprof/bin/roprof:ro"]
+        for d in privateLibraryDirectories() { mounts += ["-v", "\(d):\(d):ro"] }
+        // roprof runs inside the image: it needs the image's glibc and libseccomp. Say so before anything runs.
+        let probe = engine.run(["run", "--rm", "--user=0", "--entrypoint", "/roprof/bin/roprof"] + mounts + [image, "--version"])
+        if probe.status != 0 {
+            let why = probe.stderr.contains("libseccomp") ? "it has no libseccomp (apt-get install libseccomp2 in the image)"
+                : probe.stderr.lowercased().contains("no such file") || probe.stderr.contains("not found") || probe.stderr.contains("GLIBC") ? "it has no glibc roprof can run with (Alpine/musl, distroless static)"
+                : (probe.stderr.split(separator: "\n").first.map(String.init) ?? "exit \(probe.status)")
+            throw ModelError("roprof cannot run inside '\(image)': \(why); record the app from a glibc-based image (Debian, Ubuntu, RHEL) of the same build, or on a host")
+        }
         var args = ["run", "-d", "--name", name, "--cap-add=SYS_PTRACE", "--user=0", "--entrypoint", "/roprof/bin/roprof",
-                    "-v", "\(selfPath):/roprof/bin/roprof:ro", "-v", "\(out):/roprof-out", "-w", cfg.workingDir]
-        for d in privateLibraryDirectories() { args += ["-v", "\(d):\(d):ro"] }
+                    "-v", "\(out):/roprof-out", "-w", cfg.workingDir] + mounts
         for p in ports { args += ["-p", "127.0.0.1:\(p):\(p)"] }
         args += extraArgs
         var inner = ["record", "--quiet", "--mode", mode.rawValue, "-o", "/roprof-out/recording.json"]

@@ -161,6 +161,12 @@ struct ImageTests {
         #expect(engine.status == 2 && engine.stderr.contains("podman is not installed"), "\(engine.stderr)")
         let silent = try Support.run([roprof, "record", "-o", dir + "/x.json", "--image", Self.image, "--ready-url", "http://127.0.0.1:8001/health", "--ready-timeout", "5"], env: Self.env)
         #expect(silent.status == 2 && silent.stderr.contains("did not answer"), "\(silent.stderr)")
+        // An image without glibc (FROM scratch with a static binary): one line before anything runs.
+        try FileManager.default.copyItem(atPath: "/usr/bin/tini-static", toPath: dir + "/tini")
+        try "FROM scratch\nCOPY tini /tini\nENTRYPOINT [\"/tini\", \"--\", \"/tini\", \"--version\"]\n".write(toFile: dir + "/Dockerfile", atomically: true, encoding: .utf8)
+        #expect(Support.spawnAndWait(["podman", "build", "-q", "-t", "localhost/roprof-test/static:1", dir], env: Self.env) == 0)
+        let stat = try Support.run([roprof, "record", "-o", dir + "/x.json", "--image", "localhost/roprof-test/static:1"], env: Self.env)
+        #expect(stat.status == 2 && stat.stderr.contains("has no glibc") && stat.stderr.split(separator: "\n").count == 1, "\(stat.stderr)")
         #expect(try leftovers().isEmpty, "no container left")
         #expect(!FileManager.default.fileExists(atPath: dir + "/x.json") || (try? Recording.load(path: dir + "/x.json")) != nil)
     }
