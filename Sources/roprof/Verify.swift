@@ -82,7 +82,6 @@ struct Verify: ParsableCommand {
             CLI.guarded { try writeAtomically(rec.encoded(), to: from) }
             CLI.warn("refined \(from): \(added.isEmpty ? "no new syscalls" : "added " + added.joined(separator: ", "))")
         }
-        let (plan, a, allowed, hardening) = makePlan(rec, catalog, rt)
         if let img = image {
             let engineValue = CLI.guarded { try ContainerEngine(name: engine) }
             var options = SuggestOptions()
@@ -90,6 +89,7 @@ struct Verify: ParsableCommand {
             if refine {
                 // Run the image once, traced, under the suggested mounts and environment (no seccomp profile,
                 // nothing denied), and fold what the hardened run needed into the recording.
+                let hardening = verifyPlan(rec, catalog, rt).hardening
                 let (args, _) = DockerEmitter.arguments(hardening, options, engine: engineValue.name, runtime: rt.name)
                 let observe = args.filter { a in !["--security-opt=seccomp=", "--user=", "--cap-drop=", "--cap-add=", "--publish="].contains { a.hasPrefix($0) } }
                 CLI.warn("refining: running \(img) once under the suggested mounts and environment to learn what they change")
@@ -104,15 +104,11 @@ struct Verify: ParsableCommand {
                 CLI.warn("refined \(from): \(added.isEmpty ? "no new syscalls" : "added " + added.joined(separator: ", "))")
                 rec = merged
             }
-            let (_, _, _, hardening) = makePlan(rec, catalog, rt)
-            let json = noSeccomp ? nil : (seccomp.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
-                                          ?? hardening.seccomp.flatMap { try? SeccompEmitter.json($0) })
-            if seccomp == nil && hardening.seccomp == nil && !noSeccomp {
-                CLI.warn("warning: '\(from)' was recorded with --mode writes: no seccomp profile to verify (record with --mode full)")
-            }
-            ImageVerifier.verify(image: img, engine: engineValue, hardening: hardening, options: options, runtime: rt.name,
-                                 seccompJSON: json, command: launch.command, launch: launch, restart: !noRestart, leftOut: without)
+            let vp = verifyPlan(rec, catalog, rt)
+            ImageVerifier.verify(image: img, engine: engineValue, hardening: vp.hardening, options: options, runtime: rt.name,
+                                 seccompJSON: vp.seccompJSON, command: launch.command, launch: launch, restart: vp.restart, leftOut: without)
         }
+        let (plan, a, allowed, _) = makePlan(rec, catalog, rt)
         let style = CommandLineFront.style()
         let persistent = plan.mounts.filter { if case .persistent = $0.kind { return true }; return false }
         let what = "a read-only root (\(rt.name)), \(plan.mounts.count) mount\(plan.mounts.count == 1 ? "" : "s"), \(plan.environment.count) environment variable\(plan.environment.count == 1 ? "" : "s")"
@@ -192,47 +188,42 @@ struct Verify: ParsableCommand {
     }
 
     /// The sandbox plan, the analysis and the seccomp allow-list for a recording.
+    /// The verify plan (decided once, in the library) and the sandbox that carries it out here.
     func makePlan(_ rec: Recording, _ catalog: ProfileCatalog, _ rt: RuntimeProfile) -> (SandboxPlan, Analysis, Set<String>?, Hardening) {
-        let a = Analyzer(runtime: rt, catalog: catalog).analyze(rec)
-        var h = Hardening.build(a, rec, catalog: catalog, options: SuggestOptions())
-        var env = a.env
-        if let name = service {
-            let plan = Workload.plan(a, rec)
-            guard let wl = plan.first(where: { $0.name == name }) else {
-                CLI.fail("--service \(name): the recording has no service of that name (services: \(plan.map(\.name).joined(separator: ", ")); name runs with `record --name`)")
+        let vp = verifyPlan(rec, catalog, rt)
+        return (Self.sandboxPlan(vp, runtime: rt, emptyVolumes: emptyVolumes, readOnly: !noReadonly), vp.analysis, vp.allowedSyscalls, vp.hardening)
+    }
+
+    func verifyPlan(_ rec: Recording, _ catalog: ProfileCatalog, _ rt: RuntimeProfile) -> VerifyPlan {
+        var choices = VerifyPlan.Choices()
+        choices.service = service
+        choices.without = without
+        choices.noSeccomp = noSeccomp
+        choices.restart = !noRestart
+        if let file = seccomp {
+            choices.seccompOverride = CLI.guarded {
+                guard let d = FileManager.default.contents(atPath: file) else { throw ModelError("cannot read seccomp profile '\(file)'") }
+                return d
             }
-            h.volumes = h.volumes.filter { wl.mountPaths.contains($0.mount.path) }
-            env = wl.env
         }
-        for w in without where !h.volumes.contains(where: { $0.mount.path == w }) {
-            CLI.fail("--without \(w): the recording suggests no mount there (suggested: \(h.volumes.map(\.mount.path).joined(separator: ", ")))")
-        }
-        let mounts = h.volumes.filter { !without.contains($0.mount.path) }.map { v -> SandboxPlan.Mount in
+        let vp = CLI.guarded { try VerifyPlan.build(rec, runtime: rt, catalog: catalog, choices: choices) }
+        for w in vp.warnings { CLI.warn("warning: \(w)") }
+        return vp
+    }
+
+    /// The sandbox executor's form of a verify plan: a tmpfs or a fresh (or image-seeded) directory per mount.
+    static func sandboxPlan(_ vp: VerifyPlan, runtime rt: RuntimeProfile, emptyVolumes: Bool, readOnly: Bool) -> SandboxPlan {
+        let mounts = vp.hardening.volumes.map { v -> SandboxPlan.Mount in
             switch v.mount.kind {
             case .tmpfs: return .init(path: v.mount.path, kind: .tmpfs(bytes: v.mount.sizeBytes))
             case .persistent: return .init(path: v.mount.path, kind: .persistent, seedFromImage: !emptyVolumes, owner: v.mount.owner)
             case .file: return .init(path: v.mount.path, kind: .file)
             }
         }
-        var plan = SandboxPlan(runtimeWritable: rt.writable.map(\.path), mounts: mounts, environment: env)
-        plan.readOnlyRoot = !noReadonly
-        var allowed: Set<String>? = nil
-        if !noSeccomp {
-            if let file = seccomp {
-                allowed = CLI.guarded {
-                    guard let d = FileManager.default.contents(atPath: file) else { throw ModelError("cannot read seccomp profile '\(file)'") }
-                    do { return try SeccompEmitter.allowedNames(fromJSON: d) } catch {
-                        throw ModelError("'\(file)' is not a Docker/OCI seccomp profile: \(shortReason(error))")
-                    }
-                }
-            } else if let s = h.seccomp {
-                allowed = Set(s.names)
-            } else {
-                CLI.warn("warning: '\(from)' was recorded with --mode writes: no seccomp profile to verify (record with --mode full, or pass --no-seccomp)")
-            }
-        }
-        h.volumes = h.volumes.filter { !without.contains($0.mount.path) }
-        return (plan, a, allowed, h)
+        var plan = SandboxPlan(runtimeWritable: rt.writable.map(\.path), mounts: mounts,
+                               environment: Dictionary(uniqueKeysWithValues: vp.hardening.env.map { ($0.name, $0.value) }))
+        plan.readOnlyRoot = readOnly
+        return plan
     }
 
     /// The command, or a file it names, hidden by a mount that does not start with the image's content.
