@@ -74,28 +74,10 @@ enum ImageRecorder {
         defer { engine.remove(name) }
         installInterruptHandler()
         var result = Result(recording: Recording(runs: [], files: [], syscalls: [:], blindSpots: []))
-        var stoppedByUs = false
-        let start = Date()
-        if let u = launch.readyUrl, case .success(let target) = ReadinessProbe.Target.parse(u) {
-            let probe = ReadinessProbe(target: target)
-            probe.start()
-            while !probe.isReady && !interrupted && engine.isRunning(name) && Date().timeIntervalSince(start) < launch.readyTimeout { usleep(100_000) }
-            probe.stop()
-            if !probe.isReady && !interrupted && engine.isRunning(name) { result.readinessTimedOut = true }
-        }
-        if !result.readinessTimedOut && !interrupted {
-            if let ex = launch.exercise, engine.isRunning(name) {
-                result.exerciseExit = runExercise(ex)
-            }
-            if let d = launch.duration {
-                let until = Date().addingTimeInterval(d)
-                while Date() < until && !interrupted && engine.isRunning(name) { usleep(100_000) }
-            }
-        }
-        if launch.readyUrl != nil || launch.exercise != nil || launch.duration != nil || interrupted {
-            stoppedByUs = engine.isRunning(name)
-            engine.stop(name, grace: launch.grace)
-        }
+        let window = drive(container: name, engine: engine, launch: launch)
+        result.readinessTimedOut = window.readinessTimedOut
+        result.exerciseExit = window.exercise
+        let stoppedByUs = window.stoppedByUs
         let code = engine.wait(name)
         guard FileManager.default.fileExists(atPath: out + "/recording.json") else {
             let log = engine.logs(name).split(separator: "\n").suffix(3).joined(separator: " | ")
@@ -112,6 +94,42 @@ enum ImageRecorder {
         }
         result.recording = rec.normalized()
         return result
+    }
+
+    /// What one run of a started container went through.
+    struct Window {
+        var ready = true
+        var readinessTimedOut = false
+        var exercise: ExitInfo?
+        var stoppedByUs = false
+    }
+
+    /// The run lifecycle of a container, as `record`/`verify` run an app: wait for --ready-url, run the
+    /// --while exercise here, keep the --for window, then stop it as a runtime does (SIGTERM, grace,
+    /// SIGKILL). A signal to roprof ends the window early. Without any of them, the container runs to its end.
+    static func drive(container name: String, engine: ContainerEngine, launch: LaunchOptions) -> Window {
+        var w = Window()
+        let start = Date()
+        if let u = launch.readyUrl, case .success(let target) = ReadinessProbe.Target.parse(u) {
+            let probe = ReadinessProbe(target: target)
+            probe.start()
+            while !probe.isReady && !interrupted && engine.isRunning(name) && Date().timeIntervalSince(start) < launch.readyTimeout { usleep(100_000) }
+            w.ready = probe.isReady
+            probe.stop()
+            w.readinessTimedOut = !w.ready && !interrupted && engine.isRunning(name)
+        }
+        if w.ready && !interrupted {
+            if let ex = launch.exercise, engine.isRunning(name) { w.exercise = runExercise(ex) }
+            if let d = launch.duration {
+                let until = Date().addingTimeInterval(d)
+                while Date() < until && !interrupted && engine.isRunning(name) { usleep(100_000) }
+            }
+        }
+        if launch.readyUrl != nil || launch.exercise != nil || launch.duration != nil || interrupted {
+            w.stoppedByUs = engine.isRunning(name)
+            engine.stop(name, grace: launch.grace)
+        }
+        return w
     }
 
     static func runExercise(_ command: String) -> ExitInfo {

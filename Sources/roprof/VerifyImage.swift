@@ -109,25 +109,10 @@ enum ImageVerifier {
             r.startError = started.stderr.split(separator: "\n").first.map(String.init) ?? "exit \(started.status)"
             return r
         }
-        let start = Date()
-        if let u = launch.readyUrl, case .success(let target) = ReadinessProbe.Target.parse(u) {
-            let probe = ReadinessProbe(target: target)
-            probe.start()
-            while !probe.isReady && !ImageRecorder.interrupted && engine.isRunning(name) && Date().timeIntervalSince(start) < launch.readyTimeout { usleep(100_000) }
-            r.ready = probe.isReady
-            probe.stop()
-        }
-        if r.ready && !ImageRecorder.interrupted {
-            if let ex = launch.exercise, engine.isRunning(name) { r.exercise = ImageRecorder.runExercise(ex) }
-            if let d = launch.duration {
-                let until = Date().addingTimeInterval(d)
-                while Date() < until && engine.isRunning(name) && !ImageRecorder.interrupted { usleep(100_000) }
-            }
-        }
-        if launch.readyUrl != nil || launch.exercise != nil || launch.duration != nil || ImageRecorder.interrupted {
-            r.stoppedByUs = engine.isRunning(name)
-            engine.stop(name, grace: launch.grace)
-        }
+        let window = ImageRecorder.drive(container: name, engine: engine, launch: launch)
+        r.ready = window.ready
+        r.exercise = window.exercise
+        r.stoppedByUs = window.stoppedByUs
         r.exit = engine.wait(name)
         r.log = engine.logs(name)
         return r
