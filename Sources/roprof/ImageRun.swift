@@ -1,8 +1,21 @@
+import ArgumentParser
 import Engine
 import Foundation
 import Glibc
 import TraceModel
 import Tracer
+
+/// The options of every command that can work inside a container image.
+struct ImageOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Work inside this container image, run as the image defines it (USER, WORKDIR, ENTRYPOINT/CMD, ENV; a command after -- overrides CMD). roprof's binary is mounted read-only as the entrypoint wrapper and the container gets CAP_SYS_PTRACE, which tracing needs; --ready-url and --while reach it through a published loopback port.", valueName: "IMAGE"))
+    var image: String?
+
+    @Option(help: ArgumentHelp("The engine for --image: podman or docker.", valueName: "ENGINE"))
+    var engine = "podman"
+
+    @Option(help: ArgumentHelp("--image: also publish this port on 127.0.0.1 (the --ready-url port is published anyway).", valueName: "PORT"))
+    var publish: [Int] = []
+}
 
 /// `record --image`: runs the image in the engine as the image defines it (USER, WORKDIR,
 /// ENTRYPOINT/CMD, ENV), with this roprof binary mounted read-only as the entrypoint wrapper and

@@ -27,14 +27,8 @@ struct Record: ParsableCommand {
     @Option(help: ArgumentHelp("The service this run belongs to (one image, several services): suggest --workloads emits one workload per name.", valueName: "NAME"))
     var name: String?
 
-    @Option(help: ArgumentHelp("Record inside this container image, run as the image defines it (USER, WORKDIR, ENTRYPOINT/CMD, ENV; a command after -- overrides CMD). roprof's binary is mounted read-only as the entrypoint wrapper and the container gets CAP_SYS_PTRACE, which tracing needs; --ready-url and --while reach it through a published loopback port.", valueName: "IMAGE"))
-    var image: String?
-
-    @Option(help: ArgumentHelp("The engine for --image: podman or docker.", valueName: "ENGINE"))
-    var engine = "podman"
-
-    @Option(help: ArgumentHelp("--image: also publish this port on 127.0.0.1 (the --ready-url port is published anyway).", valueName: "PORT"))
-    var publish: [Int] = []
+    @OptionGroup var imageOptions: ImageOptions
+    var image: String? { imageOptions.image }
 
     @OptionGroup var launch: LaunchOptions
 
@@ -54,8 +48,8 @@ struct Record: ParsableCommand {
         if let img = image {
             let r = CLI.guarded { () -> ImageRecorder.Result in
                 try Self.preflightOutput(output)
-                return try ImageRecorder.record(image: img, engine: try ContainerEngine(name: engine), command: launch.command, launch: launch,
-                                                mode: mode, serviceName: name, publish: publish)
+                return try ImageRecorder.record(image: img, engine: try ContainerEngine(name: imageOptions.engine), command: launch.command, launch: launch,
+                                                mode: mode, serviceName: name, publish: imageOptions.publish)
             }
             CLI.guarded { try writeAtomically(r.recording.encoded(), to: output) }
             if r.readinessTimedOut { CLI.fail("\(launch.readyUrl ?? "") did not answer within \(Int(launch.readyTimeout))s; the container was stopped (check the port the app listens on)") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Analysis
+import Engine
 import Foundation
 import TraceModel
 import Tracer
@@ -18,10 +19,12 @@ struct Run: ParsableCommand {
 
     @OptionGroup var analysis: AnalysisOptions
 
+    @OptionGroup var imageOptions: ImageOptions
+
     @OptionGroup var launch: LaunchOptions
 
     func validate() throws {
-        try launch.requireCommand()
+        if imageOptions.image == nil { try launch.requireCommand() }
         if output == "-" || output == "/dev/stdout" {
             throw ValidationError("run prints its report on standard output: give -o a file, or use `roprof record -o - -- CMD` for the recording alone")
         }
@@ -29,6 +32,17 @@ struct Run: ParsableCommand {
 
     func run() throws {
         CLI.guarded { _ = try ProfileCatalog.load(extraDirectory: analysis.profiles).runtime(named: analysis.runtime) }
+        if let img = imageOptions.image {
+            let r = CLI.guarded { () -> ImageRecorder.Result in
+                try Record.preflightOutput(output)
+                return try ImageRecorder.record(image: img, engine: try ContainerEngine(name: imageOptions.engine), command: launch.command,
+                                                launch: launch, mode: mode, serviceName: nil, publish: imageOptions.publish)
+            }
+            CLI.guarded { try writeAtomically(r.recording.encoded(), to: output) }
+            if r.readinessTimedOut { CLI.fail("\(launch.readyUrl ?? "") did not answer within \(Int(launch.readyTimeout))s; the container was stopped (check the port the app listens on)") }
+            CLI.guarded { try ReportPrinter.printReport(r.recording, runtime: analysis.runtime, format: "text", recordingPath: output, profiles: analysis.profiles) }
+            CLI.terminate(0)
+        }
         let result = CLI.guarded { () -> TraceResult in
             try Record.preflightOutput(output)
             let spec = try launch.launchSpec()

@@ -51,11 +51,12 @@ struct Verify: ParsableCommand {
     @Flag(help: "First run once under the suggested settings without denying any syscall, fold what that run needed into RECORDING (remedies change what an app calls), then verify.")
     var refine = false
 
-    @Option(help: ArgumentHelp("Verify in the real engine: run IMAGE with exactly the flags `suggest` prints for --engine (and the generated seccomp profile), exercise it through its published port (--ready-url, --while), restart it on the same volumes, and judge from its exit, its log and the exercise. A command after -- overrides the image's CMD.", valueName: "IMAGE"))
-    var image: String?
-
-    @Option(help: ArgumentHelp("The engine for --image: podman or docker.", valueName: "ENGINE"))
-    var engine = "podman"
+    /// --image: verify in the real engine: run IMAGE with exactly the flags `suggest` prints for
+    /// --engine and the generated profile, exercise it through its published port, restart it on the
+    /// same volumes, and judge from its exit, its log and the exercise.
+    @OptionGroup var imageOptions: ImageOptions
+    var image: String? { imageOptions.image }
+    var engine: String { imageOptions.engine }
 
     @OptionGroup var launch: LaunchOptions
 

@@ -87,6 +87,9 @@ struct ImageTests {
                                  "--ready-url", "http://127.0.0.1:8000/health", "--ready-timeout", "15", "--while", ex], env: Self.env)
         #expect(w.status == 1 && w.stdout.contains("FAIL") && w.stdout.contains("/data/db"), "\(w.stdout)")
         #expect(try leftovers().isEmpty)
+        // run --image: the same recording, and the report at once.
+        let runIt = try Support.run([roprof, "run", "--quiet", "-o", dir + "/run.json", "--image", Self.image, "--ready-url", "http://127.0.0.1:8000/health", "--for", "1"], env: Self.env)
+        #expect(runIt.status == 0 && runIt.stdout.contains("/data/db") && runIt.stdout.contains("state: must survive restarts"), "\(runIt.stdout)\(runIt.stderr)")
     }
 
     /// Gunicorn as a non-root USER: its heartbeat files need /tmp (podman's U makes the tmpfs the
