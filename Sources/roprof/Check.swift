@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import Emitters
+import Engine
 import Foundation
 import Seccomp
 import TraceModel
@@ -40,9 +41,11 @@ struct Check: ParsableCommand {
     @Option(help: ArgumentHelp("A directory with your own runtimes/ and remedies/ profiles.", valueName: "DIR"))
     var profiles: String?
 
+    @OptionGroup var imageOptions: ImageOptions
+
     @OptionGroup var launch: LaunchOptions
 
-    func validate() throws { try launch.requireCommand() }
+    func validate() throws { if imageOptions.image == nil { try launch.requireCommand() } }
 
     func run() throws {
         let existing: Baseline? = CLI.guarded {
@@ -51,6 +54,7 @@ struct Check: ParsableCommand {
         if existing == nil && !update {
             CLI.fail("no baseline '\(baseline)': create it with `roprof check --baseline \(baseline) --update -- \(launch.command.joined(separator: " "))`")
         }
+        if let img = imageOptions.image { checkInImage(img, existing: existing) }
         let rtName = existing?.runtime ?? runtime ?? "kubernetes"
         let catalogLoad: Background<ProfileCatalog>
         if profiles == nil && EmbeddedProfiles.runtimeNames.contains(rtName) {
@@ -107,6 +111,54 @@ struct Check: ParsableCommand {
             try? h.close()
         }
         CLI.terminate(regressions.isEmpty ? 0 : 1)
+    }
+
+    /// check --image: the check runs inside the image (roprof there, the baseline copied in); its
+    /// result comes back as JSON and is rendered here, in every format, with the host's paths.
+    func checkInImage(_ image: String, existing: Baseline?) -> Never {
+        if update { CLI.guarded { try Record.preflightOutput(baseline) } }
+        if let out = output { CLI.guarded { try Record.preflightOutput(out) } }
+        var inner = ["check", "--quiet", "--baseline", "/roprof-out/baseline.yaml", "--format", "json", "--output", "/roprof-out/result.json"]
+        if update { inner.append("--update") }
+        if allowAppFailure { inner.append("--allow-app-failure") }
+        if let r = runtime { inner += ["--runtime", r] }
+        let (summary, updated): (CheckReport.Summary?, String?) = CLI.guarded {
+            try ImageRecorder.inside(image: image, engine: try ContainerEngine(name: imageOptions.engine), command: launch.command, launch: launch,
+                                     publish: imageOptions.publish, inner: inner,
+                                     prepare: { out in
+                                         if let b = existing { try Data(b.yaml().utf8).write(to: URL(fileURLWithPath: out + "/baseline.yaml")) }
+                                     },
+                                     collect: { run in
+                                         var result = (try? Data(contentsOf: URL(fileURLWithPath: run.out + "/result.json")))
+                                             .flatMap { try? JSONDecoder().decode(CheckReport.Summary.self, from: $0) }
+                                         // roprof stopped the container itself (the end of --for / --while): a planned stop.
+                                         if run.window.stoppedByUs, var r = result {
+                                             r.regressions.removeAll { $0.kind == .appFailed }
+                                             r.passed = r.regressions.isEmpty
+                                             result = r
+                                         }
+                                         let base = self.update ? try? String(contentsOfFile: run.out + "/baseline.yaml", encoding: .utf8) : nil
+                                         if result == nil && base == nil {
+                                             let log = run.log.split(separator: "\n").suffix(3).joined(separator: " | ")
+                                             throw ModelError("the check inside '\(image)' gave no result (exit \(run.exitCode.map(String.init) ?? "?")): \(log.isEmpty ? "no output" : log)")
+                                         }
+                                         return (result, base)
+                                     })
+        }
+        if update, let text = updated {
+            CLI.guarded { try writeAtomically(Data(text.utf8), to: baseline) }
+            CLI.warn("baseline \(existing == nil ? "written" : "refreshed") from \(image): \(baseline)")
+            CLI.terminate(0)
+        }
+        guard var s = summary else { CLI.fail("the check inside '\(image)' gave no result") }
+        s.baseline = baseline
+        print(CLI.guarded { try render(s, format) }, terminator: "")
+        if let out = output {
+            let ext = URL(fileURLWithPath: out).pathExtension
+            let fileFormat: CheckFormat = ext == "xml" ? .junit : ext == "sarif" ? .sarif : ext == "json" ? .json : format
+            CLI.guarded { try writeAtomically(Data(render(s, fileFormat).utf8), to: out) }
+        }
+        CLI.terminate(s.passed ? 0 : 1)
     }
 
     func render(_ s: CheckReport.Summary, _ f: CheckFormat) throws -> String {

@@ -44,10 +44,25 @@ enum ImageRecorder {
         return dirs.sorted()
     }
 
-    /// `extraArgs`: more engine flags for the run (verify --refine applies the suggested mounts and
-    /// environment this way, to learn what the hardened app needs).
-    static func record(image: String, engine: ContainerEngine, command: [String], launch: LaunchOptions, mode: RecordMode,
-                       serviceName: String?, publish: [Int], extraArgs: [String] = []) throws -> Result {
+    /// What a run of roprof inside the image left behind, for the command to collect.
+    struct Inside {
+        var config: ImageConfig
+        var argv: [String]
+        var ports: [Int]
+        var window: Window
+        var exitCode: Int32?
+        /// The directory mounted at /roprof-out (removed after `collect`).
+        var out: String
+        var log: String
+    }
+
+    /// Runs `roprof INNER… -- ARGV` inside the image as the image defines itself (ARGV: its ENTRYPOINT
+    /// and CMD, a given command overriding CMD; the app dropped to its USER by roprof), drives its run
+    /// from here (readiness, exercise, window, stop), and hands what it wrote to /roprof-out to `collect`.
+    /// `extraArgs`: more engine flags (verify --refine applies the suggested mounts and environment this way).
+    static func inside<T>(image: String, engine: ContainerEngine, command: [String], launch: LaunchOptions, publish: [Int],
+                          extraArgs: [String] = [], inner: [String], prepare: (String) throws -> Void = { _ in },
+                          collect: (Inside) throws -> T) throws -> T {
         let cfg = try engine.inspect(image)
         guard let exe = realpath("/proc/self/exe", nil) else { throw ModelError("cannot find roprof's own executable") }
         let selfPath = String(cString: exe)
@@ -55,7 +70,8 @@ enum ImageRecorder {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("roprof-image-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let name = "roprof-record-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try prepare(out)
+        let name = "roprof-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         var ports = publish
         if let u = launch.readyUrl, case .success(let t) = ReadinessProbe.Target.parse(u), !ports.contains(Int(t.port)) { ports.append(Int(t.port)) }
         var mounts = ["-v", "\(selfPath):/roprof/bin/roprof:ro"]
@@ -72,13 +88,12 @@ enum ImageRecorder {
                     "-v", "\(out):/roprof-out", "-w", cfg.workingDir] + mounts
         for p in ports { args += ["-p", "127.0.0.1:\(p):\(p)"] }
         args += extraArgs
-        var inner = ["record", "--quiet", "--mode", mode.rawValue, "-o", "/roprof-out/recording.json"]
+        var innerArgs = inner
         let user = cfg.user
-        if !user.isEmpty && user != "root" && user != "0" && user != "0:0" { inner += ["--user", user] }
-        if let n = serviceName { inner += ["--name", n] }
+        if !user.isEmpty && user != "root" && user != "0" && user != "0:0" { innerArgs += ["--user", user] }
         let argv = cfg.argv(overriding: command)
         guard !argv.isEmpty else { throw ModelError("image '\(image)' has no ENTRYPOINT or CMD: give the command after `--`") }
-        args += [image] + inner + ["--"] + argv
+        args += [image] + innerArgs + ["--"] + argv
         let started = engine.run(args)
         guard started.status == 0 else {
             engine.remove(name)
@@ -86,27 +101,32 @@ enum ImageRecorder {
         }
         defer { engine.remove(name) }
         installInterruptHandler()
-        var result = Result(recording: Recording(runs: [], files: [], syscalls: [:], blindSpots: []))
         let window = drive(container: name, engine: engine, launch: launch)
-        result.readinessTimedOut = window.readinessTimedOut
-        result.exerciseExit = window.exercise
-        let stoppedByUs = window.stoppedByUs
         let code = engine.wait(name)
-        guard FileManager.default.fileExists(atPath: out + "/recording.json") else {
-            let log = engine.logs(name).split(separator: "\n").suffix(3).joined(separator: " | ")
-            throw ModelError("no recording came out of the container (exit \(code.map(String.init) ?? "?")): \(log.isEmpty ? "no output" : log)")
+        return try collect(Inside(config: cfg, argv: argv, ports: ports, window: window, exitCode: code, out: out, log: engine.logs(name)))
+    }
+
+    static func record(image: String, engine: ContainerEngine, command: [String], launch: LaunchOptions, mode: RecordMode,
+                       serviceName: String?, publish: [Int], extraArgs: [String] = []) throws -> Result {
+        var inner = ["record", "--quiet", "--mode", mode.rawValue, "-o", "/roprof-out/recording.json"]
+        if let n = serviceName { inner += ["--name", n] }
+        return try inside(image: image, engine: engine, command: command, launch: launch, publish: publish, extraArgs: extraArgs, inner: inner) { run in
+            guard FileManager.default.fileExists(atPath: run.out + "/recording.json") else {
+                let log = run.log.split(separator: "\n").suffix(3).joined(separator: " | ")
+                throw ModelError("no recording came out of the container (exit \(run.exitCode.map(String.init) ?? "?")): \(log.isEmpty ? "no output" : log)")
+            }
+            var rec = try Recording.load(path: run.out + "/recording.json")
+            let cfg = run.config
+            for i in rec.runs.indices {
+                rec.runs[i].image = ImageRun(reference: image, id: cfg.id, digest: cfg.digest, engine: engine.name, user: cfg.user,
+                                             workingDir: cfg.workingDir, entrypoint: cfg.entrypoint, cmd: cfg.cmd, env: cfg.env,
+                                             ports: run.ports.isEmpty ? nil : run.ports.sorted())
+                rec.runs[i].command = run.argv
+                rec.runs[i].cwd = cfg.workingDir
+                if run.window.stoppedByUs { rec.runs[i].stoppedByRoprof = true }
+            }
+            return Result(recording: rec.normalized(), exerciseExit: run.window.exercise, readinessTimedOut: run.window.readinessTimedOut)
         }
-        var rec = try Recording.load(path: out + "/recording.json")
-        for i in rec.runs.indices {
-            rec.runs[i].image = ImageRun(reference: image, id: cfg.id, digest: cfg.digest, engine: engine.name, user: cfg.user,
-                                         workingDir: cfg.workingDir, entrypoint: cfg.entrypoint, cmd: cfg.cmd, env: cfg.env,
-                                         ports: ports.isEmpty ? nil : ports.sorted())
-            rec.runs[i].command = argv
-            rec.runs[i].cwd = cfg.workingDir
-            if stoppedByUs { rec.runs[i].stoppedByRoprof = true }
-        }
-        result.recording = rec.normalized()
-        return result
     }
 
     /// What one run of a started container went through.

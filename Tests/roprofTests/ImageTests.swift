@@ -153,6 +153,34 @@ struct ImageTests {
         #expect(try leftovers().isEmpty)
     }
 
+    /// check --image: a baseline made inside the image, then the CI check inside the image passes; a
+    /// baseline without the database's directory fails naming it (SARIF too); a stop roprof made is no regression.
+    @Test func checkInsideTheImage() throws {
+        try requireImage()
+        let dir = Support.scratch("image-check"), base = dir + "/base.yaml"
+        let ex = get("/items/a").replacingOccurrences(of: "\(Self.port)", with: "8000")
+        let common = ["--image", Self.image, "--ready-url", "http://127.0.0.1:8000/health", "--while", ex]
+        let u = try Support.run([roprof, "check", "--quiet", "--update", "--baseline", base] + common, env: Self.env)
+        #expect(u.status == 0 && FileManager.default.fileExists(atPath: base), "\(u.stdout)\(u.stderr)")
+        let ok = try Support.run([roprof, "check", "--quiet", "--baseline", base] + common, env: Self.env)
+        #expect(ok.status == 0 && ok.stdout.contains("passed"), "\(ok.stdout)\(ok.stderr)")
+        // Take the database directory out of the baseline: the check must catch it.
+        let text = try String(contentsOfFile: base, encoding: .utf8)
+        var kept: [Substring] = []
+        var skip = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("- path: /data/db") { skip = true; continue }
+            if skip && line.hasPrefix("  ") { continue }
+            skip = false
+            kept.append(line)
+        }
+        try kept.joined(separator: "\n").write(toFile: base, atomically: true, encoding: .utf8)
+        let bad = try Support.run([roprof, "check", "--quiet", "--baseline", base, "--format", "sarif", "-o", dir + "/r.sarif"] + common, env: Self.env)
+        #expect(bad.status == 1 && bad.stdout.contains("/data/db"), "\(bad.stdout)\(bad.stderr)")
+        #expect(try String(contentsOfFile: dir + "/r.sarif", encoding: .utf8).contains("ROPROF001"))
+        #expect(try leftovers().isEmpty)
+    }
+
     @Test func badInputIsOneLineAndLeavesNoContainer() throws {
         try requireImage()
         let dir = Support.scratch("image-bad")
