@@ -17,6 +17,12 @@ struct CLITests {
         #expect(o.stdout.contains("break"), "the report is printed: \(o.stdout)")
     }
 
+    @Test func countsAreWrittenAsPeopleWriteThem() throws {
+        let dir = Support.scratch("cli")
+        let o = try Support.run([roprof, "record", "-o", dir + "/r.json", "--", "true"])
+        #expect(o.stderr.contains("(0 paths, 1 process)"), "\(o.stderr)")
+    }
+
     @Test func recordListsDirectoriesAndFile() throws {
         let dir = Support.scratch("cli")
         let o = try Support.run([roprof, "record", "--quiet", "-o", dir + "/r.json", "--", "sh", "-c", "mkdir -p \(dir)/a/b && echo hi > \(dir)/a/b/c"])

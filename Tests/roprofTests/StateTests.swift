@@ -225,7 +225,7 @@ struct StateTests {
 
     /// Two identical runs of each fixture app: `diff` finds nothing, and a baseline from the first run
     /// passes `check` on a third (pids, temporary names and per-run files generalised).
-    @Test(arguments: ["quickstart", "gunicorn-spa", "notes", "logserver", "kvstore"])
+    @Test(arguments: ["quickstart", "gunicorn-spa", "notes", "logserver", "kvstore", "fastapi-sqlite"])
     func twoIdenticalRunsOfAFixtureAppDiffCleanly(_ app: String) throws {
         let base = "/srv/roprof-twice-\(UUID().uuidString.prefix(6).lowercased())"
         defer { try? FileManager.default.removeItem(atPath: base) }
@@ -250,6 +250,13 @@ struct StateTests {
         case "logserver":
             try FileManager.default.createDirectory(atPath: base + "/logs", withIntermediateDirectories: true)
             cmd = ["/usr/bin/python3", base + "/app/server.py", "\(port)", base + "/logs"]; extra = ["--ready-url", "127.0.0.1:\(port)", "--while", get]
+        case "fastapi-sqlite":
+            guard FileManager.default.isExecutableFile(atPath: venv + "/uvicorn") else { throw Support.MissingTool(tool: "the app virtual environment (bash .ci/setup)") }
+            try FileManager.default.createDirectory(atPath: base + "/data", withIntermediateDirectories: true)
+            env["DATABASE_URL"] = "sqlite+aiosqlite:///\(base)/data/app.db"
+            env["PORT"] = "\(port)"
+            env["HOME"] = "/nonexistent"
+            cmd = [base + "/app/entrypoint.sh"]; extra = server + ["--while", get.replacingOccurrences(of: "/').read()", with: "/items/a').read()")]
         default:
             try installKV()
             cmd = kvCommand(port); extra = server + ["--while", post(port, "/incr?k=n")]
