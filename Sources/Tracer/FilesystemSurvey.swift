@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import TraceModel
 
@@ -20,6 +21,9 @@ enum FilesystemSurvey {
         var written = Set<String>()
         var queue: [(root: String, path: String)] = []
         var seen = Set<String>()
+        // Only a directory that can become a mount point is scanned for code: the parent of a written
+        // path and that parent's parent (mounts are narrowed to those; siblings merge into the latter).
+        var codeCandidates = Set<String>()
         func enqueue(_ root: String, _ path: String) {
             let key = root + "\u{0}" + path
             if seen.insert(key).inserted { queue.append((root, path)) }
@@ -27,6 +31,9 @@ enum FilesystemSurvey {
         for f in files where f.operation != .mount && f.operation != .chroot {
             let root = f.root ?? ""
             written.insert(root + f.path)
+            let parent = (f.path as NSString).deletingLastPathComponent
+            codeCandidates.insert(root + parent)
+            codeCandidates.insert(root + (parent as NSString).deletingLastPathComponent)
             guard f.path.hasPrefix("/"), !skipped.contains(where: { f.path == $0 || f.path.hasPrefix($0 + "/") }) else { continue }
             var cur = ""
             enqueue(root, "/")
@@ -57,7 +64,7 @@ enum FilesystemSurvey {
                 let names = entries(host)
                 var d = DirectoryFacts(uid: Int(st.st_uid), gid: Int(st.st_gid), mode: Int(st.st_mode & 0o7777),
                                        entries: Array(names.sorted().prefix(DirectoryFacts.maxEntries)), entryCount: names.count)
-                if !systemDirs.contains(path) && !skipped.contains(where: { path.hasPrefix($0 + "/") }) {
+                if codeCandidates.contains(host) && !systemDirs.contains(path) && !skipped.contains(where: { path.hasPrefix($0 + "/") }) {
                     let code = codeSamples(host, written: written)
                     d.code = code.isEmpty ? nil : code
                 }
