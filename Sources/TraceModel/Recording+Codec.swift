@@ -129,58 +129,91 @@ public func shortReason(_ error: Error) -> String {
     }
 }
 
-/// Writes output where the user pointed `-o`, never damaging what is there:
-/// - a regular file or a missing path: atomically (a temporary file in the same directory, fsynced,
-///   then renamed over it), keeping an existing file's mode and owner; a symlink is followed, so its
-///   target is written and the link stays;
-/// - a character device, a FIFO, `-` or /dev/stdout: written directly (nothing to rename over);
+/// Where output pointed at by `-o` goes, decided once for the check before a run and for the write:
+/// - standard output (`-`, /dev/stdout);
+/// - a character device or a FIFO: written directly (nothing to rename over);
+/// - a regular file or a missing path: atomically, in its directory (a symlink is followed, so its
+///   target is written and the link stays; an existing file's mode and owner are kept);
 /// - anything else (a directory, a socket, a block device): refused.
+public enum OutputTarget {
+    case standardOutput
+    case direct(path: String)
+    case atomic(target: String, directory: String, existing: stat?)
+
+    public static func resolve(_ path: String) throws -> OutputTarget {
+        if path == "-" || path == "/dev/stdout" { return .standardOutput }
+        var target = path
+        var st = stat()
+        if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
+            guard let real = realpath(path, nil) else {
+                throw ModelError("cannot write '\(path)': it is a symlink to a missing place (\(String(cString: strerror(errno)))); point -o at a real path")
+            }
+            target = String(cString: real)
+            free(real)
+        }
+        let exists = stat(target, &st) == 0
+        if exists {
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFCHR, S_IFIFO: return .direct(path: target)
+            case S_IFDIR:
+                throw ModelError("cannot write '\(path)': it is a directory (give a file name, e.g. \(path.hasSuffix("/") ? path : path + "/")out.json)")
+            default:
+                throw ModelError("cannot write '\(path)': it is neither a regular file, a character device nor a FIFO; choose another path")
+            }
+        } else if errno != ENOENT {
+            throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))")
+        }
+        let dir = URL(fileURLWithPath: target).deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw ModelError("cannot write '\(path)': directory '\(dir)' does not exist (create it, or choose another path with -o)")
+        }
+        return .atomic(target: target, directory: dir, existing: exists ? st : nil)
+    }
+
+    /// Fails before a run when the output could not be written, so no run is wasted.
+    public static func check(_ path: String) throws {
+        switch try resolve(path) {
+        case .standardOutput: return
+        case .direct(let p):
+            if access(p, W_OK) != 0 { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno))) (choose another path with -o)") }
+        case .atomic(let target, let dir, let existing):
+            if existing != nil, access(target, W_OK) != 0 {
+                throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno))) (choose another path with -o)")
+            }
+            guard access(dir, W_OK) == 0 else { throw ModelError("cannot write '\(path)': directory '\(dir)' is not writable (choose another path with -o)") }
+        }
+    }
+}
+
+/// Writes output where the user pointed `-o`, never damaging what is there (see `OutputTarget`).
 /// Every write, fsync and close is checked: ENOSPC or EIO is an error, never "written".
 public func writeAtomically(_ data: Data, to path: String) throws {
-    if path == "-" || path == "/dev/stdout" { return try writeAll(data, fd: 1, what: "standard output") }
-    var target = path
-    var st = stat()
-    if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
-        guard let real = realpath(path, nil) else {
-            throw ModelError("cannot write '\(path)': it is a symlink to a missing place (\(String(cString: strerror(errno)))); point -o at a real path")
-        }
-        target = String(cString: real)
-        free(real)
+    let target: String, dir: String, existing: stat?
+    switch try OutputTarget.resolve(path) {
+    case .standardOutput:
+        return try writeAll(data, fd: 1, what: "standard output")
+    case .direct(let p):
+        let fd = open(p, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
+        do { try writeAll(data, fd: fd, what: "'\(path)'") } catch { close(fd); throw error }
+        guard close(fd) == 0 else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
+        return
+    case .atomic(let t, let d, let e):
+        (target, dir, existing) = (t, d, e)
     }
-    let exists = stat(target, &st) == 0
-    if exists {
-        switch st.st_mode & S_IFMT {
-        case S_IFREG: break
-        case S_IFCHR, S_IFIFO:
-            let fd = open(target, O_WRONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
-            do { try writeAll(data, fd: fd, what: "'\(path)'") } catch { close(fd); throw error }
-            guard close(fd) == 0 else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
-            return
-        case S_IFDIR:
-            throw ModelError("cannot write '\(path)': it is a directory (give a file name, e.g. \(path.hasSuffix("/") ? path : path + "/")out.json)")
-        default:
-            throw ModelError("cannot write '\(path)': it is neither a regular file, a character device nor a FIFO; choose another path")
-        }
-    } else if errno != ENOENT {
-        throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))")
-    }
-    let url = URL(fileURLWithPath: target)
-    let dir = url.deletingLastPathComponent().path
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-        throw ModelError("cannot write '\(path)': directory '\(dir)' does not exist (create it, or choose another path with -o)")
-    }
-    removeStaleTemporaries(dir: dir, name: url.lastPathComponent)
-    let tmp = dir + "/.\(url.lastPathComponent).tmp-\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, exists ? st.st_mode & 0o7777 : 0o644)
+    let name = URL(fileURLWithPath: target).lastPathComponent
+    removeStaleTemporaries(dir: dir, name: name)
+    let tmp = dir + "/.\(name).tmp-\(getpid())"
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, existing.map { $0.st_mode & 0o7777 } ?? 0o644)
     guard fd >= 0 else {
         let e = errno
         throw ModelError("cannot write '\(path)': directory '\(dir)' is not writable (\(String(cString: strerror(e)))); choose another path with -o")
     }
     do {
         try writeAll(data, fd: fd, what: "'\(path)'")
-        if exists { _ = fchown(fd, st.st_uid, st.st_gid); _ = fchmod(fd, st.st_mode & 0o7777) }
+        if let st = existing { _ = fchown(fd, st.st_uid, st.st_gid); _ = fchmod(fd, st.st_mode & 0o7777) }
         guard fsync(fd) == 0 || errno == EINVAL else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
         guard close(fd) == 0 else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
     } catch {

@@ -89,28 +89,7 @@ struct Record: ParsableCommand {
     }
 
     /// Fails before tracing when the output cannot be written, so no run is wasted.
-    static func preflightOutput(_ path: String) throws {
-        if path == "-" || path == "/dev/stdout" { return }
-        var st = stat()
-        if stat(path, &st) == 0 {
-            switch st.st_mode & S_IFMT {
-            case S_IFREG, S_IFCHR, S_IFIFO:
-                if access(path, W_OK) != 0 { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno))) (choose another path with -o)") }
-                if (st.st_mode & S_IFMT) != S_IFREG { return }
-            case S_IFDIR:
-                throw ModelError("cannot write '\(path)': it is a directory (give a file name, e.g. \(path.hasSuffix("/") ? path : path + "/")out.json)")
-            default:
-                throw ModelError("cannot write '\(path)': it is neither a regular file, a character device nor a FIFO; choose another path")
-            }
-        }
-        let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: path).deletingLastPathComponent().path + "/" + $0 } ?? path
-        let dir = URL(fileURLWithPath: real).deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw ModelError("cannot write '\(path)': directory '\(dir)' does not exist (create it, or choose another path with -o)")
-        }
-        guard access(dir, W_OK) == 0 else { throw ModelError("cannot write '\(path)': directory '\(dir)' is not writable (choose another path with -o)") }
-    }
+    static func preflightOutput(_ path: String) throws { try OutputTarget.check(path) }
 }
 
 /// The argv of a running process (for the recording of an attach run).

@@ -72,16 +72,12 @@ struct Verify: ParsableCommand {
         if refine && image == nil {
             // Run once under the suggested settings, observing every syscall without denying any, and
             // fold what the hardened run needed (remedies change what the app calls) into the recording.
-            let (plan, _, _, _) = makePlan(rec, catalog, rt)
+            let plan = Self.sandboxPlan(verifyPlan(rec, catalog, rt), runtime: rt, emptyVolumes: emptyVolumes, readOnly: !noReadonly)
             CLI.warn("refining: running once under the suggested settings to learn what they change")
             let box = HostStateBox()
             let observed = runSandboxed(plan: plan, policy: TracePolicy(mode: .full), launch: launch, writable: [], noNewPrivs: false, state: box)
             box.cleanUp()
-            let before = rec.allSyscallNames
-            rec = Recording.merged([rec, observed.recording])
-            let added = rec.allSyscallNames.subtracting(before).sorted()
-            CLI.guarded { try writeAtomically(rec.encoded(), to: from) }
-            CLI.warn("refined \(from): \(added.isEmpty ? "no new syscalls" : "added " + added.joined(separator: ", "))")
+            rec = fold(observed.recording, into: rec)
         }
         if let img = image {
             let engineValue = CLI.guarded { try ContainerEngine(name: engine) }
@@ -98,18 +94,15 @@ struct Verify: ParsableCommand {
                     try ImageRecorder.record(image: img, engine: engineValue, command: launch.command, launch: launch, mode: .full,
                                              serviceName: nil, publish: hardening.ports, extraArgs: observe)
                 }
-                let before = rec.allSyscallNames
-                let merged = Recording.merged([rec, observed.recording])
-                let added = merged.allSyscallNames.subtracting(before).sorted()
-                CLI.guarded { try writeAtomically(merged.encoded(), to: from) }
-                CLI.warn("refined \(from): \(added.isEmpty ? "no new syscalls" : "added " + added.joined(separator: ", "))")
-                rec = merged
+                rec = fold(observed.recording, into: rec)
             }
             let vp = verifyPlan(rec, catalog, rt)
             ImageVerifier.verify(image: img, engine: engineValue, hardening: vp.hardening, options: options, runtime: rt.name,
                                  seccompJSON: vp.seccompJSON, command: launch.command, launch: launch, restart: vp.restart, leftOut: without)
         }
-        let (plan, a, allowed, _) = makePlan(rec, catalog, rt)
+        let vp = verifyPlan(rec, catalog, rt)
+        let plan = Self.sandboxPlan(vp, runtime: rt, emptyVolumes: emptyVolumes, readOnly: !noReadonly)
+        let a = vp.analysis, allowed = vp.allowedSyscalls
         let style = CommandLineFront.style()
         let persistent = plan.mounts.filter { if case .persistent = $0.kind { return true }; return false }
         let what = "a read-only root (\(rt.name)), \(plan.mounts.count) mount\(plan.mounts.count == 1 ? "" : "s"), \(plan.environment.count) environment variable\(plan.environment.count == 1 ? "" : "s")"
@@ -188,13 +181,18 @@ struct Verify: ParsableCommand {
         return "the app exited with status \(o.exit.shellStatus)" + (o.stderrTail.last.map { ": " + Human.printable($0) } ?? "")
     }
 
-    /// The sandbox plan, the analysis and the seccomp allow-list for a recording.
-    /// The verify plan (decided once, in the library) and the sandbox that carries it out here.
-    func makePlan(_ rec: Recording, _ catalog: ProfileCatalog, _ rt: RuntimeProfile) -> (SandboxPlan, Analysis, Set<String>?, Hardening) {
-        let vp = verifyPlan(rec, catalog, rt)
-        return (Self.sandboxPlan(vp, runtime: rt, emptyVolumes: emptyVolumes, readOnly: !noReadonly), vp.analysis, vp.allowedSyscalls, vp.hardening)
+    /// --refine: what a run under the suggested settings needed, merged into the recording and written
+    /// back to --from.
+    func fold(_ observed: Recording, into rec: Recording) -> Recording {
+        let merged = Recording.merged([rec, observed])
+        let added = merged.allSyscallNames.subtracting(rec.allSyscallNames).sorted()
+        CLI.guarded { try writeAtomically(merged.encoded(), to: from) }
+        CLI.warn("refined \(from): \(added.isEmpty ? "no new syscalls" : "added " + added.joined(separator: ", "))")
+        return merged
     }
 
+    /// The verify plan, decided once in the library (mounts, environment, profile, restart); the
+    /// sandbox and the engine each carry it out.
     func verifyPlan(_ rec: Recording, _ catalog: ProfileCatalog, _ rt: RuntimeProfile) -> VerifyPlan {
         var choices = VerifyPlan.Choices()
         choices.service = service
