@@ -6,8 +6,6 @@ struct MountEvidence {
     var durable: [String: [String]] = [:]
     /// Paths that no longer existed when the run ended.
     var gone = Set<String>()
-    /// Paths that still existed when the run ended.
-    var kept = Set<String>()
     /// Path → the title of the known writer (a tmpfs remedy) that says it is scratch.
     var scratchByRemedy: [String: String] = [:]
 
@@ -20,11 +18,7 @@ struct MountEvidence {
         if f.operation == .renameTo && f.succeeded > 0 && f.existsAfter == true {
             durable[path, default: []].append("\(PathGlob.name(path)) renamed into place and kept\(who)")
         }
-        switch f.existsAfter {
-        case true?: kept.insert(path)
-        case false?: gone.insert(path)
-        case nil: break
-        }
+        if f.existsAfter == false { gone.insert(path) }
     }
 }
 

@@ -89,7 +89,10 @@ public struct Analyzer {
                         }
                     }
                 case .persistent: persistentPaths.insert(p.path)
-                default: adviceByPath[p.path, default: []].append(r.id)
+                default:
+                    adviceByPath[p.path, default: []].append(r.id)
+                    // A known writer of scratch (nginx temp dirs, pid files) is evidence about the mount.
+                    if r.kind == .tmpfs && evidence.scratchByRemedy[p.path] == nil { evidence.scratchByRemedy[p.path] = r.title }
                 }
                 if r.kind == .env || r.kind == .relocate { break }
             }
@@ -105,11 +108,6 @@ public struct Analyzer {
         }
 
         // 3. Mount synthesis over what is left.
-        var scratchByRemedy: [String: String] = [:]
-        for r in catalog.remedies where r.kind == .tmpfs {
-            for p in breaking where r.matches(path: p.path, processes: p.processes) && scratchByRemedy[p.path] == nil { scratchByRemedy[p.path] = r.title }
-        }
-        evidence.scratchByRemedy = scratchByRemedy
         var relocations: [Relocation] = []
         var mounts = synthesizeMounts(breaking.filter { !stopped.contains($0.path) } + relocated, created: created.union(relocated.map(\.path)),
                                       persistent: persistentPaths, advice: adviceByPath, facts: facts, evidence: evidence,

@@ -97,8 +97,13 @@ struct Check: ParsableCommand {
         let regressions = RegressionCheck.check(analysis, result.recording, baseline: existing!, allowAppFailure: allowAppFailure)
         let summary = CheckReport.Summary(baseline: baseline, runtime: rt.name, passed: regressions.isEmpty, regressions: regressions,
                                           command: launch.command)
-        let text = CLI.guarded { try render(summary, format) }
-        print(text, terminator: "")
+        publish(summary)
+    }
+
+    /// The result, in --format on stdout, in its extension's format at --output, and as the GitHub job
+    /// summary; exit 0 when it passed, 1 on a regression.
+    func publish(_ summary: CheckReport.Summary) -> Never {
+        print(CLI.guarded { try render(summary, format) }, terminator: "")
         if let out = output {
             let ext = URL(fileURLWithPath: out).pathExtension
             let fileFormat: CheckFormat = ext == "xml" ? .junit : ext == "sarif" ? .sarif : ext == "json" ? .json : format
@@ -110,7 +115,7 @@ struct Check: ParsableCommand {
             h.write(Data(CheckReport.markdown(summary).utf8))
             try? h.close()
         }
-        CLI.terminate(regressions.isEmpty ? 0 : 1)
+        CLI.terminate(summary.passed ? 0 : 1)
     }
 
     /// check --image: the check runs inside the image (roprof there, the baseline copied in); its
@@ -138,10 +143,7 @@ struct Check: ParsableCommand {
                                              result = r
                                          }
                                          let base = self.update ? try? String(contentsOfFile: run.out + "/baseline.yaml", encoding: .utf8) : nil
-                                         if result == nil && base == nil {
-                                             let log = run.log.split(separator: "\n").suffix(3).joined(separator: " | ")
-                                             throw ModelError("the check inside '\(image)' gave no result (exit \(run.exitCode.map(String.init) ?? "?")): \(log.isEmpty ? "no output" : log)")
-                                         }
+                                         if result == nil && base == nil { throw run.nothingCameOut("no check result from '\(image)'") }
                                          return (result, base)
                                      })
         }
@@ -152,13 +154,7 @@ struct Check: ParsableCommand {
         }
         guard var s = summary else { CLI.fail("the check inside '\(image)' gave no result") }
         s.baseline = baseline
-        print(CLI.guarded { try render(s, format) }, terminator: "")
-        if let out = output {
-            let ext = URL(fileURLWithPath: out).pathExtension
-            let fileFormat: CheckFormat = ext == "xml" ? .junit : ext == "sarif" ? .sarif : ext == "json" ? .json : format
-            CLI.guarded { try writeAtomically(Data(render(s, fileFormat).utf8), to: out) }
-        }
-        CLI.terminate(s.passed ? 0 : 1)
+        publish(s)
     }
 
     func render(_ s: CheckReport.Summary, _ f: CheckFormat) throws -> String {

@@ -54,6 +54,12 @@ enum ImageRecorder {
         /// The directory mounted at /roprof-out (removed after `collect`).
         var out: String
         var log: String
+
+        /// One line for when roprof inside wrote nothing: the exit and the container's last lines.
+        func nothingCameOut(_ what: String) -> ModelError {
+            let tail = log.split(separator: "\n").suffix(3).joined(separator: " | ")
+            return ModelError("\(what) came out of the container (exit \(exitCode.map(String.init) ?? "?")): \(tail.isEmpty ? "no output" : tail)")
+        }
     }
 
     /// Runs `roprof INNER… -- ARGV` inside the image as the image defines itself (ARGV: its ENTRYPOINT
@@ -111,10 +117,7 @@ enum ImageRecorder {
         var inner = ["record", "--quiet", "--mode", mode.rawValue, "-o", "/roprof-out/recording.json"]
         if let n = serviceName { inner += ["--name", n] }
         return try inside(image: image, engine: engine, command: command, launch: launch, publish: publish, extraArgs: extraArgs, inner: inner) { run in
-            guard FileManager.default.fileExists(atPath: run.out + "/recording.json") else {
-                let log = run.log.split(separator: "\n").suffix(3).joined(separator: " | ")
-                throw ModelError("no recording came out of the container (exit \(run.exitCode.map(String.init) ?? "?")): \(log.isEmpty ? "no output" : log)")
-            }
+            guard FileManager.default.fileExists(atPath: run.out + "/recording.json") else { throw run.nothingCameOut("no recording") }
             var rec = try Recording.load(path: run.out + "/recording.json")
             let cfg = run.config
             for i in rec.runs.indices {
