@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -14,6 +14,10 @@ let package = Package(
     targets: [
         // C shim: variadic ptrace, wait macros, the fork → stop → seccomp → exec child path. No logic.
         .target(name: "CPtrace"),
+        // libbpf (static: the binary must run in images without it) and the eBPF probe's record layout. No logic.
+        .target(name: "CBPF", linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libbpf.a", "-Xlinker", "-l:libelf.a", "-Xlinker", "-l:libz.a"])]),
+        // Compiles Sources/Tracer/bpf/probe.bpf.c with the toolchain's clang and embeds the object.
+        .plugin(name: "BPFProbe", capability: .buildTool()),
         // libseccomp as a system library; exactly one Swift importer (Seccomp).
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp",
                        providers: [.apt(["libseccomp-dev"])]),
@@ -21,8 +25,9 @@ let package = Package(
         .target(name: "TraceModel"),
         // The one Swift wrapper of libseccomp: names ⇄ numbers, filter building, BPF export, loading.
         .target(name: "Seccomp", dependencies: ["CSeccomp", "TraceModel"]),
-        // The Linux ptrace engine.
-        .target(name: "Tracer", dependencies: ["CPtrace", "Seccomp", "TraceModel"]),
+        // The two backends (ptrace; eBPF, nothing stopped) and the run lifecycle they share.
+        .target(name: "Tracer", dependencies: ["CPtrace", "CBPF", "Seccomp", "TraceModel"], exclude: ["bpf"],
+                plugins: ["BPFProbe"]),
         // Pure analysis: runtime profiles, classification, mount synthesis, remedies.
         .target(name: "Analysis", dependencies: ["TraceModel", "Yams"]),
         // Pure emitters: text/markdown/json reports and deployment formats.

@@ -13,13 +13,11 @@ extension TraceSession {
         if let tracer = ProcFS.statusField(pid: pid, "TracerPid"), let t = Int32(tracer), t != 0 {
             throw TraceError.alreadyTraced(pid)
         }
-        attachMode = true
         for arch in [nativeArch] + nativeArch.compatArches { prepareTable(arch) }
         builder.runID = makeRunID()
-        installSignalHandlers()
-        defer { restoreSignalHandlers() }
+        lifecycle.begin()
+        defer { lifecycle.end() }
         rootPid = pid
-        startTime = Date()
         let opts = PtraceOption.traceSysGood | PtraceOption.traceFork | PtraceOption.traceVFork
             | PtraceOption.traceClone | PtraceOption.traceExec | PtraceOption.traceExit
         // New threads and children appear while we seize: repeat until a pass finds none.
@@ -57,10 +55,10 @@ extension TraceSession {
             }
         }
         try loop()
-        progress?.clear()
+        lifecycle.end()
         var result = finish()
         result.recording.runs[0].attachedPid = Int(pid)
-        result.recording.runs[0].complete = !interruptedEarly
+        result.recording.runs[0].complete = !lifecycle.interruptedEarly
         result.exit = ExitInfo(code: 0)
         return result
     }

@@ -28,7 +28,7 @@ extension TraceSession {
             denied[key, default: 0] += 1
             if let limit = options.denyStormLimit, denyStorm == nil, denied[key]! >= limit {
                 denyStorm = key
-                stopApp()
+                lifecycle.stopApp()
             }
             _ = Ptrace.setSyscallNumber(t.tid, -1)
             t.pending = PendingCall(name: name, arch: arch, call: .namespace(pathArg: nil), forceErrno: EPERM)

@@ -97,7 +97,7 @@ struct PendingCall {
 
 /// The ptrace engine: launches a command under seccomp-assisted ptrace and follows its whole tree.
 /// Everything runs on the calling thread, which must be the only thread issuing ptrace requests.
-public final class TraceSession {
+public final class TraceSession: RunControl {
     let options: TraceOptions
     let builder = RecordingBuilder()
     var tracees: [pid_t: Tracee] = [:]
@@ -116,31 +116,18 @@ public final class TraceSession {
     /// The current polling window of `waitForStop` (0: never poll — one CPU, or ROPROF_NO_SPIN set).
     var spinBudgetNs: UInt64 = (sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 && ProcessInfo.processInfo.environment["ROPROF_NO_SPIN"] == nil) ? 50_000 : 0
     let nativeArch = SeccompArch.native
-    var startTime = Date()
-    var terminateSent: Date?
-    var killSent = false
-    let progress: ProgressLine?
-    var probe: ReadinessProbe?
-    var readyAt: Date?
-    var exercisePid: pid_t = 0
-    var exerciseExit: ExitInfo?
-    var readinessTimedOut = false
     var denyStorm: DeniedSyscall?
     /// Attach mode: every syscall is stepped with PTRACE_SYSCALL (no filter in a running process).
-    var attachMode = false
+    let attachMode: Bool
     var detaching = false
-    /// SIGINT/SIGTERM/SIGHUP/SIGQUIT received so far: the first stops the app (or detaches), the
-    /// second ends the recording early (marked incomplete), the third gives up waiting at once.
-    var interrupts = 0
-    /// A SIGINT/SIGQUIT that may have been sent to roprof alone: passed on to the app if it is still
-    /// running after a moment (a terminal's Ctrl-C already reached it through the process group).
-    var unforwardedInterrupt: (signal: Int32, at: Date)?
-    var interruptedEarly = false
-    var abandon = false
+    /// Signals, readiness, the exercise, the --for window and the stop: shared with the eBPF backend.
+    let lifecycle: RunLifecycle
 
     public init(options: TraceOptions) {
         self.options = options
-        progress = options.progress && isatty(2) != 0 ? ProgressLine() : nil
+        attachMode = options.attachPid != nil
+        lifecycle = RunLifecycle(options: options, observing: attachMode)
+        lifecycle.control = self
     }
 
     static let waitAll: Int32 = 0x4000_0000  // __WALL
@@ -151,8 +138,8 @@ public final class TraceSession {
         let filter = try options.policy.compile()
         for arch in [nativeArch] + nativeArch.compatArches { prepareTable(arch) }
         builder.runID = makeRunID()
-        installSignalHandlers()
-        defer { restoreSignalHandlers() }
+        lifecycle.begin()
+        defer { lifecycle.end() }
 
         let (pid, errorPipe) = try Launcher.spawn(options.launch, filter: filter)
         defer { close(errorPipe) }
@@ -180,17 +167,12 @@ public final class TraceSession {
         let t = Tracee(tid: pid, process: root)
         t.started = true
         tracees[pid] = t
-        snapshotInheritedFds(pid)
-        startTime = Date()
-        if let target = options.readyTarget {
-            probe = ReadinessProbe(target: target)
-            probe!.start()
-        }
-        defer { probe?.stop() }
+        snapshotInheritedFds(pid, builder: builder, process: options.launch.executable)
+        lifecycle.appStarted()
         kill(pid, SIGCONT)
 
         try loop()
-        progress?.clear()
+        lifecycle.end()
 
         if rootExit?.code == 126 || rootExit?.code == 127, root.execs.isEmpty, let f = Launcher.readFailure(errorPipe) {
             throw spawnError(f)
@@ -278,15 +260,13 @@ public final class TraceSession {
         var batch: [(pid_t, Int32)] = []
         batch.reserveCapacity(64)
         while true {
-            let sigs = roprof_take_signals()
-            if sigs != 0 { handleSignals(sigs) }
-            if abandon { return }
-            checkDeadline()
-            if tracees.isEmpty && rootExit != nil && exercisePid != 0 { kill(exercisePid, SIGTERM) }  // the app is gone
+            lifecycle.tick()
+            if lifecycle.abandon { return }
+            if tracees.isEmpty && rootExit != nil { lifecycle.appGone() }
             var status: Int32 = 0
             let pid = waitForStop(&status)
             if pid < 0 {
-                if errno == EINTR { progress?.update(self); continue }
+                if errno == EINTR { continue }
                 if errno == ECHILD { return }
                 throw TraceError.system("waitpid", errno)
             }
@@ -376,7 +356,7 @@ public final class TraceSession {
     }
 
     func gone(_ tid: pid_t, _ exit: ExitInfo) {
-        if tid == exercisePid && exercisePid != 0 { exerciseExit = exit; exercisePid = 0; return }
+        if lifecycle.childEnded(tid, exit) { return }
         guard let t = tracees.removeValue(forKey: tid) else {
             if tid == rootPid { rootExit = exit }
             return
@@ -443,106 +423,14 @@ public final class TraceSession {
         return String(cString: real) == resolved ? candidate : resolved
     }
 
-    // MARK: - Signals, deadline, progress
+    // MARK: - What the lifecycle asks of the ptrace backend
 
-    func installSignalHandlers() {
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM] { roprof_install_flag_handler(s, 0) }
-        _ = roprof_take_signals()  // a signal an earlier session already handled
-        // A parent may hand us a blocked signal mask (posix_spawn keeps it): unblock what the loop needs.
-        var set = sigset_t()
-        sigemptyset(&set)
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, SIGCHLD] { sigaddset(&set, s) }
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        if progress != nil || options.duration != nil || options.readyTarget != nil || options.exercise != nil {
-            var it = itimerval(it_interval: timeval(tv_sec: 0, tv_usec: 250_000), it_value: timeval(tv_sec: 0, tv_usec: 250_000))
-            setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &it, nil)
-        }
-    }
-
-    /// Stops the progress timer. The signal handlers stay: a signal that arrives while the recording
-    /// is being written must not kill roprof before it is on disk (roprof exits right after).
-    func restoreSignalHandlers() {
-        var it = itimerval()
-        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &it, nil)
-    }
-
-    func handleSignals(_ mask: UInt) {
-        func has(_ s: Int32) -> Bool { mask & (1 << UInt(s)) != 0 }
-        if has(SIGALRM) { progress?.update(self) }
-        let received = [SIGINT, SIGTERM, SIGHUP, SIGQUIT].filter(has)
-        guard !received.isEmpty else { return }
-        interrupts += 1
-        switch interrupts {
-        case 1:
-            if attachMode { beginDetach(); return }
-            // A SIGTERM / SIGHUP sent to roprof is passed on to the app. A terminal's Ctrl-C / Ctrl-\
-            // reaches the app's process group by itself; if it was sent to roprof alone, the app gets
-            // it after a moment (see checkDeadline).
-            for s in received where s == SIGTERM || s == SIGHUP { kill(rootPid, s) }
-            if let s = received.first(where: { $0 == SIGINT || $0 == SIGQUIT }) { unforwardedInterrupt = (s, Date()) }
-        case 2:
-            // Finish now: what was seen so far is written, marked incomplete.
-            interruptedEarly = true
-            progress?.clear()
-            FileHandle.standardError.write("\nroprof: second signal: ending the recording now (it will be marked incomplete); a third gives up waiting\n".data(using: .utf8)!)
-            if attachMode { beginDetach() } else { for tid in tracees.keys { kill(tid, SIGKILL) } }
-        default:
-            interruptedEarly = true
-            if !attachMode { for tid in tracees.keys { kill(tid, SIGKILL) } }
-            abandon = true  // the kernel detaches (attach) or kills (launch, EXITKILL) what is left when roprof exits
-        }
-    }
-
-    /// Readiness, the exercise, the --for window, and the SIGTERM → grace → SIGKILL stop.
-    func checkDeadline() {
-        if attachMode && detaching { return }
-        if let u = unforwardedInterrupt, Date().timeIntervalSince(u.at) >= 2 {
-            unforwardedInterrupt = nil
-            if rootExit == nil { kill(rootPid, u.signal) }
-        }
-        if let sent = terminateSent {
-            if !killSent && Date().timeIntervalSince(sent) >= options.gracePeriod {
-                killSent = true
-                for (tid, _) in tracees { kill(tid, SIGKILL) }
-            }
-            return
-        }
-        if let p = probe, readyAt == nil {
-            if p.isReady {
-                readyAt = Date()
-                if let ex = options.exercise { startExercise(ex) }
-            } else if Date().timeIntervalSince(startTime) > options.readyTimeout {
-                readinessTimedOut = true
-                stopApp()
-            }
-            return
-        }
-        if readyAt == nil && options.exercise != nil && options.readyTarget == nil {
-            readyAt = startTime
-            startExercise(options.exercise!)
-        }
-        if let d = options.duration, Date().timeIntervalSince(readyAt ?? startTime) >= d { stopApp() }
-        if exerciseExit != nil { stopApp() }
-    }
-
-    /// Stops the app the way a container runtime does: SIGTERM to the tree, SIGKILL after the grace period.
-    func stopApp() {
-        if attachMode { beginDetach(); return }
-        guard terminateSent == nil else { return }
-        terminateSent = Date()
-        kill(rootPid, SIGTERM)
-    }
-
-    /// Runs the --while exercise (untraced); it dies with roprof should roprof be killed.
-    func startExercise(_ command: String) {
-        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
-        if let (pid, errorPipe) = try? Launcher.spawn(LaunchSpec(executable: "/bin/sh", argv: ["/bin/sh", "-c", command], environment: env),
-                                                     filter: [], traced: false) {
-            close(errorPipe)
-            exercisePid = pid
-        } else {
-            exerciseExit = ExitInfo(code: 127)
-        }
+    func signalApp(_ signal: Int32) { kill(rootPid, signal) }
+    func killApp() { for tid in tracees.keys { kill(tid, SIGKILL) } }
+    func detach() { beginDetach() }
+    var appEnded: Bool { rootExit != nil }
+    var progressCounts: (processes: Int, syscalls: Int, fileEvents: Int) {
+        (allProcesses.count, builder.syscallEvents, builder.mutationEvents)
     }
 
     // MARK: - Result
@@ -576,45 +464,30 @@ public final class TraceSession {
         var run = RunInfo(
             id: builder.runID, command: options.displayCommand ?? options.launch.argv, cwd: cwd,
             mode: options.policy.mode, host: HostFacts(arch: nativeArch.rawValue, kernel: kernel, uid: Int(getuid()), gid: Int(getgid())),
-            startedAt: Self.iso8601(startTime),
-            durationSeconds: (Date().timeIntervalSince(startTime) * 1000).rounded() / 1000,
+            startedAt: Self.iso8601(lifecycle.startTime),
+            durationSeconds: (Date().timeIntervalSince(lifecycle.startTime) * 1000).rounded() / 1000,
             exit: exit, attachedPid: nil, complete: true, processes: procs)
         run.name = options.serviceName
-        run.stoppedByRoprof = terminateSent != nil || attachMode
-        if interruptedEarly {
+        run.stoppedByRoprof = lifecycle.stoppedByRoprof
+        if lifecycle.interruptedEarly {
             run.complete = false
             builder.blindSpot(.tracingInterrupted, "roprof was interrupted twice: the recording ends at that moment, and what the app did afterwards is unseen",
                               process: options.launch.executable)
         }
         var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)
-        result.exerciseExit = exerciseExit
-        result.readinessTimedOut = readinessTimedOut
+        result.exerciseExit = lifecycle.exerciseExit
+        result.readinessTimedOut = lifecycle.readinessTimedOut
         result.denyStorm = denyStorm
         return result
     }
-
-    func snapshotInheritedFds(_ pid: pid_t) {
-        for fd in ProcFS.openFds(pid: pid) where !fd.cloexec && fd.writable {
-            let target = String(decoding: fd.target, as: UTF8.self)
-            guard target.hasPrefix("/"), !target.hasPrefix("/dev/") else { continue }
-            builder.blindSpot(.inheritedFd, "fd \(fd.fd) → \(target) was opened for writing before tracing; writes through it are not recorded as opens",
-                              process: options.launch.executable)
-        }
-    }
 }
 
-/// A live status line on stderr, only for runs longer than a second.
-final class ProgressLine {
-    var shown = false
-    func update(_ s: TraceSession) {
-        let elapsed = Date().timeIntervalSince(s.startTime)
-        guard elapsed >= 1 else { return }
-        let n = s.allProcesses.count
-        let line = String(format: "roprof: %.1fs", elapsed) + " · \(n) process\(n == 1 ? "" : "es") · \(s.builder.syscallEvents) syscalls · \(s.builder.mutationEvents) file events"
-        FileHandle.standardError.write(("\r\u{1B}[K" + line).data(using: .utf8)!)
-        shown = true
-    }
-    func clear() {
-        if shown { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+/// Writable files a launched app inherited: writes through them are not recorded as opens.
+func snapshotInheritedFds(_ pid: pid_t, builder: RecordingBuilder, process: String) {
+    for fd in ProcFS.openFds(pid: pid) where !fd.cloexec && fd.writable {
+        let target = String(decoding: fd.target, as: UTF8.self)
+        guard target.hasPrefix("/"), !target.hasPrefix("/dev/") else { continue }
+        builder.blindSpot(.inheritedFd, "fd \(fd.fd) → \(target) was opened for writing before tracing; writes through it are not recorded as opens",
+                          process: process)
     }
 }

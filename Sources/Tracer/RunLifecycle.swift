@@ -1,0 +1,209 @@
+internal import CPtrace
+import Foundation
+import Glibc
+import TraceModel
+
+/// What a backend does when the run lifecycle asks. The ptrace session and the eBPF session each
+/// implement it; the lifecycle never knows which one runs.
+protocol RunControl: AnyObject {
+    /// Sends `signal` to the app's first process (launch mode).
+    func signalApp(_ signal: Int32)
+    /// SIGKILL every process of the app (launch mode).
+    func killApp()
+    /// Attach / container mode: stop recording and leave the app running as it is.
+    func detach()
+    /// Whether the app's first process has ended (launch mode).
+    var appEnded: Bool { get }
+    /// For the progress line: processes seen, syscalls and file events counted so far.
+    var progressCounts: (processes: Int, syscalls: Int, fileEvents: Int) { get }
+}
+
+/// One run's lifecycle, the same for every backend: signal handling, --ready-url, the --while
+/// exercise, the --for window, the SIGTERM → grace → SIGKILL stop, and the progress line.
+/// The backend's event loop calls `tick()` whenever it wakes (an event, or the 250 ms timer).
+final class RunLifecycle {
+    let options: TraceOptions
+    /// Attach and container modes: stopping means detaching, never signalling the app.
+    let observing: Bool
+    weak var control: RunControl?
+    private(set) var startTime = Date()
+    private(set) var terminateSent: Date?
+    private var killSent = false
+    let progress: ProgressLine?
+    private var probe: ReadinessProbe?
+    private var readyAt: Date?
+    /// The --while exercise while it runs (a child of roprof: the backend's waitpid reaps it).
+    private(set) var exercisePid: pid_t = 0
+    private(set) var exerciseExit: ExitInfo?
+    private(set) var readinessTimedOut = false
+    /// SIGINT/SIGTERM/SIGHUP/SIGQUIT received so far: the first stops the app (or detaches), the
+    /// second ends the recording early (marked incomplete), the third gives up waiting at once.
+    private var interrupts = 0
+    /// A SIGINT/SIGQUIT that may have been sent to roprof alone: passed on to the app if it is still
+    /// running after a moment (a terminal's Ctrl-C already reached it through the process group).
+    private var unforwardedInterrupt: (signal: Int32, at: Date)?
+    private(set) var interruptedEarly = false
+    /// The third signal: the backend's loop returns at once.
+    private(set) var abandon = false
+
+    init(options: TraceOptions, observing: Bool) {
+        self.options = options
+        self.observing = observing
+        progress = options.progress && isatty(2) != 0 ? ProgressLine() : nil
+    }
+
+    /// Installs the signal handlers and the timer, and starts the clock (and the readiness probe).
+    func begin() {
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM] { roprof_install_flag_handler(s, 0) }
+        _ = roprof_take_signals()  // a signal an earlier session already handled
+        // A parent may hand us a blocked signal mask (posix_spawn keeps it): unblock what the loop needs.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM, SIGCHLD] { sigaddset(&set, s) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        if progress != nil || options.duration != nil || options.readyTarget != nil || options.exercise != nil {
+            var it = itimerval(it_interval: timeval(tv_sec: 0, tv_usec: 250_000), it_value: timeval(tv_sec: 0, tv_usec: 250_000))
+            setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &it, nil)
+        }
+        startTime = Date()
+    }
+
+    /// The app runs from now: the clock restarts, and the readiness probe starts polling.
+    func appStarted() {
+        startTime = Date()
+        if let target = options.readyTarget {
+            probe = ReadinessProbe(target: target)
+            probe!.start()
+        }
+    }
+
+    /// Stops the timer and the probe. The signal handlers stay: a signal that arrives while the
+    /// recording is being written must not kill roprof before it is on disk (roprof exits right after).
+    func end() {
+        var it = itimerval()
+        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &it, nil)
+        probe?.stop()
+        progress?.clear()
+    }
+
+    /// Handles the signals received since the last call, then the deadlines.
+    func tick() {
+        let sigs = roprof_take_signals()
+        if sigs != 0 { handleSignals(sigs) }
+        checkDeadline()
+    }
+
+    /// A child of roprof ended: true when it was the exercise.
+    func childEnded(_ pid: pid_t, _ exit: ExitInfo) -> Bool {
+        guard pid == exercisePid && exercisePid != 0 else { return false }
+        exerciseExit = exit
+        exercisePid = 0
+        return true
+    }
+
+    /// The app is gone: an exercise still running has nothing left to exercise.
+    func appGone() {
+        if exercisePid != 0 { kill(exercisePid, SIGTERM) }
+    }
+
+    /// Whether roprof ended the run itself (the end of --for / --while, a signal, a detach).
+    var stoppedByRoprof: Bool { terminateSent != nil || observing }
+
+    private func handleSignals(_ mask: UInt) {
+        func has(_ s: Int32) -> Bool { mask & (1 << UInt(s)) != 0 }
+        if has(SIGALRM), let control { progress?.update(startTime: startTime, counts: control.progressCounts) }
+        let received = [SIGINT, SIGTERM, SIGHUP, SIGQUIT].filter(has)
+        guard !received.isEmpty else { return }
+        interrupts += 1
+        switch interrupts {
+        case 1:
+            if observing { stopApp(); return }
+            // A SIGTERM / SIGHUP sent to roprof is passed on to the app. A terminal's Ctrl-C / Ctrl-\
+            // reaches the app's process group by itself; if it was sent to roprof alone, the app gets
+            // it after a moment (see checkDeadline).
+            for s in received where s == SIGTERM || s == SIGHUP { control?.signalApp(s) }
+            if let s = received.first(where: { $0 == SIGINT || $0 == SIGQUIT }) { unforwardedInterrupt = (s, Date()) }
+        case 2:
+            // Finish now: what was seen so far is written, marked incomplete.
+            interruptedEarly = true
+            progress?.clear()
+            FileHandle.standardError.write("\nroprof: second signal: ending the recording now (it will be marked incomplete); a third gives up waiting\n".data(using: .utf8)!)
+            if observing { control?.detach() } else { control?.killApp() }
+        default:
+            interruptedEarly = true
+            if !observing { control?.killApp() }
+            abandon = true  // what is left is detached (attach) or killed (launch) when roprof exits
+        }
+    }
+
+    /// Readiness, the exercise, the --for window, and the SIGTERM → grace → SIGKILL stop.
+    private func checkDeadline() {
+        if let u = unforwardedInterrupt, Date().timeIntervalSince(u.at) >= 2 {
+            unforwardedInterrupt = nil
+            if control?.appEnded == false { control?.signalApp(u.signal) }
+        }
+        if let sent = terminateSent {
+            if !observing && !killSent && Date().timeIntervalSince(sent) >= options.gracePeriod {
+                killSent = true
+                control?.killApp()
+            }
+            return
+        }
+        if let p = probe, readyAt == nil {
+            if p.isReady {
+                readyAt = Date()
+                if let ex = options.exercise { startExercise(ex) }
+            } else if Date().timeIntervalSince(startTime) > options.readyTimeout {
+                readinessTimedOut = true
+                stopApp()
+            }
+            return
+        }
+        if readyAt == nil && options.exercise != nil && options.readyTarget == nil {
+            readyAt = startTime
+            startExercise(options.exercise!)
+        }
+        if let d = options.duration, Date().timeIntervalSince(readyAt ?? startTime) >= d { stopApp() }
+        if exerciseExit != nil { stopApp() }
+    }
+
+    /// Stops the app the way a container runtime does: SIGTERM, SIGKILL after the grace period.
+    /// When observing (attach, container), roprof stops recording instead.
+    func stopApp() {
+        if observing {
+            if terminateSent == nil { terminateSent = Date(); control?.detach() }
+            return
+        }
+        guard terminateSent == nil else { return }
+        terminateSent = Date()
+        control?.signalApp(SIGTERM)
+    }
+
+    /// Runs the --while exercise (untraced); it dies with roprof should roprof be killed.
+    private func startExercise(_ command: String) {
+        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        if let (pid, errorPipe) = try? Launcher.spawn(LaunchSpec(executable: "/bin/sh", argv: ["/bin/sh", "-c", command], environment: env),
+                                                     filter: [], traced: false) {
+            close(errorPipe)
+            exercisePid = pid
+        } else {
+            exerciseExit = ExitInfo(code: 127)
+        }
+    }
+}
+
+/// A live status line on stderr, only for runs longer than a second.
+final class ProgressLine {
+    var shown = false
+    func update(startTime: Date, counts: (processes: Int, syscalls: Int, fileEvents: Int)) {
+        let elapsed = Date().timeIntervalSince(startTime)
+        guard elapsed >= 1 else { return }
+        let n = counts.processes
+        let line = String(format: "roprof: %.1fs", elapsed) + " · \(n) process\(n == 1 ? "" : "es") · \(counts.syscalls) syscalls · \(counts.fileEvents) file events"
+        FileHandle.standardError.write(("\r\u{1B}[K" + line).data(using: .utf8)!)
+        shown = true
+    }
+    func clear() {
+        if shown { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+    }
+}
