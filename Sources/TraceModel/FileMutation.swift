@@ -85,6 +85,8 @@ public struct BlindSpot: Codable, Equatable, Sendable {
         case attached = "attached"             // attach mode: earlier activity unseen
         case tracingInterrupted = "tracing-interrupted"
         case appSeccomp = "app-seccomp"        // the app's own filter: its ERRNO/TRAP/KILL calls are unseen
+        case droppedEvents = "dropped-events"  // eBPF: records the ring buffer had no room for
+        case backendLimit = "backend-limit"    // what the backend that ran never sees
         public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
     }
     public var kind: Kind

@@ -78,6 +78,8 @@ public struct RunInfo: Codable, Equatable, Sendable {
     public var stoppedByRoprof: Bool?
     /// Recorded inside a container image (`record --image`): the image and how it defines its run.
     public var image: ImageRun?
+    /// The backend that recorded the run: "ptrace" (also when absent: recordings before it was stored) or "ebpf".
+    public var backend: String?
 
     public init(id: String, command: [String], cwd: String, mode: TraceMode, host: HostFacts, startedAt: String,
                 durationSeconds: Double, exit: ExitInfo, attachedPid: Int?, complete: Bool, processes: [ProcessRecord]) {

@@ -16,7 +16,7 @@ enum FilesystemSurvey {
         "war", "class", "so", "go", "java", "lua", "ex", "exs", "beam", "rs", "c", "h", "cc", "cpp", "wasm", "node", "html", "css"]
     static let maxScan = 2000
 
-    static func take(_ files: [FileMutation]) -> FilesystemFacts {
+    static func take(_ files: [FileMutation], viewRoot: String? = nil) -> FilesystemFacts {
         var facts = FilesystemFacts()
         var written = Set<String>()
         var queue: [(root: String, path: String)] = []
@@ -29,7 +29,7 @@ enum FilesystemSurvey {
             if seen.insert(key).inserted { queue.append((root, path)) }
         }
         for f in files where f.operation != .mount && f.operation != .chroot {
-            let root = f.root ?? ""
+            let root = (viewRoot ?? "") + (f.root ?? "")
             written.insert(root + f.path)
             let parent = (f.path as NSString).deletingLastPathComponent
             codeCandidates.insert(root + parent)

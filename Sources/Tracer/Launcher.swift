@@ -59,7 +59,8 @@ enum Launcher {
     /// Returns the pid and the read end of the CLOEXEC error pipe.
     /// `traced` false: no stop for PTRACE_SEIZE, and the child dies with roprof (PR_SET_PDEATHSIG),
     /// for helpers such as the --while exercise that must never outlive a killed roprof.
-    static func spawn(_ spec: LaunchSpec, filter: [UInt8], traced: Bool = true) throws -> (pid: pid_t, errorPipe: Int32) {
+    /// `dieWithRoprof` (default: `!traced`) sets PR_SET_PDEATHSIG for an app no tracer kills with roprof (eBPF).
+    static func spawn(_ spec: LaunchSpec, filter: [UInt8], traced: Bool = true, dieWithRoprof: Bool? = nil) throws -> (pid: pid_t, errorPipe: Int32) {
         var fds: [Int32] = [0, 0]
         guard pipe2(&fds, O_CLOEXEC) == 0 else { throw TraceError.system("pipe2", errno) }
         var owned: [UnsafeMutablePointer<CChar>] = []
@@ -89,7 +90,7 @@ enum Launcher {
                             stop_for_seize: traced ? 1 : 0,
                             filter: filter.isEmpty ? nil : fb.baseAddress, filter_len: UInt16(filter.count / 8),
                             force_no_new_privs: spec.noNewPrivs ? 1 : 0, error_fd: fds[1],
-                            parent_death_signal: traced ? 0 : SIGKILL,
+                            parent_death_signal: (dieWithRoprof ?? !traced) ? SIGKILL : 0,
                             run_as_uid: spec.runAs.map { Int32(bitPattern: $0.uid) } ?? -1, run_as_gid: spec.runAs.map { Int32(bitPattern: $0.gid) } ?? -1)
                         return roprof_spawn(&cfg)
                     }

@@ -31,6 +31,19 @@ final class RecordingBuilder {
     private(set) var syscallEvents = 0
     var runID = ""
 
+    /// Where the traced processes' files are seen from here, when not at their own paths (a container
+    /// watched from the host: /proc/PID/root). Used for what is read at the end, never stored.
+    var viewRoot: String?
+
+    /// Adds `count` calls at once (the eBPF backend's counters).
+    func addSyscalls(arch: SeccompArch, nr: Int, count: Int) {
+        guard nr >= 0 && nr < 4096 && count > 0 else { return }
+        syscallEvents += count
+        if counts[arch] == nil { counts[arch] = [Int](repeating: 0, count: 1024) }
+        if nr >= counts[arch]!.count { counts[arch]!.append(contentsOf: [Int](repeating: 0, count: nr + 1 - counts[arch]!.count)) }
+        counts[arch]![nr] += count
+    }
+
     func countSyscall(arch: SeccompArch, nr: Int) {
         syscallEvents += 1
         guard nr >= 0 && nr < 4096 else { return }
@@ -88,6 +101,7 @@ final class RecordingBuilder {
         for (key, m) in files where m.unresolved == nil && m.operation != .mount && m.operation != .chroot {
             var full = key.path
             if !key.root.isEmpty { full = Array(key.root.utf8) + full }
+            if let v = viewRoot { full = Array(v.utf8) + full }
             var st = stat()
             let rc = full.withUnsafeBufferPointer { buf -> Int32 in
                 var z = Array(buf); z.append(0)
@@ -122,7 +136,7 @@ final class RecordingBuilder {
     }
 
     func build(run: RunInfo) -> Recording {
-        let survey = FilesystemSurvey.take(files.values.filter { $0.unresolved == nil && $0.pathBase64 == nil })
+        let survey = FilesystemSurvey.take(files.values.filter { $0.unresolved == nil && $0.pathBase64 == nil }, viewRoot: viewRoot)
         return Recording(runs: [run], files: Array(files.values), syscalls: syscallInventory(), blindSpots: Array(blind.values),
                   dangerousCallers: dangerous.isEmpty ? nil : dangerous.mapValues { Array($0) },
                   capabilityHints: hints.isEmpty ? nil : hints.mapValues { Array($0) }, filesystem: survey).normalized()

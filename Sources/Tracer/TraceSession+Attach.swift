@@ -14,7 +14,7 @@ extension TraceSession {
             throw TraceError.alreadyTraced(pid)
         }
         for arch in [nativeArch] + nativeArch.compatArches { prepareTable(arch) }
-        builder.runID = makeRunID()
+        builder.runID = Self.makeRunID(argv: ProcFS.argv(pid: pid))
         lifecycle.begin()
         defer { lifecycle.end() }
         rootPid = pid

@@ -137,7 +137,7 @@ public final class TraceSession: RunControl {
         if let pid = options.attachPid { return try attach(pid) }
         let filter = try options.policy.compile()
         for arch in [nativeArch] + nativeArch.compatArches { prepareTable(arch) }
-        builder.runID = makeRunID()
+        builder.runID = Self.makeRunID(argv: options.launch.argv)
         lifecycle.begin()
         defer { lifecycle.end() }
 
@@ -148,7 +148,7 @@ public final class TraceSession: RunControl {
         while waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR {}
         if StopEvent.classify(status) != .signalDelivery(signal: SIGSTOP) {
             // The child failed before it could stop (sandbox setup): report why.
-            if let f = Launcher.readFailure(errorPipe) { throw spawnError(f) }
+            if let f = Launcher.readFailure(errorPipe) { throw Self.spawnError(f, options.launch) }
             throw TraceError.system("starting the command", ECHILD)
         }
         let opts = PtraceOption.traceSysGood | PtraceOption.traceFork | PtraceOption.traceVFork
@@ -175,23 +175,23 @@ public final class TraceSession: RunControl {
         lifecycle.end()
 
         if rootExit?.code == 126 || rootExit?.code == 127, root.execs.isEmpty, let f = Launcher.readFailure(errorPipe) {
-            throw spawnError(f)
+            throw Self.spawnError(f, options.launch)
         }
         return finish()
     }
 
-    func spawnError(_ f: SpawnFailure) -> TraceError {
+    static func spawnError(_ f: SpawnFailure, _ launch: LaunchSpec) -> TraceError {
         switch Int(f.stage) {
         case Int(ROPROF_STAGE_EXEC):
-            return f.errno == ENOENT ? .commandNotFound(options.launch.argv.first ?? "")
-                : .notExecutable(options.launch.executable, f.errno)
+            return f.errno == ENOENT ? .commandNotFound(launch.argv.first ?? "")
+                : .notExecutable(launch.executable, f.errno)
         case Int(ROPROF_STAGE_SECCOMP):
             return .system("installing the seccomp filter", f.errno)
         case Int(ROPROF_STAGE_USER):
-            return .system("switching to the user \(options.launch.runAs.map { "\($0.uid):\($0.gid)" } ?? "?") (--user)", f.errno)
+            return .system("switching to the user \(launch.runAs.map { "\($0.uid):\($0.gid)" } ?? "?") (--user)", f.errno)
         case Int(ROPROF_STAGE_MOUNT_BASE)...:
             let i = Int(f.stage) - Int(ROPROF_STAGE_MOUNT_BASE)
-            let step = i < options.launch.mountSteps.count ? options.launch.mountSteps[i] : nil
+            let step = i < launch.mountSteps.count ? launch.mountSteps[i] : nil
             return .sandboxSetup("\(step.map { "\($0.kind) \($0.target)" } ?? "mount step \(i)"): \(String(cString: strerror(f.errno)))")
         default:
             return .sandboxSetup("stage \(f.stage): \(String(cString: strerror(f.errno)))")
@@ -445,9 +445,9 @@ public final class TraceSession: RunControl {
         return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    func makeRunID() -> String {
+    static func makeRunID(argv: [String]) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in "\(Date().timeIntervalSince1970)|\(getpid())|\(options.launch.argv)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in "\(Date().timeIntervalSince1970)|\(getpid())|\(argv)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return "run-" + String(h, radix: 16).prefix(10)
     }
 
@@ -468,6 +468,7 @@ public final class TraceSession: RunControl {
             durationSeconds: (Date().timeIntervalSince(lifecycle.startTime) * 1000).rounded() / 1000,
             exit: exit, attachedPid: nil, complete: true, processes: procs)
         run.name = options.serviceName
+        run.backend = "ptrace"
         run.stoppedByRoprof = lifecycle.stoppedByRoprof
         if lifecycle.interruptedEarly {
             run.complete = false

@@ -78,7 +78,7 @@ struct Check: ParsableCommand {
             let spec = try launch.launchSpec()
             var options = launch.traceOptions(policy: policy, launch: spec)
             if !update, let allowed = existing { options.quietPath = { allowed.allows(path: $0) != nil } }
-            return try CLI.appOutputToStderr([.json, .junit, .sarif].contains(format)) { try TraceSession(options: options).run() }
+            return try CLI.appOutputToStderr([.json, .junit, .sarif].contains(format)) { try launch.trace(options, preferEBPF: true) }
         }
         let catalog = CLI.guarded { try catalogLoad.value() }
         let rt = CLI.guarded { try catalog.runtime(named: rtName) }

@@ -66,13 +66,13 @@ struct Record: ParsableCommand {
                 o.attachPid = pid
                 o.displayCommand = ProcFSArgv(pid)
                 o.serviceName = name
-                return try TraceSession(options: o).run()
+                return try launch.trace(o, preferEBPF: true)
             }
             let spec = try launch.launchSpec()
             var o = launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: spec)
             o.serviceName = name
             // With `-o -` the recording is standard output: the app's own output goes to stderr.
-            return try CLI.appOutputToStderr(toStdout) { try TraceSession(options: o).run() }
+            return try CLI.appOutputToStderr(toStdout) { try launch.trace(o, preferEBPF: false) }
         }
         CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
         reportServerRun(result, launch)

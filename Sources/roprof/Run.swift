@@ -46,7 +46,7 @@ struct Run: ParsableCommand {
         let result = CLI.guarded { () -> TraceResult in
             try Record.preflightOutput(output)
             let spec = try launch.launchSpec()
-            return try TraceSession(options: launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: spec)).run()
+            return try launch.trace(launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: spec), preferEBPF: false)
         }
         CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
         reportServerRun(result, launch)

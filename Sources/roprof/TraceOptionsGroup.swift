@@ -24,6 +24,9 @@ struct LaunchOptions: ParsableArguments {
     @Flag(help: "Never show the live status line on stderr.")
     var quiet = false
 
+    @Option(help: ArgumentHelp("ptrace: sees the most (failed writes, io_uring fallback); ebpf: nothing is stopped, native speed (needs root or CAP_BPF+CAP_PERFMON and a kernel with BTF); auto: eBPF for check and --attach when it loads here, ptrace otherwise.", valueName: "ptrace|ebpf|auto"))
+    var backend: BackendChoice = .auto
+
     @Option(name: .customLong("user"), help: ArgumentHelp("Run the command as this user, as a container's USER does: a name or uid, optionally :group (roprof itself stays root to trace it).", valueName: "USER[:GROUP]"))
     var user: String?
 
@@ -88,6 +91,15 @@ struct LaunchOptions: ParsableArguments {
         o.readyTimeout = readyTimeout
         o.exercise = exercise
         return o
+    }
+}
+
+extension BackendChoice: ExpressibleByArgument {}
+
+extension LaunchOptions {
+    /// Runs the trace with --backend (`preferEBPF`: what auto means for this command).
+    func trace(_ options: TraceOptions, preferEBPF: Bool, watch: WatchTarget? = nil) throws -> TraceResult {
+        try Backend.trace(options, choice: backend, preferEBPF: preferEBPF, watch: watch) { CLI.warn("roprof: " + $0) }
     }
 }
 

@@ -24,6 +24,8 @@ enum roprof_walk_flags {
     ROPROF_WALK_DETACHED = 2,   /* not under the process's root: a pipe, socket, memfd or another namespace */
     ROPROF_WALK_UNLINKED = 4,   /* the file is deleted */
     ROPROF_WALK_PRESENT = 8,    /* this slot holds a walk */
+    ROPROF_RAW_UNREADABLE = 16, /* a raw slot: the pointer could not be read (EFAULT) */
+    ROPROF_RAW_TOO_LONG = 32,   /* a raw slot: no NUL within PATH_MAX */
 };
 
 struct roprof_ev {
@@ -74,6 +76,7 @@ struct roprof_ev_exit {
 enum roprof_desc_flags {
     ROPROF_D_TRACE = 1,     /* a mutating call: report it with its result */
     ROPROF_D_DANGER = 2,    /* report who calls it (once per process) */
+    ROPROF_D_REGULAR = 4,   /* report it only when the fd is a regular file (sendfile to a socket is not) */
 };
 enum roprof_special {
     ROPROF_SP_NONE = 0,

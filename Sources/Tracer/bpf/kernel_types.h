@@ -82,7 +82,7 @@ struct task_struct {
     struct files_struct *files;
     struct signal_struct *signal;
     struct mm_struct *mm;
-    const struct cred *cred;
+    struct cred *cred;
     struct nsproxy *nsproxy;
 } __pra;
 struct linux_binprm { struct file *file; const char *filename; } __pra;

@@ -261,7 +261,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx) {
     long first[2] = {0, 0};
     /* A successful open: the file the kernel opened, symlinks followed (as /proc/PID/fd shows it),
      * and whether this open created it. An O_TMPFILE has no name yet: its directory is used. */
-    if (d->special == ROPROF_SP_OPEN && s->hdr.ret >= 0) {
+    if ((d->special == ROPROF_SP_OPEN || d->special == ROPROF_SP_OPENAT2) && s->hdr.ret >= 0) {
         struct file *file = fd_file(task, s->hdr.ret);
         if (file && !(BPF_CORE_READ(file, f_flags) & O_TMPFILE_BIT)) {
             u16 flags = 0;
@@ -289,7 +289,9 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx) {
             first[i] = s->data[2];
         } else {
             n = bpf_probe_read_user_str(s->data + (cur & (ROPROF_DATA - 1)), ROPROF_SLOT, (void *)ptr);
-            if (n > 0) { first[i] = s->data[cur & (ROPROF_DATA - 1)]; n -= 1; } else { n = 0; first[i] = -1; }
+            if (n >= ROPROF_SLOT) s->hdr.walk[i & 1] = ROPROF_RAW_TOO_LONG;
+            if (n > 0) { first[i] = s->data[cur & (ROPROF_DATA - 1)]; n -= 1; }
+            else { n = 0; first[i] = -1; s->hdr.walk[i & 1] = ROPROF_RAW_UNREADABLE; }
         }
         s->hdr.len[i & 1] = n;
         cur += n;
@@ -313,12 +315,14 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx) {
     if (d->special == ROPROF_SP_UTIMENSAT && s->hdr.args[1] == 0) fdarg = 0;
     if (fdarg >= 0) {
         struct file *file = fd_file(task, (int)s->hdr.args[fdarg & 7]);
+        unsigned short mode = file ? BPF_CORE_READ(file, f_inode, i_mode) : 0;
+        if ((d->flags & ROPROF_D_REGULAR) && (mode & 0170000) != 0100000) { bpf_map_delete_elem(&calls, &tid); return 0; }
         if (file) {
             u16 flags = 0;
             u32 n = walk_in(0, cur, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), &flags);
             s->hdr.len[2] = n;
             s->hdr.walk[2] = flags;
-            s->hdr.fd_mode = BPF_CORE_READ(file, f_inode, i_mode);
+            s->hdr.fd_mode = mode;
             cur += n;
         }
     }
@@ -361,7 +365,7 @@ int on_exec(u64 *ctx) {
     ev->h.tid = BPF_CORE_READ(task, pid);
     ev->h.tgid = tgid;
     ev->old_pid = (u32)ctx[1];
-    ev->uid = (u32)BPF_CORE_READ(task, cred, euid.val);
+    ev->uid = BPF_CORE_READ(task, cred, euid.val);
     ev->gid = BPF_CORE_READ(task, cred, egid.val);
     u16 flags = 0;
     struct file *file = BPF_CORE_READ(bprm, file);

@@ -1,0 +1,695 @@
+internal import CBPF
+import Foundation
+import Glibc
+import Seccomp
+import TraceModel
+
+/// What a recording watches when nothing is launched: a container's processes (its mount namespace,
+/// found from one of its pids) or a cgroup (v2) and every cgroup below it.
+public enum WatchTarget: Sendable, Equatable {
+    case mountNamespace(pid: Int32, label: String)
+    case cgroup(path: String)
+}
+
+/// The eBPF backend: the probe follows the tree in the kernel, counts every syscall and reports each
+/// file mutation with its resolved paths; nothing is stopped. It produces the same events for the
+/// same `RecordingBuilder` as the ptrace backend, and shares the run lifecycle with it.
+public final class EBPFSession: RunControl {
+    let options: TraceOptions
+    let watch: WatchTarget?
+    let builder = RecordingBuilder()
+    let lifecycle: RunLifecycle
+    let probe: EBPFProbe
+    var processes: [pid_t: ProcessState] = [:]
+    var allProcesses: [ProcessState] = []
+    var rootPid: pid_t = 0
+    var rootExit: ExitInfo?
+    /// Processes seen and not yet ended.
+    var live = Set<pid_t>()
+    var tables: [SeccompArch: [MutatingCall?]] = [:]
+    var names: [SeccompArch: SyscallTable] = [:]
+    let arches: [SeccompArch]
+    var flagNameCache: [UInt64: [String]] = [:]
+    /// When the view of the watched processes' files is not ours (a container): where it is.
+    var viewRoot: String?
+    var detached = false
+    var fileEvents = 0
+    var compatNoted = Set<pid_t>()
+
+    /// Loads the probe (not yet attached). Throws `EBPFUnavailable` when the kernel or the privileges
+    /// do not allow it.
+    public init(options: TraceOptions, watch: WatchTarget? = nil) throws {
+        self.options = options
+        self.watch = watch
+        probe = try EBPFProbe()
+        let native = SeccompArch.native
+        arches = [native] + native.compatArches.filter { $0 != .x32 }.prefix(1)
+        lifecycle = RunLifecycle(options: options, observing: options.attachPid != nil || watch != nil)
+        lifecycle.control = self
+        probe.onRecord = { [unowned self] in self.onRecord($0) }
+        fillDescriptors()
+        probe.setConfig(UInt32(ROPROF_CFG_SELF.rawValue), UInt64(getpid()))
+    }
+
+    // MARK: - The call table the probe filters with (from the same catalog the ptrace backend decodes)
+
+    func fillDescriptors() {
+        for (ai, arch) in arches.enumerated() {
+            let table = SyscallTable(arch: arch)
+            names[arch] = table
+            var arr = [MutatingCall?](repeating: nil, count: Int(ROPROF_NCALLS))
+            var descs: [Int: roprof_desc] = [:]
+            for (name, call) in MutatingCall.catalog {
+                if arch == .x86 && name == "mmap" { continue }  // i386 old_mmap takes a struct; mmap2 is decoded
+                guard let nr = table.number(name), nr >= 0, nr < Int(ROPROF_NCALLS), let d = Self.descriptor(name, call) else { continue }
+                arr[nr] = call
+                descs[nr] = d
+            }
+            for name in Recording.dangerousSyscalls {
+                guard let nr = table.number(name), nr >= 0, nr < Int(ROPROF_NCALLS) else { continue }
+                var d = descs[nr] ?? Self.emptyDescriptor()
+                d.flags |= UInt8(ROPROF_D_DANGER.rawValue)
+                descs[nr] = d
+            }
+            for (nr, d) in descs { probe.setDescriptor(index: ai * Int(ROPROF_NCALLS) + nr, d) }
+            tables[arch] = arr
+        }
+    }
+
+    static func emptyDescriptor() -> roprof_desc {
+        roprof_desc(flags: 0, special: 0, path: (-1, -1), dirfd: (-1, -1), fd: -1, filter_arg: -1, filter_mask: 0)
+    }
+
+    /// How the probe treats one call of the catalog; nil for what this backend does not follow.
+    static func descriptor(_ name: String, _ call: MutatingCall) -> roprof_desc? {
+        var d = emptyDescriptor()
+        d.flags = UInt8(ROPROF_D_TRACE.rawValue)
+        func i8(_ v: Int?) -> Int8 { Int8(v ?? -1) }
+        switch call {
+        case .open(let dirfd, let path, let flags):
+            d.special = UInt8(ROPROF_SP_OPEN.rawValue)
+            d.path.0 = i8(path); d.dirfd.0 = i8(dirfd)
+            if let f = flags { d.filter_arg = i8(f); d.filter_mask = UInt32(LinuxFlag.writeMask) }
+        case .openat2:
+            d.special = UInt8(ROPROF_SP_OPENAT2.rawValue)
+            d.path.0 = 1; d.dirfd.0 = 0
+        case .openByHandle:
+            d.special = UInt8(ROPROF_SP_OPEN.rawValue)
+            d.filter_arg = 2; d.filter_mask = UInt32(LinuxFlag.writeMask)
+        case .pathOp(_, let dirfd, let path, _):
+            d.path.0 = i8(path); d.dirfd.0 = i8(dirfd)
+        case .unlinkat:
+            d.path.0 = 1; d.dirfd.0 = 0
+        case .rename(let od, let o, let nd, let n, _), .link(let od, let o, let nd, let n, _):
+            d.path = (i8(o), i8(n)); d.dirfd = (i8(od), i8(nd))
+        case .fdOp(_, let fd):
+            d.fd = i8(fd)
+        case .copyInto(let fd):
+            d.fd = i8(fd); d.flags |= UInt8(ROPROF_D_REGULAR.rawValue)
+        case .utimensat:
+            d.special = UInt8(ROPROF_SP_UTIMENSAT.rawValue)
+            d.path.0 = 1; d.dirfd.0 = 0
+        case .bind:
+            d.special = UInt8(ROPROF_SP_BIND.rawValue)
+            d.path.0 = 1
+        case .mqOpen:
+            d.special = UInt8(ROPROF_SP_RAW.rawValue)
+            d.path.0 = 0; d.filter_arg = 1; d.filter_mask = UInt32(LinuxFlag.oCreat)
+        case .mqUnlink:
+            d.special = UInt8(ROPROF_SP_RAW.rawValue)
+            d.path.0 = 0
+        case .mmap:
+            d.special = UInt8(ROPROF_SP_MMAP.rawValue)
+            d.fd = 4; d.flags |= UInt8(ROPROF_D_REGULAR.rawValue)
+        case .denyAsync:
+            break
+        case .appSeccomp:
+            if name == "prctl" { d.special = UInt8(ROPROF_SP_PRCTL.rawValue) }
+        case .namespace(let pathArg):
+            d.path.0 = i8(pathArg)
+            if name == "unshare" { d.filter_arg = 0; d.filter_mask = UInt32(LinuxFlag.cloneNewNS) }
+        case .ioctlClone, .clone, .clone3, .ptrace:
+            return nil  // FICLONE unseen (blind spot); no CLONE_UNTRACED escape and no nested-tracer conflict without ptrace
+        }
+        return d
+    }
+
+    // MARK: - Running
+
+    public func run() throws -> TraceResult {
+        builder.runID = TraceSession.makeRunID(argv: options.launch.argv)
+        lifecycle.begin()
+        defer { lifecycle.end(); probe.close() }
+        var errorPipe: Int32 = -1
+        defer { if errorPipe >= 0 { Glibc.close(errorPipe) } }
+        if let pid = options.attachPid {
+            try seedTree(of: pid)
+            try probe.attach()
+            // Seeded before attaching; a fork in between is caught by a second scan.
+            try seedTree(of: pid)
+            builder.blindSpot(.attached, "recorded from pid \(pid) on (\(processes.count) process\(processes.count == 1 ? "" : "es")) with eBPF: what they did before is unseen; nothing was stopped",
+                              process: processes[pid]?.exe ?? "?")
+            noteOpenFiles()
+            lifecycle.appStarted()
+        } else if let watch {
+            try startWatching(watch)
+            lifecycle.appStarted()
+        } else {
+            let (pid, pipe) = try Launcher.spawn(options.launch, filter: [], traced: true, dieWithRoprof: true)
+            errorPipe = pipe
+            rootPid = pid
+            var status: Int32 = 0
+            while waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR {}
+            if StopEvent.classify(status) != .signalDelivery(signal: SIGSTOP) {
+                if let f = Launcher.readFailure(pipe) { throw TraceSession.spawnError(f, options.launch) }
+                throw TraceError.system("starting the command", ECHILD)
+            }
+            probe.track(UInt32(pid))
+            try probe.attach()
+            let root = ProcessState(pid: pid, ppid: getpid(), exe: options.launch.executable)
+            root.uid = Int(options.launch.runAs?.uid ?? getuid())
+            root.gid = Int(options.launch.runAs?.gid ?? getgid())
+            register(root)
+            snapshotInheritedFds(pid, builder: builder, process: options.launch.executable)
+            lifecycle.appStarted()
+            kill(pid, SIGCONT)
+        }
+        try loop()
+        lifecycle.end()
+        if options.attachPid == nil && watch == nil, rootExit?.code == 126 || rootExit?.code == 127,
+           processes[rootPid]?.execs.isEmpty ?? true, let f = Launcher.readFailure(errorPipe) {
+            throw TraceSession.spawnError(f, options.launch)
+        }
+        return finish()
+    }
+
+    func loop() throws {
+        var lastLivenessCheck = Date()
+        while true {
+            lifecycle.tick()
+            if lifecycle.abandon { return }
+            probe.poll(timeoutMs: 100)
+            reapChildren()
+            if detached { probe.drain(); return }
+            if options.attachPid == nil && watch == nil && rootExit != nil {
+                // The app is gone when every process it made has ended (a daemon outlives its parent).
+                if Date().timeIntervalSince(lastLivenessCheck) > 0.5 {
+                    lastLivenessCheck = Date()
+                    for pid in live where kill(pid, 0) != 0 && errno == ESRCH { live.remove(pid) }
+                }
+                if live.isEmpty {
+                    lifecycle.appGone()
+                    probe.drain()
+                    if lifecycle.exercisePidRunning == false { return }
+                }
+            }
+        }
+    }
+
+    /// Reaps roprof's own children: the launched app's first process and the --while exercise.
+    func reapChildren() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            let exit: ExitInfo
+            switch StopEvent.classify(status) {
+            case .exited(let code): exit = ExitInfo(code: Int(code))
+            case .killed(let sig, _): exit = ExitInfo(signal: Int(sig))
+            default: continue
+            }
+            if lifecycle.childEnded(pid, exit) { continue }
+            if pid == rootPid {
+                rootExit = exit
+                processes[pid]?.exit = exit
+                live.remove(pid)
+            }
+        }
+    }
+
+    // MARK: - What the lifecycle asks of this backend
+
+    func signalApp(_ signal: Int32) { if rootPid > 0 { kill(rootPid, signal) } }
+    func killApp() { for pid in live { kill(pid, SIGKILL) }; if rootPid > 0 { kill(rootPid, SIGKILL) } }
+    func detach() { detached = true }
+    var appEnded: Bool { rootExit != nil }
+    var progressCounts: (processes: Int, syscalls: Int, fileEvents: Int) {
+        (allProcesses.count, Int(probe.stat(Int32(ROPROF_STAT_SYSCALLS.rawValue))), fileEvents)
+    }
+
+    // MARK: - Processes
+
+    func register(_ p: ProcessState) {
+        if processes[p.pid] == nil { allProcesses.append(p) }
+        processes[p.pid] = p
+        live.insert(p.pid)
+    }
+
+    /// A process that was running before roprof saw it: what /proc says of it.
+    @discardableResult
+    func registerRunning(_ pid: pid_t) -> ProcessState {
+        if let p = processes[pid] { return p }
+        let ppid = ProcFS.statusField(pid: pid, "PPid").flatMap { pid_t($0) }
+        var exe = ProcFS.readlinkBytes("/proc/\(pid)/exe").map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        let root = ProcFS.readlinkBytes("/proc/\(pid)/root").map { String(decoding: $0, as: UTF8.self) }
+        if let r = root, r != "/", viewRoot == nil, exe.hasPrefix(r + "/") { exe = String(exe.dropFirst(r.count)) }
+        let p = ProcessState(pid: pid, ppid: ppid, exe: exe)
+        p.execs = [ExecRecord(exe: exe, argv: ProcFS.argv(pid: pid))]
+        p.uid = ProcFS.statusField(pid: pid, "Uid").flatMap { $0.split(separator: "\t").dropFirst().first.flatMap { Int($0) } }
+        p.gid = ProcFS.statusField(pid: pid, "Gid").flatMap { $0.split(separator: "\t").dropFirst().first.flatMap { Int($0) } }
+        if viewRoot == nil { p.root = root == "/" ? nil : root }
+        register(p)
+        return p
+    }
+
+    func seedTree(of pid: pid_t) throws {
+        guard kill(pid, 0) == 0 || errno == EPERM, FileManager.default.fileExists(atPath: "/proc/\(pid)") else {
+            throw TraceError.noSuchProcess(pid)
+        }
+        rootPid = pid
+        for p in TraceSession.tree(of: pid) {
+            probe.track(UInt32(p))
+            registerRunning(p)
+        }
+    }
+
+    func noteOpenFiles() {
+        for p in allProcesses {
+            for fd in ProcFS.openFds(pid: p.pid) where fd.writable {
+                let target = String(decoding: fd.target, as: UTF8.self)
+                guard target.hasPrefix("/"), !target.hasPrefix("/dev/") else { continue }
+                builder.blindSpot(.inheritedFd, "fd \(fd.fd) → \(target) was already open for writing when roprof started recording",
+                                  process: p.exe)
+            }
+        }
+    }
+
+    func startWatching(_ watch: WatchTarget) throws {
+        switch watch {
+        case .mountNamespace(let pid, let label):
+            var st = stat()
+            guard stat("/proc/\(pid)/ns/mnt", &st) == 0 else { throw TraceError.noSuchProcess(pid) }
+            var own = stat()
+            if stat("/proc/self/ns/mnt", &own) == 0 && own.st_ino == st.st_ino {
+                throw EBPFUnavailable(reason: "\(label) shares roprof's own mount namespace: give --attach PID instead")
+            }
+            viewRoot = "/proc/\(pid)/root"
+            probe.setConfig(UInt32(ROPROF_CFG_MNTNS.rawValue), UInt64(st.st_ino))
+            probe.setConfig(UInt32(ROPROF_CFG_FILTER.rawValue), 1)
+            rootPid = pid
+            try probe.attach()
+            for p in Self.pids(inMountNamespace: UInt64(st.st_ino)) {
+                probe.track(UInt32(p))
+                registerRunning(p)
+            }
+            builder.blindSpot(.attached, "recorded \(label) while it ran, with eBPF (\(processes.count) process\(processes.count == 1 ? "" : "es") then): what it did before is unseen; nothing was stopped",
+                              process: processes[pid]?.exe ?? label)
+        case .cgroup(let path):
+            let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw EBPFUnavailable(reason: "cannot open the cgroup \(path) (\(String(cString: strerror(errno)))): give a cgroup v2 directory, e.g. /sys/fs/cgroup/system.slice/NAME.service") }
+            defer { Glibc.close(fd) }
+            guard probe.setCgroup(fd: fd) else {
+                throw EBPFUnavailable(reason: "\(path) is not a cgroup v2 directory (cgroup v1 hierarchies cannot be watched; on a hybrid host use the one under /sys/fs/cgroup/unified)")
+            }
+            probe.setConfig(UInt32(ROPROF_CFG_FILTER.rawValue), 2)
+            try probe.attach()
+            for line in (try? String(contentsOfFile: path + "/cgroup.procs", encoding: .utf8))?.split(separator: "\n") ?? [] {
+                guard let p = pid_t(line) else { continue }
+                probe.track(UInt32(p))
+                registerRunning(p)
+            }
+            if let first = allProcesses.first { rootPid = first.pid }
+            builder.blindSpot(.attached, "recorded the cgroup \(path) while it ran, with eBPF: what its processes did before is unseen; nothing was stopped",
+                              process: allProcesses.first?.exe ?? path)
+        }
+        noteOpenFiles()
+    }
+
+    static func pids(inMountNamespace ino: UInt64) -> [pid_t] {
+        var out: [pid_t] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(name) else { continue }
+            var st = stat()
+            if stat("/proc/\(pid)/ns/mnt", &st) == 0 && UInt64(st.st_ino) == ino { out.append(pid) }
+        }
+        return out.sorted()
+    }
+
+    // MARK: - Records
+
+    func onRecord(_ raw: UnsafeRawBufferPointer) {
+        guard raw.count >= MemoryLayout<roprof_ev>.size else { return }
+        let h = raw.loadUnaligned(as: roprof_ev.self)
+        let dataStart = MemoryLayout<roprof_ev_call>.size
+        switch Int(h.type) {
+        case Int(ROPROF_EV_CALL.rawValue):
+            guard raw.count >= dataStart else { return }
+            onCall(raw.loadUnaligned(as: roprof_ev_call.self), UnsafeRawBufferPointer(rebasing: raw[dataStart...]))
+        case Int(ROPROF_EV_FORK.rawValue):
+            guard raw.count >= MemoryLayout<roprof_ev_fork>.size else { return }
+            let e = raw.loadUnaligned(as: roprof_ev_fork.self)
+            let pid = pid_t(bitPattern: e.h.tgid), ppid = pid_t(bitPattern: e.ppid)
+            guard processes[pid] == nil || processes[pid]!.exit != nil else { return }
+            let parent = processes[ppid]
+            let p = ProcessState(pid: pid, ppid: ppid, exe: parent?.exe ?? "?")
+            p.root = parent?.root
+            p.uid = parent?.uid
+            p.gid = parent?.gid
+            register(p)
+        case Int(ROPROF_EV_SEEN.rawValue):
+            registerRunning(pid_t(bitPattern: h.tgid))
+        case Int(ROPROF_EV_EXEC.rawValue):
+            guard raw.count >= dataStart else { return }
+            onExec(raw.loadUnaligned(as: roprof_ev_exec.self), UnsafeRawBufferPointer(rebasing: raw[dataStart...]))
+        case Int(ROPROF_EV_EXIT.rawValue):
+            guard raw.count >= MemoryLayout<roprof_ev_exit>.size else { return }
+            let e = raw.loadUnaligned(as: roprof_ev_exit.self)
+            let pid = pid_t(bitPattern: e.h.tgid)
+            let code = Int(e.code)
+            let exit = code & 0x7f == 0 ? ExitInfo(code: (code >> 8) & 0xff) : ExitInfo(signal: code & 0x7f)
+            if let p = processes[pid], pid != rootPid || options.attachPid != nil || watch != nil { p.exit = exit }
+            if pid != rootPid || options.attachPid != nil || watch != nil { live.remove(pid) }
+        default:
+            break
+        }
+    }
+
+    func onExec(_ e: roprof_ev_exec, _ data: UnsafeRawBufferPointer) {
+        let pid = pid_t(bitPattern: e.h.tgid)
+        let p = processes[pid] ?? registerRunning(pid)
+        let exeLen = min(Int(e.exe_len), data.count)
+        let argvLen = min(Int(e.argv_len), data.count - exeLen)
+        let resolved = Self.walkedPath(UnsafeRawBufferPointer(rebasing: data[0..<exeLen]))
+        let argv = UnsafeRawBufferPointer(rebasing: data[exeLen..<(exeLen + argvLen)])
+            .split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        let args = argv.last == "" ? Array(argv.dropLast()) : argv
+        let resolvedString = String(decoding: resolved, as: UTF8.self)
+        var asRun = resolvedString
+        if p.root == nil && viewRoot == nil {
+            asRun = TraceSession.pathAsRun(argv0: args.first, resolved: resolvedString, cwd: "/proc/\(pid)/cwd")
+        }
+        p.exe = asRun
+        var record = ExecRecord(exe: asRun, argv: args)
+        if asRun != resolvedString { record.resolved = resolvedString }
+        p.execs.append(record)
+        p.uid = Int(e.uid)
+        p.gid = Int(e.gid)
+    }
+
+    /// "leaf\0parent\0…\0" (the probe's walk, leaf first) as an absolute path.
+    static func walkedPath(_ b: UnsafeRawBufferPointer) -> [UInt8] {
+        var comps = b.split(separator: 0, omittingEmptySubsequences: true)
+        comps.reverse()
+        var out: [UInt8] = []
+        out.reserveCapacity(b.count + 1)
+        for c in comps { out.append(UInt8(ascii: "/")); out.append(contentsOf: c) }
+        return out.isEmpty ? [UInt8(ascii: "/")] : out
+    }
+
+    /// The strings of a call record: slots 0–3 in order.
+    struct Slots {
+        var raw: [[UInt8]?] = [nil, nil]
+        var base: [[UInt8]?] = [nil, nil]
+        var rawFlags: [UInt16] = [0, 0]
+        var baseFlags: [UInt16] = [0, 0]
+    }
+
+    func slots(_ e: roprof_ev_call, _ data: UnsafeRawBufferPointer) -> Slots {
+        var s = Slots()
+        let lens = [e.len.0, e.len.1, e.len.2, e.len.3].map(Int.init)
+        let walks = [e.walk.0, e.walk.1, e.walk.2, e.walk.3]
+        var off = 0
+        for i in 0..<4 {
+            let n = min(lens[i], max(0, data.count - off))
+            let bytes = Array(UnsafeRawBufferPointer(rebasing: data[off..<(off + n)]))
+            off += n
+            if i < 2 {
+                s.rawFlags[i] = walks[i]
+                if n > 0 || walks[i] != 0 { s.raw[i] = bytes }
+            } else if walks[i] & UInt16(ROPROF_WALK_PRESENT.rawValue) != 0 {
+                s.base[i - 2] = bytes.withUnsafeBytes { Self.walkedPath($0) }
+                s.baseFlags[i - 2] = walks[i]
+            }
+        }
+        return s
+    }
+
+    /// A path argument as the process meant it: absolute, or joined to the directory the kernel
+    /// resolved for it (the cwd or the dirfd), tidied like the ptrace backend's.
+    func argumentPath(_ s: Slots, _ i: Int, root: String?, allowEmpty: Bool = false) -> TracedPath {
+        let flags = s.rawFlags[i]
+        if flags & UInt16(ROPROF_RAW_UNREADABLE.rawValue) != 0 {
+            return TracedPath(bytes: Array("<unreadable>".utf8), root: root, unresolved: "path pointer unreadable (EFAULT)")
+        }
+        let raw = s.raw[i] ?? []
+        if flags & UInt16(ROPROF_RAW_TOO_LONG.rawValue) != 0 {
+            return TracedPath(bytes: raw, root: root, unresolved: "path longer than PATH_MAX (the kernel rejects it with ENAMETOOLONG)")
+        }
+        if raw.first == UInt8(ascii: "/") { return TracedPath(bytes: TraceSession.tidy(raw), root: root) }
+        if raw.isEmpty && !allowEmpty {
+            return TracedPath(bytes: [], root: root, unresolved: "empty path (the kernel rejects it with ENOENT)")
+        }
+        guard var base = s.base[i] else {
+            return TracedPath(bytes: raw, root: root, unresolved: "the directory it is relative to could not be resolved (a closed dirfd?)")
+        }
+        if let why = Self.walkProblem(s.baseFlags[i]) { return TracedPath(bytes: raw, root: root, unresolved: "its directory \(why)") }
+        if raw.isEmpty { return TracedPath(bytes: base, root: root) }
+        if base.last != UInt8(ascii: "/") { base.append(UInt8(ascii: "/")) }
+        return TracedPath(bytes: TraceSession.tidy(base + raw), root: root)
+    }
+
+    static func walkProblem(_ flags: UInt16) -> String? {
+        if flags & UInt16(ROPROF_WALK_TRUNCATED.rawValue) != 0 { return "is deeper than the eBPF probe walks (96 components or 4 KiB)" }
+        if flags & UInt16(ROPROF_WALK_DETACHED.rawValue) != 0 { return "is outside the process's root (another mount namespace)" }
+        return nil
+    }
+
+    /// The file of an fd operation, or nil when it is not a named file (pipe, socket, memfd, deleted).
+    func fdPath(_ s: Slots, root: String?) -> TracedPath? {
+        guard let base = s.base[0] else { return nil }
+        let f = s.baseFlags[0]
+        if f & UInt16(ROPROF_WALK_DETACHED.rawValue | ROPROF_WALK_UNLINKED.rawValue) != 0 { return nil }
+        if f & UInt16(ROPROF_WALK_TRUNCATED.rawValue) != 0 {
+            return TracedPath(bytes: base, root: root, unresolved: "deeper than the eBPF probe walks (96 components or 4 KiB)")
+        }
+        return TracedPath(bytes: base, root: root)
+    }
+
+    func onCall(_ e: roprof_ev_call, _ data: UnsafeRawBufferPointer) {
+        let pid = pid_t(bitPattern: e.h.tgid)
+        let proc = processes[pid] ?? registerRunning(pid)
+        guard Int(e.arch) < arches.count else { return }
+        let arch = arches[Int(e.arch)]
+        let nr = Int(e.nr)
+        let name = names[arch]?.name(nr) ?? "syscall_\(nr)"
+        if arch != arches[0] && compatNoted.insert(pid).inserted {
+            builder.blindSpot(.compat32, "\(arch.rawValue) syscalls (int 0x80 / compat) seen; decoded with the \(arch.rawValue) table",
+                              process: proc.exe)
+        }
+        if e.aux == 0xffff_ffff && e.h.size == UInt32(MemoryLayout<roprof_ev_call>.size) && e.ret == 0 && e.args.0 == 0 && e.len.0 == 0 {
+            builder.dangerousCall(name, process: proc.exe)  // a sighting at entry, not a result
+            return
+        }
+        guard nr < Int(ROPROF_NCALLS), let call = tables[arch]?[nr] else { return }
+        fileEvents += 1
+        let args = [e.args.0, e.args.1, e.args.2, e.args.3, e.args.4, e.args.5]
+        let rval = e.ret
+        if rval <= -512 && rval >= -516 { return }  // ERESTART*: the call runs again
+        let err: Int32? = (rval < 0 && rval >= -4095) ? Int32(-rval) : nil
+        let s = slots(e, data)
+        let root = proc.root
+        var items: [PendingCall.Item] = []
+        switch call {
+        case .open, .openat2, .openByHandle:
+            var flags: UInt64
+            switch call {
+            case .open(_, _, let flagsIndex): flags = flagsIndex.map { args[$0] & 0xffff_ffff } ?? (LinuxFlag.oCreat | LinuxFlag.oWronly | LinuxFlag.oTrunc)
+            case .openat2: flags = UInt64(e.aux)
+            default: flags = args[2] & 0xffff_ffff
+            }
+            var path: TracedPath
+            var existed: Bool? = nil
+            if err == nil, let opened = fdPath(s, root: root) {
+                path = opened  // the kernel's own name for what was opened (symlinks followed)
+                if flags & LinuxFlag.oCreat != 0 { existed = e.fd_mode & (1 << 20) == 0 }  // FMODE_CREATED
+            } else if case .openByHandle = call {
+                return
+            } else {
+                path = argumentPath(s, 0, root: root)
+                if flags & LinuxFlag.oCreat != 0 && flags & LinuxFlag.oExcl != 0 && err == EEXIST { existed = true }
+            }
+            let op = TraceSession.openOperation(flags, existed: existed, errno: err)
+            items = [.init(path: path, op: op, flags: openFlagNames(flags), existed: existed)]
+        case .pathOp(let op, _, _, let atFlags):
+            let empty = atFlags.map { args[$0] & LinuxFlag.atEmptyPath != 0 } ?? false
+            items = [.init(path: argumentPath(s, 0, root: root, allowEmpty: empty), op: op, flags: [])]
+        case .unlinkat:
+            items = [.init(path: argumentPath(s, 0, root: root), op: args[2] & LinuxFlag.atRemovedir != 0 ? .rmdir : .unlink, flags: [])]
+        case .rename(_, _, _, _, let flagsIndex):
+            let flags = flagsIndex.map { args[$0] } ?? 0
+            var fnames: [String] = []
+            if flags & LinuxFlag.renameNoreplace != 0 { fnames.append("RENAME_NOREPLACE") }
+            if flags & LinuxFlag.renameExchange != 0 { fnames.append("RENAME_EXCHANGE") }
+            if flags & LinuxFlag.renameWhiteout != 0 { fnames.append("RENAME_WHITEOUT") }
+            let old = argumentPath(s, 0, root: root), new = argumentPath(s, 1, root: root)
+            if flags & LinuxFlag.renameExchange != 0 {
+                items = [.init(path: old, op: .exchange, flags: fnames), .init(path: new, op: .exchange, flags: fnames)]
+            } else {
+                items = [.init(path: old, op: flags & LinuxFlag.renameWhiteout != 0 ? .whiteout : .renameFrom, flags: fnames),
+                         .init(path: new, op: .renameTo, flags: fnames)]
+            }
+        case .link(_, _, _, _, let flagsIndex):
+            let flags = flagsIndex.map { args[$0] } ?? 0
+            let oldRaw = s.raw[0] ?? []
+            let new = argumentPath(s, 1, root: root)
+            // Naming an open file: linkat(fd, "", …, AT_EMPTY_PATH) or linkat(…, "/proc/self/fd/N", …): an O_TMPFILE.
+            let namesFd = (oldRaw.isEmpty && flags & LinuxFlag.atEmptyPath != 0) || oldRaw.starts(with: Array("/proc/self/fd/".utf8))
+            items = [namesFd ? .init(path: new, op: .create, flags: ["O_TMPFILE"]) : .init(path: new, op: .link, flags: [])]
+        case .fdOp(let op, _):
+            guard let path = fdPath(s, root: root) else { return }
+            items = [.init(path: path, op: op, flags: [])]
+        case .copyInto:
+            guard let path = fdPath(s, root: root) else { return }
+            items = [.init(path: path, op: .clone, flags: [])]
+        case .utimensat:
+            if args[1] == 0 {
+                guard let path = fdPath(s, root: root) else { return }
+                items = [.init(path: path, op: .utimes, flags: [])]
+            } else {
+                let empty = args[3] & LinuxFlag.atEmptyPath != 0
+                items = [.init(path: argumentPath(s, 0, root: root, allowEmpty: empty), op: .utimes, flags: [])]
+            }
+        case .bind:
+            guard let addr = s.raw[0], addr.count > 2 else { return }
+            let family = UInt16(addr[0]) | UInt16(addr[1]) << 8
+            if family == 2 || family == 10, addr.count >= 4 {
+                let port = Int(addr[2]) << 8 | Int(addr[3])
+                if port > 0 && port < 1024 && err == nil { builder.capabilityHint("NET_BIND_SERVICE", process: proc.exe) }
+                return
+            }
+            guard family == 1, addr[2] != 0 else { return }  // AF_UNIX with a filesystem name
+            var path = Array(addr[2...])
+            if let nul = path.firstIndex(of: 0) { path = Array(path[..<nul]) }
+            var sl = s
+            sl.raw[0] = path
+            sl.rawFlags[0] = 0
+            items = [.init(path: argumentPath(sl, 0, root: root), op: .bind, flags: ["AF_UNIX"])]
+        case .mqOpen, .mqUnlink:
+            guard let raw = s.raw[0] else { return }
+            let qname = raw.first == UInt8(ascii: "/") ? Array(raw.dropFirst()) : raw
+            items = [.init(path: TracedPath(bytes: Array("/dev/mqueue/".utf8) + qname, root: root), op: .mqueue,
+                           flags: call.isUnlink ? ["mq_unlink"] : ["O_CREAT"])]
+        case .mmap:
+            guard let path = fdPath(s, root: root) else { return }
+            if err == nil {
+                builder.blindSpot(.sharedWritableMmap, "\(path.string): written through a shared mapping; marked modified at mmap time", process: proc.exe)
+            }
+            items = [.init(path: path, op: .mmapWrite, flags: ["MAP_SHARED", "PROT_WRITE"])]
+        case .denyAsync(let kind):
+            if err == nil {
+                builder.blindSpot(kind, "\(name) used: the eBPF backend does not see the file I/O submitted through it (record with --backend ptrace, which makes the app fall back to plain syscalls)",
+                                  process: proc.exe)
+            }
+            return
+        case .appSeccomp:
+            let installs = name == "seccomp" ? args[0] == 1 : (args[0] == 22 && args[1] == 2)
+            if installs && err == nil {
+                builder.blindSpot(.appSeccomp, "the app installed its own seccomp filter: calls it answers with ERRNO, TRAP or KILL never reach the syscall tracepoint and are not seen",
+                                  process: proc.exe)
+            }
+            return
+        case .namespace(let pathArg):
+            let target = pathArg != nil ? argumentPath(s, 0, root: root) : nil
+            builder.blindSpot(.namespaceChange, "\(name)\(target.map { " " + $0.string } ?? ""): the meaning of paths may change for this process; paths are recorded as it sees them",
+                              process: proc.exe)
+            if name == "chroot" && err == nil {
+                let r = ProcFS.readlinkBytes("/proc/\(proc.pid)/root").map { String(decoding: $0, as: UTF8.self) }
+                proc.root = (r == "/" ? nil : r)
+            }
+            if let t = target { items = [.init(path: t, op: name == "chroot" ? .chroot : .mount, flags: [])] }
+        case .ioctlClone, .clone, .clone3, .ptrace:
+            return
+        }
+        for item in items {
+            builder.record(item.path, item.op, syscall: name, flags: item.flags, process: proc.exe, pid: proc.pid,
+                           errno: err, existedBefore: item.existed)
+            if let why = item.path.unresolved {
+                builder.blindSpot(.unresolvedPath, "\(name) on '\(item.path.string)': \(why)", process: proc.exe)
+            }
+        }
+    }
+
+    func openFlagNames(_ flags: UInt64) -> [String] {
+        if let n = flagNameCache[flags] { return n }
+        let n = LinuxFlag.openFlagNames(flags)
+        if flagNameCache.count < 256 { flagNameCache[flags] = n }
+        return n
+    }
+
+    // MARK: - Result
+
+    func finish() -> TraceResult {
+        probe.drain()
+        // The full syscall inventory, from the per-CPU counters.
+        if options.policy.mode != .writes {
+            for (ai, arch) in arches.enumerated() {
+                for nr in 0..<Int(ROPROF_NCALLS) {
+                    let n = probe.perCPUSum(probe.counts, UInt32(ai * Int(ROPROF_NCALLS) + nr))
+                    if n > 0 { builder.addSyscalls(arch: arch, nr: nr, count: Int(n)) }
+                }
+            }
+        }
+        let dropped = probe.stat(Int32(ROPROF_STAT_DROPPED.rawValue))
+        if dropped > 0 {
+            builder.blindSpot(.droppedEvents, "\(dropped) record\(dropped == 1 ? "" : "s") did not fit in the eBPF ring buffer (64 MiB) and were lost: the files they named are missing from this recording (record again with --backend ptrace, or with less load)",
+                              process: allProcesses.first?.exe ?? "?")
+        }
+        let full = probe.stat(Int32(ROPROF_STAT_INFLIGHT_FULL.rawValue)) + probe.stat(Int32(ROPROF_STAT_TRACKED_FULL.rawValue))
+        if full > 0 {
+            builder.blindSpot(.droppedEvents, "\(full) call\(full == 1 ? "" : "s") or process\(full == 1 ? "" : "es") could not be followed: the probe's tables were full",
+                              process: allProcesses.first?.exe ?? "?")
+        }
+        builder.viewRoot = viewRoot
+        builder.observeEnd()
+        var uts = utsname()
+        uname(&uts)
+        let kernel = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let procs = allProcesses.map {
+            ProcessRecord(pid: Int($0.pid), ppid: $0.ppid.map(Int.init), execs: $0.execs, uid: $0.uid, exit: $0.exit, gid: $0.gid)
+        }
+        let observing = options.attachPid != nil || watch != nil
+        let exit = observing ? ExitInfo(code: 0) : (rootExit ?? ExitInfo(code: nil, signal: nil))
+        var command = options.displayCommand ?? options.launch.argv
+        if command.isEmpty, let first = allProcesses.first?.execs.last?.argv { command = first }
+        var run = RunInfo(
+            id: builder.runID, command: command, cwd: options.launch.cwd ?? FileManager.default.currentDirectoryPath,
+            mode: options.policy.mode, host: HostFacts(arch: SeccompArch.native.rawValue, kernel: kernel, uid: Int(getuid()), gid: Int(getgid())),
+            startedAt: TraceSession.iso8601(lifecycle.startTime),
+            durationSeconds: (Date().timeIntervalSince(lifecycle.startTime) * 1000).rounded() / 1000,
+            exit: exit, attachedPid: options.attachPid.map(Int.init), complete: !lifecycle.interruptedEarly, processes: procs)
+        run.name = options.serviceName
+        run.backend = "ebpf"
+        run.stoppedByRoprof = lifecycle.stoppedByRoprof
+        if lifecycle.interruptedEarly {
+            builder.blindSpot(.tracingInterrupted, "roprof was interrupted twice: the recording ends at that moment, and what the app did afterwards is unseen",
+                              process: options.launch.executable)
+        }
+        for (kind, detail) in Self.unseen {
+            builder.blindSpot(kind, detail, process: "roprof")
+        }
+        var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: [:])
+        result.exerciseExit = lifecycle.exerciseExit
+        result.readinessTimedOut = lifecycle.readinessTimedOut
+        return result
+    }
+
+    /// What this backend never sees, stated in every recording it makes.
+    static let unseen: [(BlindSpot.Kind, String)] = [
+        (.backendLimit, "eBPF backend: reflink clones (ioctl FICLONE) and file I/O submitted through io_uring / Linux AIO are not seen; calls an app's own seccomp filter refuses are not seen; the outcome of a call interrupted by the process's death is not reported"),
+    ]
+}
+
+extension RunLifecycle {
+    /// Whether the --while exercise is still running.
+    var exercisePidRunning: Bool { exercisePid != 0 }
+}
