@@ -459,7 +459,7 @@ public final class EBPFSession: RunControl {
     }
 
     static func walkProblem(_ flags: UInt16) -> String? {
-        if flags & UInt16(ROPROF_WALK_TRUNCATED.rawValue) != 0 { return "is deeper than the eBPF probe walks (96 components or 4 KiB)" }
+        if flags & UInt16(ROPROF_WALK_TRUNCATED.rawValue) != 0 { return "is deeper than the eBPF probe walks (256 components, or 4 KiB beside other paths)" }
         if flags & UInt16(ROPROF_WALK_DETACHED.rawValue) != 0 { return "is outside the process's root (another mount namespace)" }
         return nil
     }
@@ -470,7 +470,7 @@ public final class EBPFSession: RunControl {
         let f = s.baseFlags[0]
         if f & UInt16(ROPROF_WALK_DETACHED.rawValue | ROPROF_WALK_UNLINKED.rawValue) != 0 { return nil }
         if f & UInt16(ROPROF_WALK_TRUNCATED.rawValue) != 0 {
-            return TracedPath(bytes: base, root: root, unresolved: "deeper than the eBPF probe walks (96 components or 4 KiB)")
+            return TracedPath(bytes: base, root: root, unresolved: "deeper than the eBPF probe walks (256 components, or 4 KiB beside other paths)")
         }
         return TracedPath(bytes: base, root: root)
     }
@@ -602,9 +602,11 @@ public final class EBPFSession: RunControl {
             let target = pathArg != nil ? argumentPath(s, 0, root: root) : nil
             builder.blindSpot(.namespaceChange, "\(name)\(target.map { " " + $0.string } ?? ""): the meaning of paths may change for this process; paths are recorded as it sees them",
                               process: proc.exe)
-            if name == "chroot" && err == nil {
-                let r = ProcFS.readlinkBytes("/proc/\(proc.pid)/root").map { String(decoding: $0, as: UTF8.self) }
-                proc.root = (r == "/" ? nil : r)
+            if name == "chroot" && err == nil, let t = target, t.unresolved == nil {
+                // The new root, from the path the kernel resolved against the old root (the process
+                // may be gone before /proc could be asked).
+                let r = (proc.root ?? "") + t.string
+                proc.root = (r == "/" || r.isEmpty) ? nil : r
             }
             if let t = target { items = [.init(path: t, op: name == "chroot" ? .chroot : .mount, flags: [])] }
         case .ioctlClone, .clone, .clone3, .ptrace:

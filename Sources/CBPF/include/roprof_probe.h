@@ -6,7 +6,7 @@
 #endif
 
 #define ROPROF_SLOT 4096          /* one string: a user path, or a path the kernel resolved */
-#define ROPROF_DATA 20480         /* the string area of one record */
+#define ROPROF_DATA 16384         /* strings start below this offset of a record's string area (a power of two: offsets are masked) */
 #define ROPROF_NCALLS 1024        /* syscall numbers per architecture */
 #define ROPROF_NARCH 2            /* 0: the native architecture, 1: its 32-bit compat one */
 

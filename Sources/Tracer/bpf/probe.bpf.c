@@ -13,7 +13,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define MAX_DEPTH 96
+#define MAX_DEPTH 256
 #define NAME_MAX_Z 256
 #define AT_FDCWD -100
 #define TS_COMPAT 0x0002
@@ -36,7 +36,7 @@ struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 16384); __type(key
 /* (tgid << 32 | arch << 16 | nr) of dangerous calls already reported */
 struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096); __type(key, u64); __type(value, u8); } dangers SEC(".maps");
 
-struct scratch { struct roprof_ev_call hdr; char data[ROPROF_DATA + NAME_MAX_Z]; };
+struct scratch { struct roprof_ev_call hdr; char data[ROPROF_DATA + ROPROF_SLOT + NAME_MAX_Z]; };
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 2); __type(key, u32); __type(value, struct scratch); } scratch SEC(".maps");
 
 static __always_inline void bump(u32 key) {
@@ -89,6 +89,7 @@ struct walk_state {
     u32 key;        /* the scratch slot written to */
     u32 cur;        /* where the path starts in its data */
     u32 off;        /* bytes written so far */
+    u32 limit;      /* at most this many */
     u16 flags;
     u64 mnt_off;
     struct dentry *d;
@@ -114,7 +115,7 @@ static long walk_step(u32 i, struct walk_state *w) {
         return 0;
     }
     u32 at = w->cur + w->off;
-    if (w->off > ROPROF_SLOT - NAME_MAX_Z || at > ROPROF_DATA - NAME_MAX_Z) { w->flags |= ROPROF_WALK_TRUNCATED; return 1; }
+    if (w->off > w->limit || at > ROPROF_DATA - NAME_MAX_Z) { w->flags |= ROPROF_WALK_TRUNCATED; return 1; }
     struct scratch *s = bpf_map_lookup_elem(&scratch, &w->key);
     if (!s) return 1;
     const unsigned char *name = BPF_CORE_READ(d, d_name.name);
@@ -129,11 +130,12 @@ static long walk_step(u32 i, struct walk_state *w) {
 /* Writes the path of (dentry, vfsmount) into scratch slot `key` at data[cur...] as components, leaf
  * first, each ending in NUL, up to the current task's root. Returns the bytes written; ROPROF_WALK_*
  * in *flags. */
-static __always_inline u32 walk_in(u32 key, u32 cur, struct dentry *d, struct vfsmount *vm, u16 *flags) {
+static __always_inline u32 walk_long(u32 key, u32 cur, struct dentry *d, struct vfsmount *vm, u16 *flags, u32 limit) {
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     struct walk_state w = {};
     w.key = key;
     w.cur = cur;
+    w.limit = limit;
     w.flags = ROPROF_WALK_PRESENT;
     w.mnt_off = bpf_core_field_offset(struct mount, mnt);
     w.d = d;
@@ -145,6 +147,11 @@ static __always_inline u32 walk_in(u32 key, u32 cur, struct dentry *d, struct vf
     bpf_loop(MAX_DEPTH, walk_step, &w, 0);
     *flags = w.flags;
     return w.off;
+}
+
+/* A walk that shares the record with other strings: one slot's worth. */
+static __always_inline u32 walk_in(u32 key, u32 cur, struct dentry *d, struct vfsmount *vm, u16 *flags) {
+    return walk_long(key, cur, d, vm, flags, ROPROF_SLOT - NAME_MAX_Z);
 }
 
 
@@ -265,12 +272,12 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx) {
         struct file *file = fd_file(task, s->hdr.ret);
         if (file && !(BPF_CORE_READ(file, f_flags) & O_TMPFILE_BIT)) {
             u16 flags = 0;
-            u32 n = walk_in(0, 0, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), &flags);
+            u32 n = walk_long(0, 0, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), &flags, ROPROF_DATA - 2 * NAME_MAX_Z);
             s->hdr.len[2] = n;
             s->hdr.walk[2] = flags;
             s->hdr.fd_mode = BPF_CORE_READ(file, f_mode);
             bpf_map_delete_elem(&calls, &tid);
-            emit(s, sizeof(struct roprof_ev_call) + (n & (ROPROF_DATA - 1)));
+            emit(s, sizeof(struct roprof_ev_call) + (u64)n);
             return 0;
         }
     }
@@ -327,7 +334,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx) {
         }
     }
     bpf_map_delete_elem(&calls, &tid);
-    emit(s, sizeof(struct roprof_ev_call) + (cur & (ROPROF_DATA - 1)));
+    emit(s, sizeof(struct roprof_ev_call) + (u64)cur);
     return 0;
 }
 
