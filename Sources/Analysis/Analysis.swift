@@ -29,6 +29,8 @@ public struct Analysis: Codable, Equatable, Sendable {
     public var services: [String: [String]]? = nil
     /// State the app writes next to its own code: no mount can take it without hiding the code.
     public var relocations: [Relocation] = []
+    /// The image the app ran from (record --image / --container): verify runs that image.
+    public var image: String? = nil
 
     public var verdict: String {
         let n = breaking.count + unfixable.count

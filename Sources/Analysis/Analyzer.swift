@@ -132,6 +132,7 @@ public struct Analyzer {
                         commands: rec.runs.map(\.command), warnings: warnings)
         if services.count > 1 { result.services = services }
         result.relocations = relocations
+        result.image = rec.runs.compactMap(\.image?.reference).first
         for r in relocations { result.warnings.append(r.advice) }
         return result
     }

@@ -86,6 +86,8 @@ public enum ReportText {
                 for name in services.keys.sorted() {
                     out.append("  roprof verify --from \(rec) --service \(name) -- \(services[name]!.map(shellQuote).joined(separator: " "))")
                 }
+            } else if let image = a.image {
+                out.append("  roprof verify --from \(rec) --image \(shellQuote(image))      prove them on the image")
             } else {
                 let cmd = a.commands.first.map { $0.map(shellQuote).joined(separator: " ") } ?? "CMD"
                 out.append("  roprof verify --from \(rec) -- \(cmd)")

@@ -139,6 +139,28 @@ final class EBPFProbe {
 
     func stat(_ key: Int32) -> UInt64 { perCPUSum(stats, UInt32(key)) }
 
+    /// Every entry of a per-CPU u64 array, summed over CPUs, in one batch (one syscall, not one per key).
+    func perCPUArray(_ map: Int32, count: Int) -> [UInt64] {
+        let ncpu = max(cpus, 1)
+        var keys = [UInt32](repeating: 0, count: count)
+        var values = [UInt64](repeating: 0, count: count * ncpu)
+        var n = UInt32(count)
+        var out: UInt32 = 0
+        var opts = bpf_map_batch_opts()
+        opts.sz = MemoryLayout<bpf_map_batch_opts>.size
+        let rc = bpf_map_lookup_batch(map, nil, &out, &keys, &values, &n, &opts)
+        if rc != 0 && errno != ENOENT || n == 0 {
+            return (0..<count).map { perCPUSum(map, UInt32($0)) }  // a kernel without batch lookups
+        }
+        var sums = [UInt64](repeating: 0, count: count)
+        for i in 0..<Int(n) where Int(keys[i]) < count {
+            var total: UInt64 = 0
+            for c in 0..<ncpu { total &+= values[i * ncpu + c] }
+            sums[Int(keys[i])] = total
+        }
+        return sums
+    }
+
     /// Detaches every program and frees the maps.
     func close() {
         for l in links { bpf_link__destroy(l) }

@@ -1,4 +1,5 @@
 internal import CBPF
+internal import CPtrace
 import Foundation
 import Glibc
 import Seccomp
@@ -139,6 +140,8 @@ public final class EBPFSession: RunControl {
     public func run() throws -> TraceResult {
         builder.runID = TraceSession.makeRunID(argv: options.launch.argv)
         lifecycle.begin()
+        // A child's end must wake the ring buffer's wait at once (SIGCHLD is ignored by default).
+        roprof_install_flag_handler(SIGCHLD, 0)
         defer { lifecycle.end(); probe.close() }
         var errorPipe: Int32 = -1
         defer { if errorPipe >= 0 { Glibc.close(errorPipe) } }
@@ -634,16 +637,17 @@ public final class EBPFSession: RunControl {
         probe.drain()
         // The full syscall inventory, from the per-CPU counters.
         if options.policy.mode != .writes {
+            let all = probe.perCPUArray(probe.counts, count: Int(ROPROF_NARCH) * Int(ROPROF_NCALLS))
             for (ai, arch) in arches.enumerated() {
                 for nr in 0..<Int(ROPROF_NCALLS) {
-                    let n = probe.perCPUSum(probe.counts, UInt32(ai * Int(ROPROF_NCALLS) + nr))
+                    let n = all[ai * Int(ROPROF_NCALLS) + nr]
                     if n > 0 { builder.addSyscalls(arch: arch, nr: nr, count: Int(n)) }
                 }
             }
         }
         let dropped = probe.stat(Int32(ROPROF_STAT_DROPPED.rawValue))
         if dropped > 0 {
-            builder.blindSpot(.droppedEvents, "\(dropped) record\(dropped == 1 ? "" : "s") did not fit in the eBPF ring buffer (64 MiB) and were lost: the files they named are missing from this recording (record again with --backend ptrace, or with less load)",
+            builder.blindSpot(.droppedEvents, "\(dropped) record\(dropped == 1 ? "" : "s") did not fit in the eBPF ring buffer (16 MiB) and were lost: the files they named are missing from this recording (record again with --backend ptrace, or with less load)",
                               process: allProcesses.first?.exe ?? "?")
         }
         let full = probe.stat(Int32(ROPROF_STAT_INFLIGHT_FULL.rawValue)) + probe.stat(Int32(ROPROF_STAT_TRACKED_FULL.rawValue))

@@ -43,9 +43,14 @@ struct Check: ParsableCommand {
 
     @OptionGroup var imageOptions: ImageOptions
 
+    @OptionGroup var watch: WatchOptions
+
     @OptionGroup var launch: LaunchOptions
 
-    func validate() throws { if imageOptions.image == nil { try launch.requireCommand() } }
+    func validate() throws {
+        try watch.validate(launch: launch, attach: nil, image: imageOptions.image)
+        if imageOptions.image == nil && !watch.isSet { try launch.requireCommand() }
+    }
 
     func run() throws {
         let existing: Baseline? = CLI.guarded {
@@ -75,6 +80,7 @@ struct Check: ParsableCommand {
             policy = TracePolicy(mode: .check, allowed: Set(existing!.syscalls[native] ?? []))
         }
         let result = CLI.guarded { () -> TraceResult in
+            if watch.isSet { return try watch.record(launch, policy: policy, engineName: imageOptions.engine, serviceName: nil) }
             let spec = try launch.launchSpec()
             var options = launch.traceOptions(policy: policy, launch: spec)
             if !update, let allowed = existing { options.quietPath = { allowed.allows(path: $0) != nil } }

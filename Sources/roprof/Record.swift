@@ -30,6 +30,8 @@ struct Record: ParsableCommand {
     @OptionGroup var imageOptions: ImageOptions
     var image: String? { imageOptions.image }
 
+    @OptionGroup var watch: WatchOptions
+
     @OptionGroup var launch: LaunchOptions
 
     func validate() throws {
@@ -38,7 +40,8 @@ struct Record: ParsableCommand {
         }
         if image != nil && attach != nil { throw ValidationError("give either --image IMAGE or --attach PID, not both") }
         if image != nil && launch.user != nil { throw ValidationError("--image runs as the image's USER; --user goes with a command run here") }
-        if attach == nil && image == nil { try launch.requireCommand() }
+        try watch.validate(launch: launch, attach: attach, image: image)
+        if attach == nil && image == nil && !watch.isSet { try launch.requireCommand() }
         if attach != nil && !launch.command.isEmpty { throw ValidationError("give either --attach PID or a command after `--`, not both") }
         if attach != nil && launch.exercise != nil && launch.readyUrl == nil { throw ValidationError("--while with --attach needs --ready-url") }
     }
@@ -61,6 +64,9 @@ struct Record: ParsableCommand {
         }
         let result = CLI.guarded { () -> TraceResult in
             try Self.preflightOutput(output)
+            if watch.isSet {
+                return try watch.record(launch, policy: TracePolicy(mode: mode.traceMode), engineName: imageOptions.engine, serviceName: name)
+            }
             if let pid = attach {
                 var o = launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: LaunchSpec(executable: "", argv: [], environment: []))
                 o.attachPid = pid

@@ -99,7 +99,7 @@ extension BackendChoice: ExpressibleByArgument {}
 extension LaunchOptions {
     /// Runs the trace with --backend (`preferEBPF`: what auto means for this command).
     func trace(_ options: TraceOptions, preferEBPF: Bool, watch: WatchTarget? = nil) throws -> TraceResult {
-        try Backend.trace(options, choice: backend, preferEBPF: preferEBPF, watch: watch) { CLI.warn("roprof: " + $0) }
+        try Backend.trace(options, choice: backend, preferEBPF: preferEBPF, watch: watch) { CLI.warn($0) }
     }
 }
 

@@ -39,4 +39,127 @@ struct EBPFTests {
         }
         #expect(!output.stdout.isEmpty, "the fixture printed no expectations")
     }
+
+    @Test("the strace oracle workloads: every path strace sees mutated, and strace's syscall set", arguments: OracleTests.workloads)
+    func oracle(_ w: OracleTests.Workload) throws {
+        let strace = try Support.which("strace")
+        let sdir = Support.scratch("ebpf-oracle-s"), rdir = Support.scratch("ebpf-oracle-r")
+        let scmd = try w.prepare(sdir), rcmd = try w.prepare(rdir)
+        _ = try Support.run([strace, "-f", "-qq", "-y", "-e", "trace=\(StraceOracle.traceSet)", "-e", "status=successful",
+                             "-o", sdir + "/strace.log"] + scmd, cwd: sdir)
+        let expected = StraceOracle.parse((try? String(contentsOfFile: sdir + "/strace.log", encoding: .utf8)) ?? "", cwd: sdir)
+        let (rec, out) = try Support.record(rcmd, extra: ["--backend", "ebpf"], cwd: rdir)
+        #expect(out.status == 0 && rec.runs.first?.backend == "ebpf", "\(out.stderr)")
+        func shape(_ p: String) -> String {
+            p.replacingOccurrences(of: "[0-9]{6,}", with: "#", options: .regularExpression)
+             .replacingOccurrences(of: "/tmp/cc[A-Za-z0-9]{6}", with: "/tmp/cc#", options: .regularExpression)
+        }
+        let have = Set(rec.files.filter { $0.succeeded > 0 }.map { "\($0.operation.rawValue) \(shape($0.path))" })
+        let missing = expected.compactMap { m -> String? in
+            let path = shape(m.path.replacingOccurrences(of: sdir, with: rdir))
+            let ops = StraceOracle.families[m.family] ?? [m.family]
+            return ops.contains { have.contains("\($0) \(path)") } ? nil : "\(m.family) \(path)"
+        }
+        #expect(expected.count >= 2 && missing.isEmpty, "recorded by strace, missing under eBPF:\n\(missing.sorted().prefix(20).joined(separator: "\n"))")
+
+        // The full inventory: strace -f -c's set (timing-dependent calls aside; eBPF also counts the
+        // launcher's own last calls before exec, rt_sigprocmask and execve).
+        let cdir = Support.scratch("ebpf-oracle-c"), crdir = Support.scratch("ebpf-oracle-cr")
+        let ccmd = try w.prepare(cdir), crcmd = try w.prepare(crdir)
+        try Support.run([strace, "-f", "-qq", "-c", "-o", cdir + "/summary.txt"] + ccmd, cwd: cdir)
+        let straceNames = StraceOracle.summaryNames(try String(contentsOfFile: cdir + "/summary.txt", encoding: .utf8))
+        let (crec, _) = try Support.record(crcmd, extra: ["--backend", "ebpf"], cwd: crdir)
+        let timing: Set<String> = ["restart_syscall", "rt_sigreturn", "futex", "sched_yield", "exit", "exit_group", "rt_sigprocmask"]
+        let ours = crec.allSyscallNames
+        #expect(straceNames.subtracting(ours).subtracting(timing).isEmpty, "strace saw syscalls eBPF did not: \(straceNames.subtracting(ours).subtracting(timing).sorted())")
+        #expect(ours.subtracting(straceNames).subtracting(timing).isEmpty, "eBPF saw syscalls strace did not: \(ours.subtracting(straceNames).subtracting(timing).sorted())")
+    }
+
+    /// Without the privilege, auto falls back to ptrace with one line saying why; --backend ebpf
+    /// fails with one line naming what is missing, exit 2, and runs nothing.
+    @Test func withoutPrivilegeAutoFallsBackAndEbpfFails() throws {
+        let capsh = try Support.which("capsh")
+        let dir = Support.scratch("ebpf-noprivs")
+        let drop = [capsh, "--drop=cap_bpf,cap_perfmon,cap_sys_admin", "--"]
+        func quoted(_ a: [String]) -> String { a.map { "'\($0)'" }.joined(separator: " ") }
+        let base = try Support.run([Support.roprof, "record", "--quiet", "--backend", "ptrace", "-o", dir + "/base.json", "--",
+                                    "/bin/sh", "-c", "echo x > \(dir)/out"])
+        #expect(base.status == 0)
+        try Support.run([Support.roprof, "baseline", dir + "/base.json"]).stdout.write(toFile: dir + "/base.yaml", atomically: true, encoding: .utf8)
+        let auto = try Support.run(drop + ["-c", quoted([Support.roprof, "check", "--quiet", "--baseline", dir + "/base.yaml", "--",
+                                                        "/bin/sh", "-c", "echo x > \(dir)/out"])])
+        let lines = auto.stderr.split(separator: "\n").filter { $0.contains("eBPF") }
+        #expect(auto.status == 0, "\(auto.stdout)\(auto.stderr)")
+        #expect(lines.count == 1 && lines[0].contains("recording with ptrace") && lines[0].contains("CAP_BPF"), "\(auto.stderr)")
+        let forced = try Support.run(drop + ["-c", quoted([Support.roprof, "record", "--quiet", "--backend", "ebpf", "-o", dir + "/e.json", "--",
+                                                          "/bin/sh", "-c", "echo x > \(dir)/ran"])])
+        #expect(forced.status == 2, "\(forced.stderr)")
+        #expect(forced.stderr.split(separator: "\n").count == 1 && forced.stderr.contains("CAP_BPF"), "\(forced.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/ran") && !FileManager.default.fileExists(atPath: dir + "/e.json"))
+    }
+
+    /// The probe's programs, as bpftool lists them (by their function names).
+    static func probePrograms() throws -> [String] {
+        let o = try Support.run([try Support.which("bpftool"), "prog", "show"])
+        return o.stdout.split(separator: "\n").map(String.init).filter {
+            ["on_sys_enter", "on_sys_exit", "on_fork", "on_exec", "on_exit"].contains { name in $0.contains(" name \(name) ") || $0.hasSuffix(" name \(name)") }
+        }
+    }
+
+    /// SIGKILL to roprof mid-run: no program of the probe stays attached or loaded, the launched app
+    /// dies with roprof (as under ptrace), and no recording is left half-written.
+    @Test func killedRoprofLeavesNoProgram() throws {
+        _ = try Support.which("bpftool")
+        #expect(try Self.probePrograms().isEmpty, "a probe program was already loaded before the test")
+        let dir = Support.scratch("ebpf-killed")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Support.roprof)
+        p.arguments = ["record", "--quiet", "--backend", "ebpf", "-o", dir + "/rec.json", "--", "/bin/sh", "-c", "echo $$ > \(dir)/pid; exec sleep 60"]
+        try p.run()
+        var appPid: Int32?
+        for _ in 0..<100 where appPid == nil {
+            appPid = (try? String(contentsOfFile: dir + "/pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if appPid == nil { usleep(50_000) }
+        }
+        let pid = try #require(appPid)
+        #expect(try !Self.probePrograms().isEmpty, "the probe is not loaded while recording")
+        let state = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        #expect(state.contains("TracerPid:\t0") && !state.contains("State:\tt") && !state.contains("State:\tT"), "the app is traced or stopped:\n\(state)")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        var left: [String] = ["?"]
+        for _ in 0..<50 where !left.isEmpty { left = try Self.probePrograms(); if !left.isEmpty { usleep(100_000) } }
+        #expect(left.isEmpty, "programs left after roprof was killed:\n\(left.joined(separator: "\n"))")
+        var alive = true
+        for _ in 0..<50 where alive { alive = kill(pid, 0) == 0 && !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") ?? true); if alive { usleep(50_000) } }
+        #expect(!alive, "the app outlived roprof")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/rec.json"))
+    }
+
+    /// --attach with eBPF (the default there): a live server is recorded without ever being
+    /// stopped, keeps serving, and what it wrote while recorded is in the recording.
+    @Test func attachRecordsALiveServerWithoutStoppingIt() throws {
+        let dir = Support.scratch("ebpf-attach"), port = ServerTests.port()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = [ServerTests.app("server.py"), "\(port)", dir]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        let get = { (path: String) in "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:\(port)\(path)').read()\"" }
+        var up = false
+        for _ in 0..<100 where !up { up = (try? Support.run(["/bin/sh", "-c", get("/up")]))?.status == 0; if !up { usleep(100_000) } }
+        try #require(up, "the server did not start")
+        let out = dir + "/attach.json"
+        let r = try Support.run([Support.roprof, "record", "--quiet", "-o", out, "--attach", "\(server.processIdentifier)",
+                                 "--ready-url", "127.0.0.1:\(port)", "--while", get("/during1") + "; " + get("/during2")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("eBPF"), "auto picks eBPF for --attach: \(r.stderr)")
+        let rec = try Recording.load(path: out)
+        #expect(rec.runs.first?.backend == "ebpf" && rec.runs.first?.attachedPid == Int(server.processIdentifier))
+        #expect(rec.files.contains { $0.path.hasPrefix(dir) && $0.succeeded > 0 }, "the server's writes while recorded: \(rec.files.map(\.path))")
+        #expect(server.isRunning, "the server must keep running after the recording")
+        #expect(try Support.run(["/bin/sh", "-c", get("/after")]).status == 0, "the server must keep serving")
+    }
 }

@@ -23,7 +23,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define PROT_WRITE 0x2
 #define MAP_SHARED 0x1
 
-struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 64 << 20); } events SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 16 << 20); } events SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 65536); __type(key, u32); __type(value, u32); } tracked SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, ROPROF_NARCH * ROPROF_NCALLS); __type(key, u32); __type(value, struct roprof_desc); } descs SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, ROPROF_NARCH * ROPROF_NCALLS); __type(key, u32); __type(value, u64); } counts SEC(".maps");
