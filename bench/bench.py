@@ -43,16 +43,18 @@ def w_open(kind):
 def w_server():
     return (lambda: None), [PY, os.path.join(ROOT, "bench/server_workload.py"), "2000"]
 
+ONLY = os.environ.get("ROPROF_BENCH_ONLY")  # a comma-separated subset of workloads, for a quick look
 WORKLOADS = [("python-import", w_python), ("tar-x-200", w_tar), ("gcc-c", w_gcc),
              ("open-ro-100k", lambda: w_open("ro")), ("open-create-100k", lambda: w_open("create")),
              ("http-2000-req", w_server)]
 
 # ---- tools: prefix builders ---------------------------------------------------------------------
-def rec(mode):
-    return lambda name: [ROPROF, "record", "--quiet", "--mode", mode, "-o", os.path.join(work, f"{name}.{mode}.json"), "--"]
-def check(name):
-    return [ROPROF, "check", "--quiet", "--allow-app-failure", "--baseline", os.path.join(work, f"{name}.baseline.yaml"), "--"]
+def rec(mode, backend="ptrace"):
+    return lambda name: [ROPROF, "record", "--quiet", "--backend", backend, "--mode", mode, "-o", os.path.join(work, f"{name}.{mode}.{backend}.json"), "--"]
+def check(name, backend="ptrace"):
+    return [ROPROF, "check", "--quiet", "--backend", backend, "--allow-app-failure", "--baseline", os.path.join(work, f"{name}.baseline.yaml"), "--"]
 TOOLS = [("native", lambda n: []), ("roprof writes", rec("writes")), ("roprof full", rec("full")), ("roprof check", check),
+         ("ebpf writes", rec("writes", "ebpf")), ("ebpf full", rec("full", "ebpf")), ("ebpf check", lambda n: check(n, "ebpf")),
          ("strace -f", lambda n: ["strace", "-f", "-qq", "-o", "/dev/null"]),
          ("strace %file", lambda n: ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=%file", "-o", "/dev/null"]),
          ("mintrace (C floor)", lambda n: [os.path.join(BIN, "mintrace")])]
@@ -63,7 +65,7 @@ def timed(cmd, env=None):
     return time.perf_counter() - t, r.returncode
 
 results = {}
-for wname, make in WORKLOADS:
+for wname, make in [w for w in WORKLOADS if not ONLY or w[0] in ONLY.split(",")]:
     prep, cmd = make()
     if wname == "http-2000-req":
         # The server workload wraps the server command itself: pass the tool prefix through ROPROF_BENCH_PREFIX.
@@ -94,6 +96,37 @@ peak_kib = int(subprocess.run([sys.executable, "-c", probe, ROPROF, "record", "-
 rec_size = os.path.getsize(out)
 startup = statistics.median([timed([ROPROF, "--version"])[0] for _ in range(20)])
 
+# ---- a live server's throughput while recorded with --attach --------------------------------------
+def attach_throughput():
+    import re, socket, signal
+    root = tempfile.mkdtemp(prefix="roprof-bench-www-"); open(os.path.join(root, "index.html"), "w").write("<h1>hello</h1>\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    server = subprocess.Popen([PY, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", root],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(300):
+        try: socket.create_connection(("127.0.0.1", port), timeout=1).close(); break
+        except OSError: time.sleep(0.02)
+    def load():
+        out = subprocess.run(["wrk", "-t1", "-c4", "-d3s", f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+        m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+        return float(m.group(1)) if m else 0.0
+    rates = {"untraced": [], "ebpf": [], "ptrace": []}
+    for r in range(rounds):
+        for mode in rates:
+            if mode == "untraced":
+                rates[mode].append(load()); continue
+            rec = subprocess.Popen([ROPROF, "record", "--quiet", "--backend", mode, "--attach", str(server.pid), "-o", os.path.join(work, f"attach.{mode}.json")],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)  # attached (ptrace seizes every thread; eBPF loads its probe)
+            rates[mode].append(load())
+            rec.send_signal(signal.SIGINT); rec.wait(timeout=60)
+        print(f"attach: round {r + 1}/{rounds}", file=sys.stderr)
+    os.killpg(server.pid, signal.SIGTERM); server.wait(timeout=30)
+    shutil.rmtree(root, ignore_errors=True)
+    return {k: statistics.median(v) for k, v in rates.items()}
+attach = attach_throughput() if shutil.which("wrk") else {"untraced": 1, "ebpf": 0, "ptrace": 0}
+
 # ---- report -------------------------------------------------------------------------------------
 names = [t for t, _ in TOOLS]
 lines = [f"Machine: {os.cpu_count()} cores, Linux {platform.release()}, {rounds} alternating rounds, medians in seconds.", "",
@@ -105,6 +138,15 @@ lines += ["", "Ratios (lower is better):", "",
 for w, r in results.items():
     lines.append(f"| {w} | {r['roprof writes'] / r['native']:.2f} | {r['roprof check'] / r['native']:.2f} | "
                  f"{r['roprof writes'] / r['strace %file']:.2f} | {r['roprof full'] / r['strace -f']:.2f} | {r['roprof writes'] / r['mintrace (C floor)']:.2f} |")
+lines += ["", "eBPF backend (nothing stopped), ratios to native and to ptrace (lower is better):", "",
+          "| workload | ebpf writes / native | ebpf check / native | ebpf full / native | ebpf full / strace -f | ebpf writes / ptrace writes |", "|---|---|---|---|---|---|"]
+for w, r in results.items():
+    lines.append(f"| {w} | {r['ebpf writes'] / r['native']:.2f} | {r['ebpf check'] / r['native']:.2f} | {r['ebpf full'] / r['native']:.2f} | "
+                 f"{r['ebpf full'] / r['strace -f']:.2f} | {r['ebpf writes'] / r['roprof writes']:.2f} |")
+lines += ["", "An HTTP server (Python's http.server) under load from wrk, untraced and while roprof records it with `--attach`, "
+          "alternating, medians of requests/s:", "", "| untraced | --attach --backend ebpf | ebpf / untraced | --attach --backend ptrace | ptrace / untraced |",
+          "|---|---|---|---|---|",
+          f"| {attach['untraced']:.0f} | {attach['ebpf']:.0f} | {attach['ebpf'] / attach['untraced']:.2f} | {attach['ptrace']:.0f} | {attach['ptrace'] / attach['untraced']:.2f} |"]
 lines += ["", f"Peak RSS over roprof and the app, one million file events (--mode writes): {peak_kib / 1024:.1f} MiB; recording: {rec_size} bytes.",
           f"`roprof --version` start-up: {startup * 1000:.1f} ms (median of 20)."]
 table = "\n".join(lines) + "\n"
