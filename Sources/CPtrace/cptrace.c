@@ -76,6 +76,7 @@ pid_t roprof_spawn(const struct roprof_spawn_config *c) {
             report(c->error_fd, ROPROF_STAGE_USER, errno); _exit(126);
         }
     }
+    if (c->close_inherited) syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
     if (c->stop_for_seize) raise(SIGSTOP);
     if (c->filter) {
         struct sock_fprog prog = { c->filter_len, (struct sock_filter *)c->filter };

@@ -82,14 +82,15 @@ public struct ContainerEngine: Sendable {
     }
 
     /// A running container, as `--container` needs it: its first process and its image.
-    public struct RunningContainer: Sendable {
-        public var pid: Int32
+    public struct ContainerState: Sendable {
+        /// Its first process on this host; nil when it is not running (created, or exited).
+        public var pid: Int32?
         public var image: String
     }
 
-    /// The container's first process (on this host) and the image it runs; a one-line error naming
-    /// the fix when there is no such container or it is not running.
-    public func runningContainer(_ container: String) throws -> RunningContainer {
+    /// The container's first process (on this host) when it runs, and the image it runs; a one-line
+    /// error naming the fix when there is no such container.
+    public func container(_ container: String) throws -> ContainerState {
         let o = run(["container", "inspect", container])
         guard o.status == 0, let data = o.stdout.data(using: .utf8),
               let arr = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], let first = arr.first else {
@@ -97,11 +98,9 @@ public struct ContainerEngine: Sendable {
         }
         let state = first["State"] as? [String: Any] ?? [:]
         let pid = (state["Pid"] as? NSNumber)?.int32Value ?? 0
-        guard state["Running"] as? Bool == true, pid > 0 else {
-            throw ModelError("container '\(container)' is not running: start it (`\(name) start \(container)`), then record it")
-        }
+        let running = state["Running"] as? Bool == true && pid > 0
         let image = (first["ImageName"] as? String) ?? ((first["Config"] as? [String: Any])?["Image"] as? String) ?? (first["Image"] as? String ?? "")
-        return RunningContainer(pid: pid, image: image)
+        return ContainerState(pid: running ? pid : nil, image: image)
     }
 
     public func stop(_ container: String, grace: Double) { run(["stop", "-t", "\(Int(grace.rounded(.up)))", container]) }

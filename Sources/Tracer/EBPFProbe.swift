@@ -109,8 +109,10 @@ final class EBPFProbe {
 
     func drain() { if let ring { _ = ring_buffer__consume(ring) } }
 
-    func track(_ tgid: UInt32) {
-        var k = tgid, v: UInt32 = 1
+    /// Follows the process (and what it forks): recorded, or only followed until it runs a program
+    /// in another mount namespace (start mode).
+    func track(_ tgid: UInt32, recorded: Bool = true) {
+        var k = tgid, v: UInt32 = recorded ? 2 : 1
         _ = bpf_map_update_elem(tracked, &k, &v, UInt64(BPF_ANY))
     }
 

@@ -10,6 +10,10 @@ import TraceModel
 public enum WatchTarget: Sendable, Equatable {
     case mountNamespace(pid: Int32, label: String)
     case cgroup(path: String)
+    /// Runs `argv` (e.g. `podman start NAME`) and records, from the first program run in another
+    /// mount namespace than roprof's on, what that command's descendants run: a container from its
+    /// very start, without the engine's own work.
+    case start(argv: [String], label: String)
 }
 
 /// The eBPF backend: the probe follows the tree in the kernel, counts every syscall and reports each
@@ -35,6 +39,11 @@ public final class EBPFSession: RunControl {
     var viewRoot: String?
     var detached = false
     var fileEvents = 0
+    /// Start mode: the engine command that starts the container, and its exit.
+    var starter: pid_t = 0
+    var starterExit: ExitInfo?
+    var startLabel = ""
+    var starterLog = ""
     var compatNoted = Set<pid_t>()
 
     /// Loads the probe (not yet attached). Throws `EBPFUnavailable` when the kernel or the privileges
@@ -179,6 +188,11 @@ public final class EBPFSession: RunControl {
         }
         try loop()
         lifecycle.end()
+        if starter != 0, let e = starterExit, e.shellStatus != 0 {
+            let why = ((try? String(contentsOfFile: starterLog, encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init) ?? "exit status \(e.shellStatus)"
+            try? FileManager.default.removeItem(atPath: starterLog)
+            throw TraceError.startFailed("\(startLabel) did not start: \(why)")
+        }
         if options.attachPid == nil && watch == nil, rootExit?.code == 126 || rootExit?.code == 127,
            processes[rootPid]?.execs.isEmpty ?? true, let f = Launcher.readFailure(errorPipe) {
             throw TraceSession.spawnError(f, options.launch)
@@ -222,6 +236,12 @@ public final class EBPFSession: RunControl {
             default: continue
             }
             if lifecycle.childEnded(pid, exit) { continue }
+            if pid == starter && starter != 0 {
+                starterExit = exit
+                if exit.shellStatus != 0 { detached = true }  // the container did not start
+                else { try? FileManager.default.removeItem(atPath: starterLog) }
+                continue
+            }
             if pid == rootPid {
                 rootExit = exit
                 processes[pid]?.exit = exit
@@ -307,6 +327,28 @@ public final class EBPFSession: RunControl {
             }
             builder.blindSpot(.attached, "recorded \(label) while it ran, with eBPF (\(processes.count) process\(processes.count == 1 ? "" : "es") then): what it did before is unseen; nothing was stopped",
                               process: processes[pid]?.exe ?? label)
+        case .start(let argv, let label):
+            var st = stat()
+            guard stat("/proc/self/ns/mnt", &st) == 0 else { throw TraceError.system("stat /proc/self/ns/mnt", errno) }
+            probe.setConfig(UInt32(ROPROF_CFG_HOSTNS.rawValue), UInt64(st.st_ino))
+            guard LaunchSpec.resolveExecutable(argv[0]) != nil else { throw TraceError.commandNotFound(argv[0]) }
+            let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()
+            // The engine's monitor (conmon) outlives the command: it must not hold roprof's stdout
+            // and stderr open. Its errors go to a file roprof reads if the start fails.
+            starterLog = FileManager.default.temporaryDirectory.appendingPathComponent("roprof-start-\(getpid()).log").path
+            let shell = ["/bin/sh", "-c", "exec \"$@\" </dev/null >/dev/null 2>\"$0\"", starterLog] + argv
+            var spec = LaunchSpec(executable: "/bin/sh", argv: shell, environment: env)
+            spec.closeInherited = true
+            let (pid, pipe) = try Launcher.spawn(spec, filter: [], traced: true, dieWithRoprof: false)
+            Glibc.close(pipe)
+            var status: Int32 = 0
+            while waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR {}
+            probe.track(UInt32(pid), recorded: false)
+            try probe.attach()
+            starter = pid
+            startLabel = label
+            kill(pid, SIGCONT)
+            return
         case .cgroup(let path):
             let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard fd >= 0 else { throw EBPFUnavailable(reason: "cannot open the cgroup \(path) (\(String(cString: strerror(errno)))): give a cgroup v2 directory, e.g. /sys/fs/cgroup/system.slice/NAME.service") }
@@ -379,7 +421,16 @@ public final class EBPFSession: RunControl {
 
     func onExec(_ e: roprof_ev_exec, _ data: UnsafeRawBufferPointer) {
         let pid = pid_t(bitPattern: e.h.tgid)
-        let p = processes[pid] ?? registerRunning(pid)
+        if starter != 0 && viewRoot == nil {
+            // Start mode: the container's first program. Its files are seen from here through its root.
+            viewRoot = "/proc/\(pid)/root"
+            rootPid = pid
+        }
+        let p = processes[pid] ?? {
+            let p = ProcessState(pid: pid, ppid: nil, exe: "?")
+            register(p)
+            return p
+        }()
         let exeLen = min(Int(e.exe_len), data.count)
         let argvLen = min(Int(e.argv_len), data.count - exeLen)
         let resolved = Self.walkedPath(UnsafeRawBufferPointer(rebasing: data[0..<exeLen]))

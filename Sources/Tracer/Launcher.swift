@@ -32,6 +32,9 @@ public struct LaunchSpec: Sendable {
     public var noNewPrivs: Bool = false
     /// Run the command as this user and group (as a container's USER), dropping root before exec.
     public var runAs: (uid: UInt32, gid: UInt32)? = nil
+    /// No fd above 2 survives the exec (for a command whose descendants outlive roprof, such as a
+    /// container engine's monitor: it must not hold a pipe of roprof's caller open).
+    public var closeInherited = false
     public init(executable: String, argv: [String], environment: [String], cwd: String? = nil) {
         self.executable = executable; self.argv = argv; self.environment = environment; self.cwd = cwd
     }
@@ -91,7 +94,8 @@ enum Launcher {
                             filter: filter.isEmpty ? nil : fb.baseAddress, filter_len: UInt16(filter.count / 8),
                             force_no_new_privs: spec.noNewPrivs ? 1 : 0, error_fd: fds[1],
                             parent_death_signal: (dieWithRoprof ?? !traced) ? SIGKILL : 0,
-                            run_as_uid: spec.runAs.map { Int32(bitPattern: $0.uid) } ?? -1, run_as_gid: spec.runAs.map { Int32(bitPattern: $0.gid) } ?? -1)
+                            run_as_uid: spec.runAs.map { Int32(bitPattern: $0.uid) } ?? -1, run_as_gid: spec.runAs.map { Int32(bitPattern: $0.gid) } ?? -1,
+                            close_inherited: spec.closeInherited ? 1 : 0)
                         return roprof_spawn(&cfg)
                     }
                 }

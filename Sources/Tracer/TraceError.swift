@@ -9,6 +9,7 @@ public enum TraceError: Error, CustomStringConvertible {
     case alreadyTraced(Int32)
     case sandboxSetup(String)
     case system(String, Int32)
+    case startFailed(String)
 
     public var description: String {
         switch self {
@@ -24,6 +25,8 @@ public enum TraceError: Error, CustomStringConvertible {
             return "process \(p) is already being traced by another tracer (gdb, strace?): detach it first"
         case .sandboxSetup(let m):
             return "cannot build the sandbox: \(m)"
+        case .startFailed(let m):
+            return m
         case .system(let call, let e):
             return "\(call) failed: \(String(cString: strerror(e)))"
         }

@@ -6,7 +6,7 @@ import Tracer
 
 /// Record what is already running, without launching or restarting anything (eBPF only).
 struct WatchOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Record every process of this running container (podman or docker, see --engine) for as long as asked (--for, --while, Ctrl-C), with nothing stopped or restarted. Needs the eBPF backend.", valueName: "NAME"))
+    @Option(help: ArgumentHelp("Record every process of this container (podman or docker, see --engine) for as long as asked (--for, --while, Ctrl-C), with nothing stopped: a running one from now on, without restarting it; a created or stopped one from its start (roprof starts it, and leaves it running). Needs the eBPF backend.", valueName: "NAME"))
     var container: String?
 
     @Option(help: ArgumentHelp("Record every process of this cgroup (v2) and of the cgroups below it, with nothing stopped. Needs the eBPF backend.", valueName: "PATH"))
@@ -36,9 +36,21 @@ struct WatchOptions: ParsableArguments {
         }
         let name = container!
         let engine = try ContainerEngine(name: engineName)
-        let c = try engine.runningContainer(name)
-        o.displayCommand = ProcFSArgv(c.pid)
-        var result = try launch.trace(o, preferEBPF: true, watch: .mountNamespace(pid: c.pid, label: "container \(name)"))
+        let c = try engine.container(name)
+        var result: TraceResult
+        if let pid = c.pid {
+            o.displayCommand = ProcFSArgv(pid)
+            result = try launch.trace(o, preferEBPF: true, watch: .mountNamespace(pid: pid, label: "container \(name)"))
+        } else {
+            // Not running: roprof starts it and records it from its first program on.
+            result = try launch.trace(o, preferEBPF: true, watch: .start(argv: [engine.name, "start", name], label: "container \(name)"))
+            if result.recording.runs.first?.processes.isEmpty ?? true {
+                throw ModelError("container '\(name)' did not start (`\(engine.name) start \(name)` failed; `\(engine.name) logs \(name)` may say why)")
+            }
+            if (try? engine.container(name))?.pid != nil {
+                CLI.warn("container \(name) was started by roprof and is still running (`\(engine.name) stop \(name)` stops it)")
+            }
+        }
         if let cfg = try? engine.inspect(c.image) {
             for i in result.recording.runs.indices {
                 result.recording.runs[i].image = ImageRun(reference: c.image, id: cfg.id, digest: cfg.digest, engine: engine.name, user: cfg.user,

@@ -165,4 +165,64 @@ struct EBPFTests {
         #expect(server.isRunning, "the server must keep running after the recording")
         #expect(try Support.run(["/bin/sh", "-c", get("/after")]).status == 0, "the server must keep serving")
     }
+
+    /// The mounts and environment a recording leads to (what a user pastes).
+    static func fixes(_ recording: String) throws -> String {
+        let o = try Support.run([Support.roprof, "report", "--format", "json", "--runtime", "docker", recording])
+        let a = try JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as! [String: Any]
+        let mounts = (a["mounts"] as? [[String: Any]] ?? []).map { "\($0["path"]!) \($0["kind"]!)" }.sorted()
+        let env = (a["env"] as? [String: Any] ?? [:]).keys.sorted()
+        return (mounts + env.map { "env " + $0 }).joined(separator: "\n")
+    }
+
+    /// --container: a podman container of the fixture images, recorded from its start (created, so
+    /// roprof starts it) and while it runs, gives the same mounts as the launch recording of the
+    /// same image (record --image); nothing is stopped, and the container serves on afterwards.
+    @Test("--container gives the launch recording's mounts", arguments: ["pyweb", "gunicorn"])
+    func containerMatchesLaunch(_ name: String) throws {
+        _ = try Support.which("podman")
+        let image = "localhost/roprof-test/\(name):1", env = ImageTests.env
+        guard Support.spawnAndWait(["podman", "image", "exists", image], env: env) == 0 else {
+            throw Support.MissingTool(tool: "the test image \(image) (bash .ci/setup builds it)")
+        }
+        let dir = Support.scratch("ebpf-container")
+        let port = 18100 + Int(getpid() % 500)
+        func exercise(_ p: Int) -> String {
+            let path = name == "pyweb" ? "/items/a" : "/"
+            return "python3 -c \"import urllib.request as u; [u.urlopen('http://127.0.0.1:\(p)\(path)').read() for i in range(3)]\""
+        }
+        let launch = try Support.run([Support.roprof, "record", "--quiet", "-o", dir + "/launch.json", "--image", image,
+                                      "--ready-url", "http://127.0.0.1:8000/health", "--while", exercise(8000)], env: env)
+        #expect(launch.status == 0, "\(launch.stderr)")
+        let expected = try Self.fixes(dir + "/launch.json")
+        #expect(expected.contains(name == "pyweb" ? "/data/db persistent" : "/tmp tmpfs"), "\(expected)")
+
+        let container = "roprof-watch-\(name)-\(getpid())"
+        defer { _ = Support.spawnAndWait(["podman", "rm", "-f", "-t", "0", container], env: env) }
+        #expect(Support.spawnAndWait(["podman", "create", "--name", container, "-p", "127.0.0.1:\(port):8000", image], env: env) == 0)
+        let started = try Support.run([Support.roprof, "record", "--quiet", "-o", dir + "/start.json", "--container", container,
+                                       "--ready-url", "http://127.0.0.1:\(port)/health", "--while", exercise(port)], env: env)
+        #expect(started.status == 0 && started.stderr.contains("still running"), "\(started.stderr)")
+        let fromStart = try Recording.load(path: dir + "/start.json")
+        #expect(fromStart.runs.first?.backend == "ebpf" && fromStart.runs.first?.image?.reference == image)
+        #expect(try Self.fixes(dir + "/start.json") == expected, "from its start vs launch")
+        #expect(!fromStart.runs[0].processes.contains { $0.execs.contains { $0.exe.contains("podman") || $0.exe.contains("conmon") || $0.exe.contains("runc") } },
+                "the engine's own processes are not part of the recording: \(fromStart.runs[0].processes.map { $0.execs.map(\.exe) })")
+
+        if name == "pyweb" {
+            // Its data is written on every request, so a recording of the running container finds the
+            // same mounts; what happened only at start-up (the bytecode cache, fixed by an environment
+            // variable) is what a recording from the start is for.
+            let live = try Support.run([Support.roprof, "record", "--quiet", "-o", dir + "/live.json", "--container", container,
+                                        "--ready-url", "http://127.0.0.1:\(port)/health", "--while", exercise(port)], env: env)
+            #expect(live.status == 0, "\(live.stderr)")
+            let mountsOnly = { (s: String) in s.split(separator: "\n").filter { !$0.hasPrefix("env ") }.joined(separator: "\n") }
+            #expect(mountsOnly(try Self.fixes(dir + "/live.json")) == mountsOnly(expected), "while running vs launch")
+            let rec = try Recording.load(path: dir + "/live.json")
+            #expect(rec.blindSpots.contains { $0.kind == .attached && $0.detail.contains("before is unseen") })
+        }
+        let running = try Support.run(["podman", "inspect", "--format", "{{.State.Running}}", container], env: env)
+        #expect(running.stdout.hasPrefix("true"), "the container must run on after the recording")
+        #expect(try Support.run(["/bin/sh", "-c", exercise(port)]).status == 0, "the container must serve on after the recording")
+    }
 }

@@ -102,6 +102,7 @@ enum roprof_config_keys {
     ROPROF_CFG_FILTER = 0,   /* 0: the tracked tgids only; 1: also a mount namespace; 2: also a cgroup */
     ROPROF_CFG_MNTNS = 1,    /* the mount namespace inode for filter 1 */
     ROPROF_CFG_SELF = 2,     /* roprof's own tgid: never traced */
+    ROPROF_CFG_HOSTNS = 3,   /* roprof's mount namespace: start mode records from the first exec outside it */
     ROPROF_CFG_COUNT = 4,
 };
 

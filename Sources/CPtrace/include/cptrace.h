@@ -70,6 +70,7 @@ struct roprof_spawn_config {
     int parent_death_signal;               // 0: none; else PR_SET_PDEATHSIG (dies with the spawning thread)
     int run_as_uid;                        // -1: keep; else setgroups({gid}), setresgid, setresuid before exec
     int run_as_gid;
+    int close_inherited;                   // 1: no fd above 2 survives the exec (close_range CLOEXEC)
 };
 
 /// Stage codes written to error_fd as two ints {stage, errno} (stage ≥ 100 + i: mount step i).

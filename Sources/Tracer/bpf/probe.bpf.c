@@ -56,10 +56,15 @@ static __always_inline void emit(void *rec, u64 size) {
     if (bpf_ringbuf_output(&events, rec, size, 0) != 0) bump(ROPROF_STAT_DROPPED);
 }
 
-/* Whether this process is followed. In container mode a process of the watched mount namespace or
+/* Values of the tracked map. */
+#define FOLLOW_LINEAGE 1   /* in the tree, not recorded yet (start mode: the engine, before the container's first exec) */
+#define FOLLOW_RECORD 2    /* recorded */
+
+/* Whether this process is recorded. In container mode a process of the watched mount namespace or
  * cgroup joins the tracked set on first sight, and user space hears of it. */
 static __always_inline bool followed(u32 tgid) {
-    if (bpf_map_lookup_elem(&tracked, &tgid)) return true;
+    u32 *v = bpf_map_lookup_elem(&tracked, &tgid);
+    if (v) return *v == FOLLOW_RECORD;
     u64 filter = cfg(ROPROF_CFG_FILTER);
     if (filter == 0) return false;
     if (tgid == (u32)cfg(ROPROF_CFG_SELF)) return false;
@@ -69,7 +74,7 @@ static __always_inline bool followed(u32 tgid) {
     } else if (bpf_current_task_under_cgroup(&cgroup, 0) != 1) {
         return false;
     }
-    u32 one = 1;
+    u32 one = FOLLOW_RECORD;
     if (bpf_map_update_elem(&tracked, &tgid, &one, BPF_NOEXIST) != 0) {
         if (!bpf_map_lookup_elem(&tracked, &tgid)) bump(ROPROF_STAT_TRACKED_FULL);
         return true;
@@ -343,11 +348,13 @@ int on_fork(u64 *ctx) {
     struct task_struct *parent = (struct task_struct *)ctx[0];
     struct task_struct *child = (struct task_struct *)ctx[1];
     u32 ptgid = BPF_CORE_READ(parent, tgid);
-    if (!bpf_map_lookup_elem(&tracked, &ptgid)) return 0;
+    u32 *pv = bpf_map_lookup_elem(&tracked, &ptgid);
+    if (!pv) return 0;
+    u32 state = *pv;
     u32 pid = BPF_CORE_READ(child, pid), tgid = BPF_CORE_READ(child, tgid);
     if (pid != tgid) return 0;  /* a thread: its process is already followed */
-    u32 one = 1;
-    if (bpf_map_update_elem(&tracked, &tgid, &one, BPF_ANY) != 0) { bump(ROPROF_STAT_TRACKED_FULL); return 0; }
+    if (bpf_map_update_elem(&tracked, &tgid, &state, BPF_ANY) != 0) { bump(ROPROF_STAT_TRACKED_FULL); return 0; }
+    if (state != FOLLOW_RECORD) return 0;
     struct roprof_ev_fork ev = {};
     ev.h.type = ROPROF_EV_FORK;
     ev.h.size = sizeof(ev);
@@ -362,7 +369,14 @@ SEC("tp_btf/sched_process_exec")
 int on_exec(u64 *ctx) {
     struct task_struct *task = (struct task_struct *)ctx[0];
     u32 tgid = BPF_CORE_READ(task, tgid);
-    if (!bpf_map_lookup_elem(&tracked, &tgid)) return 0;
+    u32 *v = bpf_map_lookup_elem(&tracked, &tgid);
+    if (!v) return 0;
+    if (*v != FOLLOW_RECORD) {
+        /* Start mode: the container's first program (an exec inside another mount namespace than
+         * roprof's) starts the recording of its process and of everything it forks. */
+        if (BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == (u32)cfg(ROPROF_CFG_HOSTNS)) return 0;
+        *v = FOLLOW_RECORD;
+    }
     struct linux_binprm *bprm = (struct linux_binprm *)ctx[2];
     u32 key = 1;
     struct scratch *s = bpf_map_lookup_elem(&scratch, &key);
@@ -394,9 +408,12 @@ int on_exit(u64 *ctx) {
     struct task_struct *task = (struct task_struct *)ctx[0];
     u32 tgid = BPF_CORE_READ(task, tgid), tid = BPF_CORE_READ(task, pid);
     bpf_map_delete_elem(&calls, &tid);
-    if (!bpf_map_lookup_elem(&tracked, &tgid)) return 0;
+    u32 *v = bpf_map_lookup_elem(&tracked, &tgid);
+    if (!v) return 0;
     if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;  /* other threads live on */
+    u32 state = *v;
     bpf_map_delete_elem(&tracked, &tgid);
+    if (state != FOLLOW_RECORD) return 0;
     struct roprof_ev_exit ev = {};
     ev.h.type = ROPROF_EV_EXIT;
     ev.h.size = sizeof(ev);
