@@ -48,10 +48,27 @@ public final class EBPFSession: RunControl {
 
     /// Loads the probe (not yet attached). Throws `EBPFUnavailable` when the kernel or the privileges
     /// do not allow it.
+    /// ROPROF_DEBUG_TIMING=1: how long each phase took, on stderr (docs/performance.md's breakdown).
+    static let debugTiming = ProcessInfo.processInfo.environment["ROPROF_DEBUG_TIMING"] != nil
+    static func phase(_ name: String) {
+        guard debugTiming else { return }
+        // Since the process started (clock ticks in /proc/self/stat), so Swift's start-up counts too.
+        let stat = String(decoding: ProcFS.readFile("/proc/self/stat", limit: 4096) ?? [], as: UTF8.self)
+        let fields = stat[(stat.lastIndex(of: ")") ?? stat.startIndex)...].split(separator: " ")
+        let started = Double(fields.count > 20 ? fields[20] : "0") ?? 0 / Double(sysconf(Int32(_SC_CLK_TCK)))
+        var ts = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &ts)
+        let now = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+        let ms = (now - started / Double(sysconf(Int32(_SC_CLK_TCK)))) * 1000
+        FileHandle.standardError.write("roprof-timing \(name) \(String(format: "%.1f", ms)) ms\n".data(using: .utf8)!)
+    }
+
     public init(options: TraceOptions, watch: WatchTarget? = nil) throws {
         self.options = options
         self.watch = watch
+        Self.phase("load-start")
         probe = try EBPFProbe()
+        Self.phase("loaded")
         let native = SeccompArch.native
         arches = [native] + native.compatArches.filter { $0 != .x32 }.prefix(1)
         lifecycle = RunLifecycle(options: options, observing: options.attachPid != nil || watch != nil)
@@ -186,7 +203,9 @@ public final class EBPFSession: RunControl {
             lifecycle.appStarted()
             kill(pid, SIGCONT)
         }
+        Self.phase("attached-running")
         try loop()
+        Self.phase("app-ended")
         lifecycle.end()
         if starter != 0, let e = starterExit, e.shellStatus != 0 {
             let why = ((try? String(contentsOfFile: starterLog, encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init) ?? "exit status \(e.shellStatus)"
@@ -205,7 +224,7 @@ public final class EBPFSession: RunControl {
         while true {
             lifecycle.tick()
             if lifecycle.abandon { return }
-            probe.poll(timeoutMs: 100)
+            probe.poll(timeoutMs: 20)  // records come without wake-ups (see the probe's emit)
             reapChildren()
             if detached { probe.drain(); return }
             if options.attachPid == nil && watch == nil && rootExit != nil {
@@ -707,7 +726,9 @@ public final class EBPFSession: RunControl {
                               process: allProcesses.first?.exe ?? "?")
         }
         builder.viewRoot = viewRoot
+        Self.phase("counters-read")
         builder.observeEnd()
+        Self.phase("end-observed")
         var uts = utsname()
         uname(&uts)
         let kernel = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
@@ -735,6 +756,7 @@ public final class EBPFSession: RunControl {
             builder.blindSpot(kind, detail, process: "roprof")
         }
         var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: [:])
+        Self.phase("recording-built")
         result.exerciseExit = lifecycle.exerciseExit
         result.readinessTimedOut = lifecycle.readinessTimedOut
         return result

@@ -53,7 +53,10 @@ static __always_inline void emit(void *rec, u64 size) {
     if (size > sizeof(struct scratch)) size = sizeof(struct scratch);
     if (size < sizeof(struct roprof_ev)) return;
     ((struct roprof_ev *)rec)->size = size;
-    if (bpf_ringbuf_output(&events, rec, size, 0) != 0) bump(ROPROF_STAT_DROPPED);
+    /* No wake-up per record (an interrupt and a context switch each): roprof drains every few
+     * milliseconds by itself, and is woken early only when a quarter of the ring is filled. */
+    u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (4 << 20) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+    if (bpf_ringbuf_output(&events, rec, size, flags) != 0) bump(ROPROF_STAT_DROPPED);
 }
 
 /* Values of the tracked map. */
