@@ -111,11 +111,19 @@ def attach_throughput():
         out = subprocess.run(["wrk", "-t1", "-c4", "-d3s", f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
         m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
         return float(m.group(1)) if m else 0.0
-    rates = {"untraced": [], "ebpf": [], "ptrace": []}
+    rates = {"untraced": [], "ebpf": [], "ptrace": [], "floor": []}
+    floor_obj = os.path.join(BIN, "floor.bpf.o")
     for r in range(rounds):
         for mode in rates:
             if mode == "untraced":
                 rates[mode].append(load()); continue
+            if mode == "floor":  # two empty programs on the syscall tracepoints, nothing else
+                loader = subprocess.Popen([os.path.join(BIN, "floorload"), floor_obj], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                if loader.stdout.readline().strip() != "attached":
+                    loader.wait(); rates[mode].append(0.0); continue
+                rates[mode].append(load())
+                loader.terminate(); loader.wait(timeout=30)
+                continue
             rec = subprocess.Popen([ROPROF, "record", "--quiet", "--backend", mode, "--attach", str(server.pid), "-o", os.path.join(work, f"attach.{mode}.json")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)  # attached (ptrace seizes every thread; eBPF loads its probe)
@@ -125,7 +133,13 @@ def attach_throughput():
     os.killpg(server.pid, signal.SIGTERM); server.wait(timeout=30)
     shutil.rmtree(root, ignore_errors=True)
     return {k: statistics.median(v) for k, v in rates.items()}
-attach = attach_throughput() if shutil.which("wrk") else {"untraced": 1, "ebpf": 0, "ptrace": 0}
+attach = attach_throughput() if shutil.which("wrk") else {"untraced": 1, "ebpf": 0, "ptrace": 0, "floor": 0}
+
+# ---- the fixed cost of a run: nothing to trace -----------------------------------------------------
+fixed = {}
+for label, pre in [("native", []), ("ptrace", [ROPROF, "record", "--quiet", "--backend", "ptrace", "-o", os.path.join(work, "t.json"), "--"]),
+                   ("ebpf", [ROPROF, "record", "--quiet", "--backend", "ebpf", "-o", os.path.join(work, "t.json"), "--"])]:
+    fixed[label] = statistics.median([timed(pre + ["true"])[0] for _ in range(15)])
 
 # ---- report -------------------------------------------------------------------------------------
 names = [t for t, _ in TOOLS]
@@ -144,9 +158,12 @@ for w, r in results.items():
     lines.append(f"| {w} | {r['ebpf writes'] / r['native']:.2f} | {r['ebpf check'] / r['native']:.2f} | {r['ebpf full'] / r['native']:.2f} | "
                  f"{r['ebpf full'] / r['strace -f']:.2f} | {r['ebpf writes'] / r['roprof writes']:.2f} |")
 lines += ["", "An HTTP server (Python's http.server) under load from wrk, untraced and while roprof records it with `--attach`, "
-          "alternating, medians of requests/s:", "", "| untraced | --attach --backend ebpf | ebpf / untraced | --attach --backend ptrace | ptrace / untraced |",
-          "|---|---|---|---|---|",
-          f"| {attach['untraced']:.0f} | {attach['ebpf']:.0f} | {attach['ebpf'] / attach['untraced']:.2f} | {attach['ptrace']:.0f} | {attach['ptrace'] / attach['untraced']:.2f} |"]
+          "alternating, medians of requests/s; the floor is two empty eBPF programs on the syscall tracepoints (what enabling them costs every process, the load generator included):", "",
+          "| untraced | --attach --backend ebpf | ebpf / untraced | floor / untraced | --attach --backend ptrace | ptrace / untraced |",
+          "|---|---|---|---|---|---|",
+          f"| {attach['untraced']:.0f} | {attach['ebpf']:.0f} | {attach['ebpf'] / attach['untraced']:.2f} | {attach['floor'] / attach['untraced']:.2f} | {attach['ptrace']:.0f} | {attach['ptrace'] / attach['untraced']:.2f} |"]
+fixed_lines = ["", "The fixed cost of one run (`record -- true`, median of 15, ms): " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in fixed.items())]
+lines += fixed_lines
 lines += ["", f"Peak RSS over roprof and the app, one million file events (--mode writes): {peak_kib / 1024:.1f} MiB; recording: {rec_size} bytes.",
           f"`roprof --version` start-up: {startup * 1000:.1f} ms (median of 20)."]
 table = "\n".join(lines) + "\n"

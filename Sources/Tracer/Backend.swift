@@ -17,8 +17,9 @@ public enum Backend {
         if wantEBPF {
             do {
                 let session = try EBPFSession(options: options, watch: watch)
-                if choice == .auto { note("recording with the eBPF backend (nothing is stopped)") }
-                return try session.run()
+                let result = try session.run()
+                if choice == .auto && watch == nil { note("recorded with the eBPF backend (nothing was stopped)") }
+                return result
             } catch let e as EBPFUnavailable {
                 if choice == .ebpf || watch != nil { throw e }
                 note("recording with ptrace: \(e.description)")

@@ -184,16 +184,11 @@ public final class EBPFSession: RunControl {
             try startWatching(watch)
             lifecycle.appStarted()
         } else {
-            let (pid, pipe) = try Launcher.spawn(options.launch, filter: [], traced: true, dieWithRoprof: true)
+            let (pid, pipe) = try Launcher.spawnStopped(options.launch, filter: [], dieWithRoprof: true)
             errorPipe = pipe
             rootPid = pid
-            var status: Int32 = 0
-            while waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR {}
-            if StopEvent.classify(status) != .signalDelivery(signal: SIGSTOP) {
-                if let f = Launcher.readFailure(pipe) { throw TraceSession.spawnError(f, options.launch) }
-                throw TraceError.system("starting the command", ECHILD)
-            }
-            probe.track(UInt32(pid))
+            // Recorded from its exec on: the launcher's last calls before it are roprof's, not the app's.
+            probe.track(UInt32(pid), recorded: false)
             try probe.attach()
             let root = ProcessState(pid: pid, ppid: getpid(), exe: options.launch.executable)
             root.uid = Int(options.launch.runAs?.uid ?? getuid())
@@ -276,7 +271,8 @@ public final class EBPFSession: RunControl {
     func detach() { detached = true }
     var appEnded: Bool { rootExit != nil }
     var progressCounts: (processes: Int, syscalls: Int, fileEvents: Int) {
-        (allProcesses.count, Int(probe.stat(Int32(ROPROF_STAT_SYSCALLS.rawValue))), fileEvents)
+        // The sum of the per-CPU counters, read in one batch (only for the status line, every 250 ms).
+        (allProcesses.count, Int(probe.perCPUArray(probe.counts, count: Int(ROPROF_NARCH) * Int(ROPROF_NCALLS)).reduce(0, &+)), fileEvents)
     }
 
     // MARK: - Processes
@@ -333,7 +329,7 @@ public final class EBPFSession: RunControl {
             guard stat("/proc/\(pid)/ns/mnt", &st) == 0 else { throw TraceError.noSuchProcess(pid) }
             var own = stat()
             if stat("/proc/self/ns/mnt", &own) == 0 && own.st_ino == st.st_ino {
-                throw EBPFUnavailable(reason: "\(label) shares roprof's own mount namespace: give --attach PID instead")
+                throw TraceError.startFailed("\(label) shares roprof's own mount namespace: record its process with --attach PID instead")
             }
             viewRoot = "/proc/\(pid)/root"
             probe.setConfig(UInt32(ROPROF_CFG_MNTNS.rawValue), UInt64(st.st_ino))
@@ -358,10 +354,8 @@ public final class EBPFSession: RunControl {
             let shell = ["/bin/sh", "-c", "exec \"$@\" </dev/null >/dev/null 2>\"$0\"", starterLog] + argv
             var spec = LaunchSpec(executable: "/bin/sh", argv: shell, environment: env)
             spec.closeInherited = true
-            let (pid, pipe) = try Launcher.spawn(spec, filter: [], traced: true, dieWithRoprof: false)
+            let (pid, pipe) = try Launcher.spawnStopped(spec, filter: [])
             Glibc.close(pipe)
-            var status: Int32 = 0
-            while waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR {}
             probe.track(UInt32(pid), recorded: false)
             try probe.attach()
             starter = pid
@@ -370,10 +364,10 @@ public final class EBPFSession: RunControl {
             return
         case .cgroup(let path):
             let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0 else { throw EBPFUnavailable(reason: "cannot open the cgroup \(path) (\(String(cString: strerror(errno)))): give a cgroup v2 directory, e.g. /sys/fs/cgroup/system.slice/NAME.service") }
+            guard fd >= 0 else { throw TraceError.startFailed("cannot open the cgroup \(path) (\(String(cString: strerror(errno)))): give a cgroup v2 directory, e.g. /sys/fs/cgroup/system.slice/NAME.service") }
             defer { Glibc.close(fd) }
             guard probe.setCgroup(fd: fd) else {
-                throw EBPFUnavailable(reason: "\(path) is not a cgroup v2 directory (cgroup v1 hierarchies cannot be watched; on a hybrid host use the one under /sys/fs/cgroup/unified)")
+                throw TraceError.startFailed("--cgroup \(path) is not a cgroup v2 directory (cgroup v1 hierarchies cannot be watched; on a hybrid host use the one under /sys/fs/cgroup/unified)")
             }
             probe.setConfig(UInt32(ROPROF_CFG_FILTER.rawValue), 2)
             try probe.attach()
@@ -460,6 +454,10 @@ public final class EBPFSession: RunControl {
         var asRun = resolvedString
         if p.root == nil && viewRoot == nil {
             asRun = TraceSession.pathAsRun(argv0: args.first, resolved: resolvedString, cwd: "/proc/\(pid)/cwd")
+        }
+        if pid == rootPid && p.execs.isEmpty && options.attachPid == nil && watch == nil && options.policy.mode != .writes, let nr = names[arches[0]]?.number("execve") {
+            // The launched command's own execve ran before its recording began (see run()).
+            builder.addSyscalls(arch: arches[0], nr: nr, count: 1)
         }
         p.exe = asRun
         var record = ExecRecord(exe: asRun, argv: args)

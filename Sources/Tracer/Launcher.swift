@@ -106,6 +106,21 @@ enum Launcher {
         return (pid, fds[0])
     }
 
+    /// Spawns the command stopped before its exec (SIGSTOP), for a backend to take hold of it before
+    /// it runs; a child that failed before it could stop (sandbox setup, --user) is reported as the
+    /// error it met.
+    static func spawnStopped(_ spec: LaunchSpec, filter: [UInt8], dieWithRoprof: Bool = false) throws -> (pid: pid_t, errorPipe: Int32) {
+        let (pid, errorPipe) = try spawn(spec, filter: filter, traced: true, dieWithRoprof: dieWithRoprof)
+        var status: Int32 = 0
+        while waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR {}
+        if StopEvent.classify(status) != .signalDelivery(signal: SIGSTOP) {
+            defer { close(errorPipe) }
+            if let f = readFailure(errorPipe) { throw TraceSession.spawnError(f, spec) }
+            throw TraceError.system("starting the command", ECHILD)
+        }
+        return (pid, errorPipe)
+    }
+
     /// Reads {stage, errno} from the error pipe, if the child wrote one.
     static func readFailure(_ fd: Int32) -> SpawnFailure? {
         var msg: (Int32, Int32) = (0, 0)

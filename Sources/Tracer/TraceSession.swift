@@ -141,16 +141,10 @@ public final class TraceSession: RunControl {
         lifecycle.begin()
         defer { lifecycle.end() }
 
-        let (pid, errorPipe) = try Launcher.spawn(options.launch, filter: filter)
+        let (pid, errorPipe) = try Launcher.spawnStopped(options.launch, filter: filter)
         defer { close(errorPipe) }
         rootPid = pid
         var status: Int32 = 0
-        while waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR {}
-        if StopEvent.classify(status) != .signalDelivery(signal: SIGSTOP) {
-            // The child failed before it could stop (sandbox setup): report why.
-            if let f = Launcher.readFailure(errorPipe) { throw Self.spawnError(f, options.launch) }
-            throw TraceError.system("starting the command", ECHILD)
-        }
         let opts = PtraceOption.traceSysGood | PtraceOption.traceFork | PtraceOption.traceVFork
             | PtraceOption.traceClone | PtraceOption.traceExec | PtraceOption.traceExit
             | PtraceOption.traceSeccomp | PtraceOption.exitKill

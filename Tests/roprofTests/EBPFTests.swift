@@ -62,15 +62,17 @@ struct EBPFTests {
         }
         #expect(expected.count >= 2 && missing.isEmpty, "recorded by strace, missing under eBPF:\n\(missing.sorted().prefix(20).joined(separator: "\n"))")
 
-        // The full inventory: strace -f -c's set (timing-dependent calls aside; eBPF also counts the
-        // launcher's own last calls before exec, rt_sigprocmask and execve).
+        // The full inventory: strace -f -c's set (timing-dependent calls aside; the launched command is
+        // recorded from its own execve on, never roprof's launcher before it).
         let cdir = Support.scratch("ebpf-oracle-c"), crdir = Support.scratch("ebpf-oracle-cr")
         let ccmd = try w.prepare(cdir), crcmd = try w.prepare(crdir)
         try Support.run([strace, "-f", "-qq", "-c", "-o", cdir + "/summary.txt"] + ccmd, cwd: cdir)
         let straceNames = StraceOracle.summaryNames(try String(contentsOfFile: cdir + "/summary.txt", encoding: .utf8))
         let (crec, _) = try Support.record(crcmd, extra: ["--backend", "ebpf"], cwd: crdir)
-        let timing: Set<String> = ["restart_syscall", "rt_sigreturn", "futex", "sched_yield", "exit", "exit_group", "rt_sigprocmask"]
+        let timing: Set<String> = ["restart_syscall", "rt_sigreturn", "futex", "sched_yield", "exit", "exit_group"]
         let ours = crec.allSyscallNames
+        let (prec, _) = try Support.record(try w.prepare(Support.scratch("ebpf-oracle-p")), extra: ["--backend", "ptrace"], cwd: crdir)
+        #expect(prec.allSyscallNames.subtracting(timing) == ours.subtracting(timing), "the two backends' inventories differ: ptrace only \(prec.allSyscallNames.subtracting(ours).sorted()), eBPF only \(ours.subtracting(prec.allSyscallNames).sorted())")
         #expect(straceNames.subtracting(ours).subtracting(timing).isEmpty, "strace saw syscalls eBPF did not: \(straceNames.subtracting(ours).subtracting(timing).sorted())")
         #expect(ours.subtracting(straceNames).subtracting(timing).isEmpty, "eBPF saw syscalls strace did not: \(ours.subtracting(straceNames).subtracting(timing).sorted())")
     }
@@ -224,5 +226,42 @@ struct EBPFTests {
         let running = try Support.run(["podman", "inspect", "--format", "{{.State.Running}}", container], env: env)
         #expect(running.stdout.hasPrefix("true"), "the container must run on after the recording")
         #expect(try Support.run(["/bin/sh", "-c", exercise(port)]).status == 0, "the container must serve on after the recording")
+    }
+
+    /// --cgroup: every process of a cgroup (v2), including ones started while recording; nothing else.
+    @Test func cgroupRecordsItsProcessesOnly() throws {
+        let unified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified/cgroup.procs") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup"
+        let cg = unified + "/roprof-test-\(getpid())"
+        try FileManager.default.createDirectory(atPath: cg, withIntermediateDirectories: true)
+        defer { rmdir(cg) }
+        let dir = Support.scratch("ebpf-cgroup")
+        // Inside: a loop that writes; outside: one that writes next to it and must not be recorded.
+        let inside = Process(), outside = Process()
+        inside.executableURL = URL(fileURLWithPath: "/bin/sh")
+        inside.arguments = ["-c", "echo $$ > \(cg)/cgroup.procs; for i in $(seq 30); do echo x > \(dir)/in-$i; sleep 0.1; done"]
+        outside.executableURL = URL(fileURLWithPath: "/bin/sh")
+        outside.arguments = ["-c", "for i in $(seq 30); do echo x > \(dir)/out-$i; sleep 0.1; done"]
+        try inside.run(); try outside.run()
+        defer { inside.waitUntilExit(); outside.waitUntilExit() }
+        usleep(300_000)
+        let r = try Support.run([Support.roprof, "record", "--quiet", "--cgroup", cg, "--for", "1", "-o", dir + "/cg.json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rec = try Recording.load(path: dir + "/cg.json")
+        let paths = rec.files.map(\.path)
+        #expect(paths.contains { $0.hasPrefix(dir + "/in-") }, "\(paths)")
+        #expect(!paths.contains { $0.hasPrefix(dir + "/out-") }, "a process outside the cgroup was recorded: \(paths)")
+        #expect(rec.runs[0].processes.contains { $0.execs.contains { $0.exe.hasSuffix("/sleep") } }, "processes started while recording are followed")
+        let bad = try Support.run([Support.roprof, "record", "--quiet", "--cgroup", dir, "--for", "1", "-o", dir + "/bad.json"])
+        #expect(bad.status == 2 && bad.stderr.split(separator: "\n").count == 1 && bad.stderr.contains("cgroup"), "\(bad.stderr)")
+    }
+
+    @Test func containerErrorsAreOneLine() throws {
+        _ = try Support.which("podman")
+        let missing = try Support.run([Support.roprof, "record", "--quiet", "--container", "roprof-no-such-container", "--for", "1", "-o", "/tmp/x.json"], env: ImageTests.env)
+        #expect(missing.status == 2 && missing.stderr.split(separator: "\n").count == 1 && missing.stderr.contains("podman ps"), "\(missing.stderr)")
+        let ptrace = try Support.run([Support.roprof, "record", "--backend", "ptrace", "--container", "x", "-o", "/tmp/x.json"])
+        #expect(ptrace.status == 2 && ptrace.stderr.contains("eBPF"), "\(ptrace.stderr)")
+        let both = try Support.run([Support.roprof, "record", "--container", "x", "-o", "/tmp/x.json", "--", "true"])
+        #expect(both.status == 2 && both.stderr.contains("no command"), "\(both.stderr)")
     }
 }

@@ -229,7 +229,7 @@ struct EmitterTests {
 
 /// The in-cluster manifests in docs/kubernetes.md validate against the Kubernetes schemas.
 @Suite struct InClusterManifestTests {
-    @Test(arguments: ["entrypoint-wrapper.yaml", "ephemeral-debug-pod.yaml", "sidecar.yaml"])
+    @Test(arguments: ["entrypoint-wrapper.yaml", "ephemeral-debug-pod.yaml", "sidecar.yaml", "node-agent-daemonset.yaml"])
     func validates(_ file: String) throws {
         let tool = Support.packageRoot.appendingPathComponent(".build-py/bin/kubernetes-validate").path
         guard FileManager.default.isExecutableFile(atPath: tool) else { throw Support.MissingTool(tool: "kubernetes-validate") }

@@ -110,6 +110,5 @@ enum roprof_stat_keys {
     ROPROF_STAT_DROPPED = 0,      /* records the ring buffer had no room for */
     ROPROF_STAT_INFLIGHT_FULL = 1,/* calls not followed: too many in flight */
     ROPROF_STAT_TRACKED_FULL = 2, /* processes not followed: the table was full */
-    ROPROF_STAT_SYSCALLS = 3,     /* syscalls counted */
-    ROPROF_STAT_COUNT = 4,
+    ROPROF_STAT_COUNT = 3,
 };

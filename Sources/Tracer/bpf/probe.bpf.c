@@ -24,7 +24,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define MAP_SHARED 0x1
 
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 16 << 20); } events SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 65536); __type(key, u32); __type(value, u32); } tracked SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 65536); __uint(map_flags, BPF_F_NO_PREALLOC); __type(key, u32); __type(value, u32); } tracked SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, ROPROF_NARCH * ROPROF_NCALLS); __type(key, u32); __type(value, struct roprof_desc); } descs SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, ROPROF_NARCH * ROPROF_NCALLS); __type(key, u32); __type(value, u64); } counts SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, ROPROF_STAT_COUNT); __type(key, u32); __type(value, u64); } stats SEC(".maps");
@@ -32,7 +32,7 @@ struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, ROPROF_CFG_COUNT)
 struct { __uint(type, BPF_MAP_TYPE_CGROUP_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, u32); } cgroup SEC(".maps");
 
 struct inflight { u64 args[6]; u32 slot; u32 aux; };
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 16384); __type(key, u32); __type(value, struct inflight); } calls SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 16384); __uint(map_flags, BPF_F_NO_PREALLOC); __type(key, u32); __type(value, struct inflight); } calls SEC(".maps");
 /* (tgid << 32 | arch << 16 | nr) of dangerous calls already reported */
 struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096); __type(key, u64); __type(value, u8); } dangers SEC(".maps");
 
@@ -136,10 +136,12 @@ static long walk_step(u32 i, struct walk_state *w) {
 }
 
 /* Writes the path of (dentry, vfsmount) into scratch slot `key` at data[cur...] as components, leaf
- * first, each ending in NUL, up to the current task's root. Returns the bytes written; ROPROF_WALK_*
- * in *flags. */
-static __always_inline u32 walk_long(u32 key, u32 cur, struct dentry *d, struct vfsmount *vm, u16 *flags, u32 limit) {
+ * first, each ending in NUL, up to the current task's root. Returns the bytes written | ROPROF_WALK_*
+ * << 16. A global function: the verifier checks it once, not at every call site. */
+__noinline u32 walk_path(u32 key, u32 cur, u64 dentry, u64 vfsmnt, u32 limit) {
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct dentry *d = (struct dentry *)dentry;
+    struct vfsmount *vm = (struct vfsmount *)vfsmnt;
     struct walk_state w = {};
     w.key = key;
     w.cur = cur;
@@ -153,8 +155,13 @@ static __always_inline u32 walk_long(u32 key, u32 cur, struct dentry *d, struct 
     w.root_m = BPF_CORE_READ(task, fs, root.mnt);
     if (BPF_CORE_READ(d, d_hash.pprev) == 0 && BPF_CORE_READ(d, d_parent) != d) w.flags |= ROPROF_WALK_UNLINKED;
     bpf_loop(MAX_DEPTH, walk_step, &w, 0);
-    *flags = w.flags;
-    return w.off;
+    return (w.off & 0xffff) | ((u32)w.flags << 16);
+}
+
+static __always_inline u32 walk_long(u32 key, u32 cur, struct dentry *d, struct vfsmount *vm, u16 *flags, u32 limit) {
+    u32 r = walk_path(key, cur, (u64)d, (u64)vm, limit);
+    *flags = r >> 16;
+    return r & 0xffff;
 }
 
 /* A walk that shares the record with other strings: one slot's worth. */
@@ -212,7 +219,6 @@ int on_sys_enter(struct bpf_raw_tracepoint_args *ctx) {
     u32 slot = (compat ? ROPROF_NCALLS : 0) + (u32)nr;
     u64 *count = bpf_map_lookup_elem(&counts, &slot);
     if (count) *count += 1;
-    bump(ROPROF_STAT_SYSCALLS);
     struct roprof_desc *d = bpf_map_lookup_elem(&descs, &slot);
     if (!d || d->flags == 0) return 0;
 
@@ -375,9 +381,11 @@ int on_exec(u64 *ctx) {
     u32 *v = bpf_map_lookup_elem(&tracked, &tgid);
     if (!v) return 0;
     if (*v != FOLLOW_RECORD) {
-        /* Start mode: the container's first program (an exec inside another mount namespace than
-         * roprof's) starts the recording of its process and of everything it forks. */
-        if (BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == (u32)cfg(ROPROF_CFG_HOSTNS)) return 0;
+        /* A process followed but not yet recorded starts being recorded at its exec: the launched
+         * command at its own program (not roprof's launcher before it), and in start mode the
+         * container's first program (an exec in another mount namespace than roprof's, HOSTNS). */
+        u64 hostns = cfg(ROPROF_CFG_HOSTNS);
+        if (hostns != 0 && BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == (u32)hostns) return 0;
         *v = FOLLOW_RECORD;
     }
     struct linux_binprm *bprm = (struct linux_binprm *)ctx[2];
