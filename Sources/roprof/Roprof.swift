@@ -18,6 +18,10 @@ struct Roprof: ParsableCommand {
           roprof verify --from rec.json -- CMD    prove the settings by re-running under them
           roprof diagnose -- CMD                  run under a read-only root and explain each failure
           roprof check --baseline roprof-baseline.yaml -- pytest   CI regression check
+          roprof record --container web --for 300 -o web.json      a container, with eBPF: nothing stopped
+
+        --backend ptrace|ebpf|auto picks the tracer (auto: eBPF for check, --attach and containers
+        when it loads here, ptrace otherwise; the recording says which ran).
 
         --color auto|always|never (any command; auto: only on a terminal, never when NO_COLOR is set).
         """,

@@ -24,7 +24,7 @@ struct LaunchOptions: ParsableArguments {
     @Flag(help: "Never show the live status line on stderr.")
     var quiet = false
 
-    @Option(help: ArgumentHelp("ptrace: sees the most (failed writes, io_uring fallback); ebpf: nothing is stopped, native speed (needs root or CAP_BPF+CAP_PERFMON and a kernel with BTF); auto: eBPF for check and --attach when it loads here, ptrace otherwise.", valueName: "ptrace|ebpf|auto"))
+    @Option(help: ArgumentHelp("ptrace: sees the most (failed writes, io_uring fallback); ebpf: nothing is stopped (needs root or CAP_BPF+CAP_PERFMON and a kernel with BTF); auto: eBPF for check, for attaching and for containers when it loads here, ptrace otherwise.", valueName: "ptrace|ebpf|auto"))
     var backend: BackendChoice = .auto
 
     @Option(name: .customLong("user"), help: ArgumentHelp("Run the command as this user, as a container's USER does: a name or uid, optionally :group (roprof itself stays root to trace it).", valueName: "USER[:GROUP]"))
