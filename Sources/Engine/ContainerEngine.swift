@@ -66,11 +66,17 @@ public struct ContainerEngine: Sendable {
         return Output(status: status, stdout: out, stderr: err)
     }
 
+    /// The first object of an `inspect` command's JSON; nil when the engine knows no such thing.
+    func inspectObject(_ args: [String]) -> [String: Any]? {
+        let o = run(args)
+        guard o.status == 0, let data = o.stdout.data(using: .utf8),
+              let arr = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return nil }
+        return arr.first
+    }
+
     /// The image's own configuration; a one-line error when the engine does not have it.
     public func inspect(_ image: String) throws -> ImageConfig {
-        let o = run(["image", "inspect", image])
-        guard o.status == 0, let data = o.stdout.data(using: .utf8),
-              let arr = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], let first = arr.first else {
+        guard let first = inspectObject(["image", "inspect", image]) else {
             throw ModelError("no image '\(image)' in \(name): build or pull it first (`\(name) images` lists what is there)")
         }
         let cfg = first["Config"] as? [String: Any] ?? [:]
@@ -91,10 +97,8 @@ public struct ContainerEngine: Sendable {
     /// The container's first process (on this host) when it runs, and the image it runs; a one-line
     /// error naming the fix when there is no such container.
     public func container(_ container: String) throws -> ContainerState {
-        let o = run(["container", "inspect", container])
-        guard o.status == 0, let data = o.stdout.data(using: .utf8),
-              let arr = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], let first = arr.first else {
-            throw ModelError("no container '\(container)' in \(name): `\(name) ps` lists the running ones")
+        guard let first = inspectObject(["container", "inspect", container]) else {
+            throw ModelError("no container '\(container)' in \(name): `\(name) ps -a` lists them")
         }
         let state = first["State"] as? [String: Any] ?? [:]
         let pid = (state["Pid"] as? NSNumber)?.int32Value ?? 0

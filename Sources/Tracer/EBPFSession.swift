@@ -231,7 +231,7 @@ public final class EBPFSession: RunControl {
                 if live.isEmpty {
                     lifecycle.appGone()
                     probe.drain()
-                    if lifecycle.exercisePidRunning == false { return }
+                    if !lifecycle.exerciseRunning { return }
                 }
             }
         }
@@ -764,9 +764,4 @@ public final class EBPFSession: RunControl {
     static let unseen: [(BlindSpot.Kind, String)] = [
         (.backendLimit, "eBPF backend: reflink clones (ioctl FICLONE) and file I/O submitted through io_uring / Linux AIO are not seen; calls an app's own seccomp filter refuses are not seen; the outcome of a call interrupted by the process's death is not reported"),
     ]
-}
-
-extension RunLifecycle {
-    /// Whether the --while exercise is still running.
-    var exercisePidRunning: Bool { exercisePid != 0 }
 }

@@ -35,6 +35,7 @@ final class RunLifecycle {
     /// The --while exercise while it runs (a child of roprof: the backend's waitpid reaps it).
     private(set) var exercisePid: pid_t = 0
     private(set) var exerciseExit: ExitInfo?
+    var exerciseRunning: Bool { exercisePid != 0 }
     private(set) var readinessTimedOut = false
     /// SIGINT/SIGTERM/SIGHUP/SIGQUIT received so far: the first stops the app (or detaches), the
     /// second ends the recording early (marked incomplete), the third gives up waiting at once.
