@@ -51,6 +51,7 @@ struct Check: ParsableCommand {
 
     func validate() throws {
         try watch.validate(launch: launch, attach: nil, image: imageOptions.image)
+        try imageOptions.validate(with: launch)
         if imageOptions.image == nil && !watch.isSet { try launch.requireCommand() }
     }
 

@@ -15,6 +15,13 @@ struct ImageOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("--image: also publish this port on 127.0.0.1 (the --ready-url port is published anyway).", valueName: "PORT"))
     var publish: [Int] = []
+
+    /// Inside the image roprof traces with ptrace (the container gets CAP_SYS_PTRACE, not CAP_BPF).
+    func validate(with launch: LaunchOptions) throws {
+        if image != nil && launch.backend == .ebpf {
+            throw ValidationError("--image traces inside the container with ptrace; for eBPF, start the container and record it with --container NAME")
+        }
+    }
 }
 
 /// `record --image`: runs the image in the engine as the image defines it (USER, WORKDIR,
@@ -94,7 +101,8 @@ enum ImageRecorder {
                     "-v", "\(out):/roprof-out", "-w", cfg.workingDir] + mounts
         for p in ports { args += ["-p", "127.0.0.1:\(p):\(p)"] }
         args += extraArgs
-        var innerArgs = inner
+        // Inside the image roprof has CAP_SYS_PTRACE only: ptrace, never a fallback line from auto.
+        var innerArgs = inner + ["--backend", "ptrace"]
         let user = cfg.user
         if !user.isEmpty && user != "root" && user != "0" && user != "0:0" { innerArgs += ["--user", user] }
         let argv = cfg.argv(overriding: command)

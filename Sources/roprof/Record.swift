@@ -43,6 +43,7 @@ struct Record: ParsableCommand {
         if image != nil && attach != nil { throw ValidationError("give either --image IMAGE or --attach PID, not both") }
         if image != nil && launch.user != nil { throw ValidationError("--image runs as the image's USER; --user goes with a command run here") }
         try watch.validate(launch: launch, attach: attach, image: image)
+        try imageOptions.validate(with: launch)
         if attach == nil && image == nil && !watch.isSet { try launch.requireCommand() }
         if attach != nil && !launch.command.isEmpty { throw ValidationError("give either --attach PID or a command after `--`, not both") }
         if attach != nil && launch.exercise != nil && launch.readyUrl == nil { throw ValidationError("--while with --attach needs --ready-url") }

@@ -24,6 +24,7 @@ struct Run: ParsableCommand {
     @OptionGroup var launch: LaunchOptions
 
     func validate() throws {
+        try imageOptions.validate(with: launch)
         if imageOptions.image == nil { try launch.requireCommand() }
         if output == "-" || output == "/dev/stdout" {
             throw ValidationError("run prints its report on standard output: give -o a file, or use `roprof record -o - -- CMD` for the recording alone")

@@ -39,6 +39,13 @@ struct LaunchOptions: ParsableArguments {
         if let u = readyUrl, case .failure(let e) = ReadinessProbe.Target.parse(u) { throw ValidationError(e.description) }
     }
 
+    /// verify and diagnose deny and rewrite calls in their sandbox: only ptrace can.
+    func requirePtrace(_ command: String) throws {
+        if backend == .ebpf {
+            throw ValidationError("\(command) runs under ptrace: its sandbox must refuse calls as the profile would, which eBPF cannot do (drop --backend ebpf)")
+        }
+    }
+
     /// Resolves the command on PATH (exit 127 like a shell when it does not exist).
     func requireCommand() throws {
         if command.isEmpty { throw ValidationError("give the command to run after `--`, e.g. `roprof run -- python3 app.py`") }

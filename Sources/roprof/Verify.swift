@@ -60,7 +60,10 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var launch: LaunchOptions
 
-    func validate() throws { if image == nil { try launch.requireCommand() } }
+    func validate() throws {
+        try launch.requirePtrace("verify")
+        if image == nil { try launch.requireCommand() }
+    }
 
     func run() throws {
         SandboxPlan.removeStale()
@@ -326,7 +329,10 @@ struct Diagnose: ParsableCommand {
 
     @OptionGroup var launch: LaunchOptions
 
-    func validate() throws { try launch.requireCommand() }
+    func validate() throws {
+        try launch.requirePtrace("diagnose")
+        try launch.requireCommand()
+    }
 
     func run() throws {
         let (catalog, rt) = CLI.guarded { () -> (ProfileCatalog, RuntimeProfile) in

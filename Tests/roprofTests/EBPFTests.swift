@@ -255,7 +255,7 @@ struct EBPFTests {
         #expect(bad.status == 2 && bad.stderr.split(separator: "\n").count == 1 && bad.stderr.contains("cgroup"), "\(bad.stderr)")
     }
 
-    @Test func containerErrorsAreOneLine() throws {
+    @Test func containerAndBackendErrorsAreOneLine() throws {
         _ = try Support.which("podman")
         let missing = try Support.run([Support.roprof, "record", "--quiet", "--container", "roprof-no-such-container", "--for", "1", "-o", "/tmp/x.json"], env: ImageTests.env)
         #expect(missing.status == 2 && missing.stderr.split(separator: "\n").count == 1 && missing.stderr.contains("podman ps"), "\(missing.stderr)")
@@ -263,5 +263,12 @@ struct EBPFTests {
         #expect(ptrace.status == 2 && ptrace.stderr.contains("eBPF"), "\(ptrace.stderr)")
         let both = try Support.run([Support.roprof, "record", "--container", "x", "-o", "/tmp/x.json", "--", "true"])
         #expect(both.status == 2 && both.stderr.contains("no command"), "\(both.stderr)")
+        // What only ptrace can do says so, in one line.
+        for args in [["record", "--backend", "ebpf", "--image", "x", "-o", "/tmp/x.json"],
+                     ["verify", "--backend", "ebpf", "--from", "/tmp/x.json", "--", "true"],
+                     ["diagnose", "--backend", "ebpf", "--", "true"]] {
+            let o = try Support.run([Support.roprof] + args)
+            #expect(o.status == 2 && o.stderr.split(separator: "\n").count == 1 && o.stderr.contains("ptrace"), "\(args): \(o.stderr)")
+        }
     }
 }
