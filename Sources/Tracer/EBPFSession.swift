@@ -762,6 +762,6 @@ public final class EBPFSession: RunControl {
 
     /// What this backend never sees, stated in every recording it makes.
     static let unseen: [(BlindSpot.Kind, String)] = [
-        (.backendLimit, "eBPF backend: reflink clones (ioctl FICLONE) and file I/O submitted through io_uring / Linux AIO are not seen; calls an app's own seccomp filter refuses are not seen; the outcome of a call interrupted by the process's death is not reported"),
+        (.backendLimit, "eBPF backend: reflink clones (ioctl FICLONE) and file I/O submitted through io_uring / Linux AIO are not seen; calls an app's own seccomp filter refuses are not seen; the outcome of a call interrupted by the process's death is not reported; sizes of files removed during the run are not taken (tmpfs sizes count the files that survive it)"),
     ]
 }
