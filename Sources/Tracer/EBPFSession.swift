@@ -219,7 +219,10 @@ public final class EBPFSession: RunControl {
         while true {
             lifecycle.tick()
             if lifecycle.abandon { return }
-            probe.poll(timeoutMs: 20)  // records come without wake-ups (see the probe's emit)
+            // Records come without wake-ups (see the probe's emit): the wait only paces the loop, and
+            // what the ring holds is consumed every time round.
+            probe.poll(timeoutMs: 20)
+            probe.drain()
             reapChildren()
             if detached { probe.drain(); return }
             if options.attachPid == nil && watch == nil && rootExit != nil {
