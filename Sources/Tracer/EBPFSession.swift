@@ -178,7 +178,7 @@ public final class EBPFSession: RunControl {
             try seedTree(of: pid)
             builder.blindSpot(.attached, "recorded from pid \(pid) on (\(processes.count) process\(processes.count == 1 ? "" : "es")) with eBPF: what they did before is unseen; nothing was stopped",
                               process: processes[pid]?.exe ?? "?")
-            noteOpenFiles()
+            noteOpenWritableFiles(allProcesses, builder: builder, when: "roprof started recording")
             lifecycle.appStarted()
         } else if let watch {
             try startWatching(watch)
@@ -314,17 +314,6 @@ public final class EBPFSession: RunControl {
         }
     }
 
-    func noteOpenFiles() {
-        for p in allProcesses {
-            for fd in ProcFS.openFds(pid: p.pid) where fd.writable {
-                let target = String(decoding: fd.target, as: UTF8.self)
-                guard target.hasPrefix("/"), !target.hasPrefix("/dev/") else { continue }
-                builder.blindSpot(.inheritedFd, "fd \(fd.fd) → \(target) was already open for writing when roprof started recording",
-                                  process: p.exe)
-            }
-        }
-    }
-
     func startWatching(_ watch: WatchTarget) throws {
         switch watch {
         case .mountNamespace(let pid, let label):
@@ -383,7 +372,7 @@ public final class EBPFSession: RunControl {
             builder.blindSpot(.attached, "recorded the cgroup \(path) while it ran, with eBPF: what its processes did before is unseen; nothing was stopped",
                               process: allProcesses.first?.exe ?? path)
         }
-        noteOpenFiles()
+        noteOpenWritableFiles(allProcesses, builder: builder, when: "roprof started recording")
     }
 
     static func pids(inMountNamespace ino: UInt64) -> [pid_t] {
@@ -730,36 +719,16 @@ public final class EBPFSession: RunControl {
         Self.phase("counters-read")
         builder.observeEnd()
         Self.phase("end-observed")
-        var uts = utsname()
-        uname(&uts)
-        let kernel = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-        let procs = allProcesses.map {
-            ProcessRecord(pid: Int($0.pid), ppid: $0.ppid.map(Int.init), execs: $0.execs, uid: $0.uid, exit: $0.exit, gid: $0.gid)
-        }
         let observing = options.attachPid != nil || watch != nil
-        let exit = observing ? ExitInfo(code: 0) : (rootExit ?? ExitInfo(code: nil, signal: nil))
         var command = options.displayCommand ?? options.launch.argv
         if command.isEmpty, let first = allProcesses.first?.execs.last?.argv { command = first }
-        var run = RunInfo(
-            id: builder.runID, command: command, cwd: options.launch.cwd ?? FileManager.default.currentDirectoryPath,
-            mode: options.policy.mode, host: HostFacts(arch: SeccompArch.native.rawValue, kernel: kernel, uid: Int(getuid()), gid: Int(getgid())),
-            startedAt: TraceSession.iso8601(lifecycle.startTime),
-            durationSeconds: (Date().timeIntervalSince(lifecycle.startTime) * 1000).rounded() / 1000,
-            exit: exit, attachedPid: options.attachPid.map(Int.init), complete: !lifecycle.interruptedEarly, processes: procs)
-        run.name = options.serviceName
-        run.backend = "ebpf"
-        run.stoppedByRoprof = lifecycle.stoppedByRoprof
-        if lifecycle.interruptedEarly {
-            builder.blindSpot(.tracingInterrupted, "roprof was interrupted twice: the recording ends at that moment, and what the app did afterwards is unseen",
-                              process: options.launch.executable)
-        }
         for (kind, detail) in Self.unseen {
             builder.blindSpot(kind, detail, process: "roprof")
         }
-        var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: [:])
+        let result = lifecycle.result(builder: builder, command: command,
+                                      exit: observing ? ExitInfo(code: 0) : (rootExit ?? ExitInfo(code: nil, signal: nil)),
+                                      attachedPid: options.attachPid.map(Int.init), processes: allProcesses, backend: "ebpf", denied: [:])
         Self.phase("recording-built")
-        result.exerciseExit = lifecycle.exerciseExit
-        result.readinessTimedOut = lifecycle.readinessTimedOut
         return result
     }
 

@@ -1,6 +1,7 @@
 internal import CPtrace
 import Foundation
 import Glibc
+import Seccomp
 import TraceModel
 
 /// What a backend does when the run lifecycle asks. The ptrace session and the eBPF session each
@@ -189,6 +190,49 @@ final class RunLifecycle {
             exercisePid = pid
         } else {
             exerciseExit = ExitInfo(code: 127)
+        }
+    }
+}
+
+extension RunLifecycle {
+    /// The end of a run, the same for every backend: the run as the recording states it (marked
+    /// incomplete, with the `tracing-interrupted` blind spot, after a second signal), then the result.
+    func result(builder: RecordingBuilder, command: [String], exit: ExitInfo, attachedPid: Int?, processes: [ProcessState],
+                backend: String, denied: [DeniedSyscall: Int]) -> TraceResult {
+        var uts = utsname()
+        uname(&uts)
+        let kernel = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let procs = processes.map {
+            ProcessRecord(pid: Int($0.pid), ppid: $0.ppid.map(Int.init), execs: $0.execs, uid: $0.uid, exit: $0.exit, gid: $0.gid)
+        }
+        var run = RunInfo(
+            id: builder.runID, command: command, cwd: options.launch.cwd ?? FileManager.default.currentDirectoryPath,
+            mode: options.policy.mode, host: HostFacts(arch: SeccompArch.native.rawValue, kernel: kernel, uid: Int(getuid()), gid: Int(getgid())),
+            startedAt: TraceSession.iso8601(startTime),
+            durationSeconds: (Date().timeIntervalSince(startTime) * 1000).rounded() / 1000,
+            exit: exit, attachedPid: attachedPid, complete: !interruptedEarly, processes: procs)
+        run.name = options.serviceName
+        run.backend = backend
+        run.stoppedByRoprof = stoppedByRoprof
+        if interruptedEarly {
+            builder.blindSpot(.tracingInterrupted, "roprof was interrupted twice: the recording ends at that moment, and what the app did afterwards is unseen",
+                              process: options.launch.executable)
+        }
+        var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)
+        result.exerciseExit = exerciseExit
+        result.readinessTimedOut = readinessTimedOut
+        return result
+    }
+}
+
+/// Files already open for writing in processes roprof began recording mid-life (`--attach`, a
+/// running container): writes through them are not recorded as opens.
+func noteOpenWritableFiles(_ processes: [ProcessState], builder: RecordingBuilder, when: String) {
+    for p in processes {
+        for fd in ProcFS.openFds(pid: p.pid) where fd.writable {
+            let target = String(decoding: fd.target, as: UTF8.self)
+            guard target.hasPrefix("/"), !target.hasPrefix("/dev/") else { continue }
+            builder.blindSpot(.inheritedFd, "fd \(fd.fd) → \(target) was already open for writing when \(when)", process: p.exe)
         }
     }
 }

@@ -46,19 +46,11 @@ extension TraceSession {
         guard !seized.isEmpty else { throw TraceError.noSuchProcess(pid) }
         builder.blindSpot(.attached, "attached to pid \(pid) (\(processes.count) process\(processes.count == 1 ? "" : "es"), \(seized.count) thread\(seized.count == 1 ? "" : "s")): what they did before is unseen, and without a seccomp filter every syscall is stepped (slower than launch mode)",
                           process: processes[pid]?.exe ?? "?")
-        for p in processes.values {
-            for fd in ProcFS.openFds(pid: p.pid) where fd.writable {
-                let target = String(decoding: fd.target, as: UTF8.self)
-                guard target.hasPrefix("/"), !target.hasPrefix("/dev/") else { continue }
-                builder.blindSpot(.inheritedFd, "fd \(fd.fd) → \(target) was already open for writing when roprof attached",
-                                  process: p.exe)
-            }
-        }
+        noteOpenWritableFiles(allProcesses, builder: builder, when: "roprof attached")
         try loop()
         lifecycle.end()
         var result = finish()
         result.recording.runs[0].attachedPid = Int(pid)
-        result.recording.runs[0].complete = !lifecycle.interruptedEarly
         result.exit = ExitInfo(code: 0)
         return result
     }

@@ -447,31 +447,9 @@ public final class TraceSession: RunControl {
 
     func finish() -> TraceResult {
         builder.observeEnd()
-        var uts = utsname()
-        uname(&uts)
-        let kernel = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-        let procs = allProcesses.map {
-            ProcessRecord(pid: Int($0.pid), ppid: $0.ppid.map(Int.init), execs: $0.execs, uid: $0.uid, exit: $0.exit, gid: $0.gid)
-        }
-        let exit = rootExit ?? ExitInfo(code: nil, signal: nil)
-        let cwd = options.launch.cwd ?? FileManager.default.currentDirectoryPath
-        var run = RunInfo(
-            id: builder.runID, command: options.displayCommand ?? options.launch.argv, cwd: cwd,
-            mode: options.policy.mode, host: HostFacts(arch: nativeArch.rawValue, kernel: kernel, uid: Int(getuid()), gid: Int(getgid())),
-            startedAt: Self.iso8601(lifecycle.startTime),
-            durationSeconds: (Date().timeIntervalSince(lifecycle.startTime) * 1000).rounded() / 1000,
-            exit: exit, attachedPid: nil, complete: true, processes: procs)
-        run.name = options.serviceName
-        run.backend = "ptrace"
-        run.stoppedByRoprof = lifecycle.stoppedByRoprof
-        if lifecycle.interruptedEarly {
-            run.complete = false
-            builder.blindSpot(.tracingInterrupted, "roprof was interrupted twice: the recording ends at that moment, and what the app did afterwards is unseen",
-                              process: options.launch.executable)
-        }
-        var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)
-        result.exerciseExit = lifecycle.exerciseExit
-        result.readinessTimedOut = lifecycle.readinessTimedOut
+        var result = lifecycle.result(builder: builder, command: options.displayCommand ?? options.launch.argv,
+                                      exit: rootExit ?? ExitInfo(code: nil, signal: nil), attachedPid: nil,
+                                      processes: allProcesses, backend: "ptrace", denied: denied)
         result.denyStorm = denyStorm
         return result
     }
