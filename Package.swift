@@ -24,25 +24,31 @@ let package = Package(
         // Pure values: events, recordings, baselines (Codable, deterministic).
         .target(name: "TraceModel"),
         // The one Swift wrapper of libseccomp: names ⇄ numbers, filter building, BPF export, loading.
-        .target(name: "Seccomp", dependencies: ["CSeccomp", "TraceModel"]),
+        .target(name: "Seccomp", dependencies: ["CSeccomp"]),
         // The two backends (ptrace; eBPF, nothing stopped) and the run lifecycle they share.
-        .target(name: "Tracer", dependencies: ["CPtrace", "CBPF", "Seccomp", "TraceModel"], exclude: ["bpf"],
+        .target(name: "Tracer", dependencies: ["CPtrace", "CBPF", "Seccomp", "TraceModel"], exclude: ["EBPF/bpf"],
                 plugins: ["BPFProbe"]),
         // Pure analysis: runtime profiles, classification, mount synthesis, remedies.
         .target(name: "Analysis", dependencies: ["TraceModel", "Yams"]),
-        // Pure emitters: text/markdown/json reports and deployment formats.
-        .target(name: "Emitters", dependencies: ["Analysis", "TraceModel", "Seccomp", "Yams"]),
+        // Policy: the decisions as typed values (user, capabilities, seccomp allow-list, mounts to
+        // apply, the verify plan, workloads, Pod Security levels, the container run spec).
+        .target(name: "Hardening", dependencies: ["Analysis", "TraceModel", "Seccomp", "Yams"]),
+        // Formats only: text/markdown/json reports and deployment formats, from Hardening's values.
+        .target(name: "Emitters", dependencies: ["Analysis", "Hardening", "TraceModel", "Seccomp", "Yams"]),
         // podman / docker: image inspection and container runs (record/verify --image).
-        .target(name: "Engine", dependencies: ["TraceModel"]),
-        // Mount namespace + read-only root + tmpfs + seccomp, used by verify/diagnose.
-        .target(name: "Sandbox", dependencies: ["Analysis", "Tracer", "TraceModel"]),
-        // The thin CLI.
+        .target(name: "Engine"),
+        // The verify sandbox: a mount namespace, the root read-only, the suggested mounts (run by the
+        // ptrace backend's launcher, which also loads the seccomp filter).
+        .target(name: "Sandbox", dependencies: ["Tracer", "TraceModel"]),
+        // The workflows: record, verify, diagnose, check, suggest. Each returns a value; never prints, never exits.
+        .target(name: "Workflows", dependencies: ["TraceModel", "Tracer", "Analysis", "Hardening", "Emitters", "Sandbox", "Seccomp", "Engine"]),
+        // The CLI: argument structs, rendering, exit codes.
         .executableTarget(name: "roprof", dependencies: [
-            "TraceModel", "Tracer", "Analysis", "Emitters", "Sandbox", "Seccomp", "Engine",
+            "TraceModel", "Tracer", "Analysis", "Hardening", "Emitters", "Seccomp", "Workflows",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "roprofTests", dependencies: [
-            "TraceModel", "Analysis", "Emitters", "Seccomp", "roprof", "Yams",
+            "TraceModel", "Analysis", "Hardening", "Emitters", "Seccomp", "roprof", "Yams",
         ], path: "Tests/roprofTests", exclude: ["Golden", "Recordings"]),
     ],
     swiftLanguageModes: [.v5]

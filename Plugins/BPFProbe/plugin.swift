@@ -1,13 +1,13 @@
 import Foundation
 import PackagePlugin
 
-/// Compiles the eBPF probe (`bpf/probe.bpf.c` of the target) with the toolchain's own clang
+/// Compiles the eBPF probe (`EBPF/bpf/probe.bpf.c` of the target) with the toolchain's own clang
 /// (`-target bpf`, CO-RE, BTF) and embeds the object in the target as base64 in a generated Swift
 /// file, so a plain `swift build` (static or not) carries the probe inside the binary.
 @main
 struct BPFProbe: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
-        let dir = target.directoryURL.appending(path: "bpf")
+        let dir = target.directoryURL.appending(path: "EBPF/bpf")
         let source = dir.appending(path: "probe.bpf.c")
         let types = dir.appending(path: "kernel_types.h")
         let shared = context.package.directoryURL.appending(path: "Sources/CBPF/include")

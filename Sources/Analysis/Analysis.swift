@@ -117,13 +117,6 @@ public struct RemedyApplication: Codable, Equatable, Sendable {
     public var coversWithoutMount: Bool
 }
 
-/// Owner and permission bits of a directory.
-public struct Owner: Codable, Equatable, Sendable {
-    public var uid: Int
-    public var gid: Int
-    public var mode: Int
-}
-
 /// Durable files the app writes next to its code: a volume there would hide the code, so the fix is
 /// to point the app at a data directory (its database path setting) and mount that.
 public struct Relocation: Codable, Equatable, Sendable {

@@ -1,4 +1,5 @@
 import Analysis
+import Hardening
 import Foundation
 import TraceModel
 import Yams
@@ -19,44 +20,36 @@ public enum DockerEmitter {
         return Emitted(text: lines.joined(separator: " \\\n") + "\n", warnings: warnings)
     }
 
-    /// The `run` arguments (before the image), as values: what `flags` prints and `verify --image` runs.
+    /// The `run` arguments (before the image) of the decisions for `engine`: what `flags` prints.
     public static func arguments(_ h: Hardening, _ o: SuggestOptions, engine: String, runtime: String) -> (args: [String], warnings: [String]) {
-        var args: [String] = ["--read-only"]
-        var warnings: [String] = []
-        if engine == "podman" && runtime != "podman" { args.append("--read-only-tmpfs=false") }
-        for v in h.volumes {
-            let p = v.mount.path
-            if p.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "=" || $0.unicodeScalars.first!.value < 0x20 }) {
-                warnings.append("\(Human.printable(p)) cannot be written as a --mount flag (a comma, quote, '=' or control character); mount it by other means")
-                continue
-            }
-            switch v.mount.kind {
-            case .tmpfs:
-                // podman (runc) copies the image's content into a tmpfs over a directory the image has and
-                // keeps that directory's owner and mode, ignoring tmpfs-mode: `U` hands it to the app's user.
-                if engine == "podman" && h.uid != nil && v.mount.owner != nil {
-                    args.append("--mount=type=tmpfs,destination=\(p),tmpfs-size=\(v.mount.sizeBytes),U")
-                } else {
-                    args.append("--mount=type=tmpfs,destination=\(p),tmpfs-size=\(v.mount.sizeBytes),tmpfs-mode=1777")
-                }
-            case .persistent:
-                // (A named volume starts with the image's directory, owner included; see the ownership warning.)
-                args.append("--mount=type=volume,source=\(v.name),destination=\(p)")
-            case .file:
-                args.append("--mount=type=bind,source=$PWD/roprof-files/\(PathGlob.name(p)),destination=\(p)")
-                warnings.append("\(Human.printable(p)) is a single file: create ./roprof-files/\(PathGlob.name(p)) (with the image's content if it has any) before running")
+        let spec = ContainerRunSpec(h, o, engine: engine, runtime: runtime)
+        var warnings = spec.unnameable.map { "\(Human.printable($0)) cannot be written as a --mount flag (a comma, quote, '=' or control character); mount it by other means" }
+        warnings += spec.filesToCreate.map { "\(Human.printable($0)) is a single file: create ./roprof-files/\(PathGlob.name($0)) (with the image's content if it has any) before running" }
+        return (arguments(spec), warnings)
+    }
+
+    /// A typed run spec as `run` arguments: what `suggest` prints and `verify --image` runs.
+    public static func arguments(_ spec: ContainerRunSpec) -> [String] {
+        var args: [String] = spec.readOnly ? ["--read-only"] : []
+        if spec.noReadOnlyTmpfs { args.append("--read-only-tmpfs=false") }
+        for m in spec.mounts {
+            switch m {
+            case .tmpfs(let p, let bytes, let chown):
+                args.append("--mount=type=tmpfs,destination=\(p),tmpfs-size=\(bytes)," + (chown ? "U" : "tmpfs-mode=1777"))
+            case .volume(let name, let p): args.append("--mount=type=volume,source=\(name),destination=\(p)")
+            case .fileBind(let src, let p): args.append("--mount=type=bind,source=\(src),destination=\(p)")
             }
         }
-        for e in h.env { args.append("--env=\(e.name)=\(e.value)") }
-        args.append("--security-opt=no-new-privileges")
-        if h.seccomp != nil && !o.runtimeDefaultSeccomp { args.append("--security-opt=seccomp=\(o.seccompFile)") }
-        if o.apparmor { args.append("--security-opt=apparmor=\(o.apparmorProfile)") }
-        args.append("--cap-drop=ALL")
-        for c in h.addCapabilities { args.append("--cap-add=\(c)") }
-        if let uid = h.uid { args.append("--user=\(uid)\(h.gid.map { ":\($0)" } ?? "")") }
-        if let wd = h.workdir, wd.hasPrefix("/"), !wd.contains("\n") { args.append("--workdir=\(wd)") }
-        for p in h.ports { args.append("--publish=\(p):\(p)") }
-        return (args, warnings)
+        for e in spec.env { args.append("--env=\(e.name)=\(e.value)") }
+        if spec.noNewPrivileges { args.append("--security-opt=no-new-privileges") }
+        if let s = spec.seccompProfile { args.append("--security-opt=seccomp=\(s)") }
+        if let a = spec.apparmorProfile { args.append("--security-opt=apparmor=\(a)") }
+        if spec.dropAllCapabilities { args.append("--cap-drop=ALL") }
+        for c in spec.addCapabilities { args.append("--cap-add=\(c)") }
+        if let u = spec.user { args.append("--user=\(u)") }
+        if let wd = spec.workdir { args.append("--workdir=\(wd)") }
+        for p in spec.ports { args.append("--publish=" + (p.hostIP.map { "\($0):" } ?? "") + "\(p.host):\(p.container)") }
+        return args
     }
 }
 

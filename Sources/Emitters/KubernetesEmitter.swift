@@ -1,4 +1,5 @@
 import Analysis
+import Hardening
 import Foundation
 import TraceModel
 import Yams

@@ -1,4 +1,5 @@
 import Foundation
+import Hardening
 import Seccomp
 import Yams
 
@@ -23,11 +24,6 @@ public enum SeccompEmitter {
     }
 
     /// The allow-list back from a profile file (for verify and tests).
-    public static func allowedNames(fromJSON data: Data) throws -> Set<String> {
-        let p = try JSONDecoder().decode(Profile.self, from: data)
-        return Set(p.syscalls.filter { $0.action == "SCMP_ACT_ALLOW" }.flatMap(\.names))
-    }
-
     /// The Security Profiles Operator's SeccompProfile custom resource.
     /// A Security Profiles Operator SeccompProfile named after the workload, in its namespace; with
     /// `bindImage`, a ProfileBinding that attaches it to every container running that image there.

@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import TraceModel
 
 /// What an image defines about how it runs (from `podman/docker image inspect`).
 public struct ImageConfig: Sendable, Equatable {
@@ -26,12 +25,12 @@ public struct ContainerEngine: Sendable {
     /// Extra environment for the engine (CONTAINERS_CONF and the like come from the caller's environment).
     public init(name: String) throws {
         guard ["podman", "docker"].contains(name) else {
-            throw ModelError("--engine '\(name)' is not one of podman, docker")
+            throw EngineError("--engine '\(name)' is not one of podman, docker")
         }
         self.name = name
         let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
         guard let p = dirs.map({ $0 + "/" + name }).first(where: { access($0, X_OK) == 0 }) else {
-            throw ModelError("\(name) is not installed (apt-get install \(name == "podman" ? "podman runc" : "docker.io"), or choose --engine \(name == "podman" ? "docker" : "podman"))")
+            throw EngineError("\(name) is not installed (apt-get install \(name == "podman" ? "podman runc" : "docker.io"), or choose --engine \(name == "podman" ? "docker" : "podman"))")
         }
         path = p
     }
@@ -77,7 +76,7 @@ public struct ContainerEngine: Sendable {
     /// The image's own configuration; a one-line error when the engine does not have it.
     public func inspect(_ image: String) throws -> ImageConfig {
         guard let first = inspectObject(["image", "inspect", image]) else {
-            throw ModelError("no image '\(image)' in \(name): build or pull it first (`\(name) images` lists what is there)")
+            throw EngineError("no image '\(image)' in \(name): build or pull it first (`\(name) images` lists what is there)")
         }
         let cfg = first["Config"] as? [String: Any] ?? [:]
         func strings(_ v: Any?) -> [String] { (v as? [String]) ?? ((v as? String).map { [$0] } ?? []) }
@@ -98,7 +97,7 @@ public struct ContainerEngine: Sendable {
     /// error naming the fix when there is no such container.
     public func container(_ container: String) throws -> ContainerState {
         guard let first = inspectObject(["container", "inspect", container]) else {
-            throw ModelError("no container '\(container)' in \(name): `\(name) ps -a` lists them")
+            throw EngineError("no container '\(container)' in \(name): `\(name) ps -a` lists them")
         }
         let state = first["State"] as? [String: Any] ?? [:]
         let pid = (state["Pid"] as? NSNumber)?.int32Value ?? 0
@@ -108,6 +107,8 @@ public struct ContainerEngine: Sendable {
     }
 
     public func stop(_ container: String, grace: Double) { run(["stop", "-t", "\(Int(grace.rounded(.up)))", container]) }
+    /// Sends `signal` to the container's main process.
+    public func kill(_ container: String, signal: Int32) { run(["kill", "--signal", "\(signal)", container]) }
     public func remove(_ container: String) { run(["rm", "-f", "-t", "0", container]) }
     public func removeVolumes(_ names: [String]) { if !names.isEmpty { run(["volume", "rm", "-f"] + names) } }
     public func logs(_ container: String) -> String { let o = run(["logs", container]); return o.stdout + o.stderr }
@@ -123,4 +124,10 @@ public struct ContainerEngine: Sendable {
         let o = run(["inspect", "--format", "{{.State.Running}}", container])
         return o.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "true"
     }
+}
+
+/// An engine refused or lacks something: one line naming it and the fix.
+public struct EngineError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

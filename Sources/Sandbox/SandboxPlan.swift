@@ -1,4 +1,3 @@
-import Analysis
 import Foundation
 import Glibc
 import TraceModel
@@ -68,7 +67,7 @@ public struct SandboxPlan {
             switch m.kind {
             case .file:
                 if !FileManager.default.fileExists(atPath: m.path) {
-                    try ensureDirectory(PathGlob.parent(m.path), state)
+                    try ensureDirectory(Self.parent(m.path), state)
                     guard FileManager.default.createFile(atPath: m.path, contents: nil) else {
                         throw TraceError.sandboxSetup("cannot create the mount point file \(m.path)")
                     }
@@ -128,7 +127,7 @@ public struct SandboxPlan {
         var p = path
         while !p.isEmpty && p != "/" && !FileManager.default.fileExists(atPath: p) {
             missing.append(p)
-            p = PathGlob.parent(p)
+            p = Self.parent(p)
         }
         for d in missing.reversed() {
             guard mkdir(d, 0o755) == 0 || errno == EEXIST else {
@@ -205,5 +204,11 @@ public struct SandboxPlan {
             } else { out.append(b[i]); i += 1 }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The directory holding `path` ("/" for a top-level name).
+    static func parent(_ path: String) -> String {
+        guard let i = path.lastIndex(of: "/"), i != path.startIndex else { return "/" }
+        return String(path[..<i])
     }
 }

@@ -1,6 +1,5 @@
 internal import CSeccomp
 import Glibc
-import TraceModel
 
 /// A seccomp filter built with libseccomp, exportable as classic BPF for a child to install.
 public final class SeccompFilter {
@@ -38,12 +37,12 @@ public final class SeccompFilter {
 
     /// seccomp_init(defaultAction) plus the given architectures (the native one is always present).
     public init(defaultAction: Action, arches: [SeccompArch] = []) throws {
-        guard let c = seccomp_init(defaultAction.raw) else { throw ModelError("libseccomp: seccomp_init failed") }
+        guard let c = seccomp_init(defaultAction.raw) else { throw SeccompError("libseccomp: seccomp_init failed") }
         ctx = c
         // Don't let the filter's own bad-arch action kill compat syscalls: every listed arch is added.
         for a in arches where a != SeccompArch.native {
             let rc = seccomp_arch_add(ctx, a.token)
-            if rc != 0 && rc != -EEXIST { throw ModelError("libseccomp: cannot add architecture \(a.rawValue): \(rc)") }
+            if rc != 0 && rc != -EEXIST { throw SeccompError("libseccomp: cannot add architecture \(a.rawValue): \(rc)") }
         }
         // Keep the tracer's pseudo-numbers and restarts harmless.
         _ = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 0)
@@ -64,27 +63,33 @@ public final class SeccompFilter {
             seccomp_rule_add_array(ctx, action.raw, nr, UInt32($0.count), $0.baseAddress)
         }
         if rc == -EEXIST || rc == -EACCES { return false }  // already the default action / not filterable
-        if rc != 0 { throw ModelError("libseccomp: cannot add a rule for \(name): \(String(cString: strerror(-rc)))") }
+        if rc != 0 { throw SeccompError("libseccomp: cannot add a rule for \(name): \(String(cString: strerror(-rc)))") }
         return true
     }
 
     /// The filter as classic BPF (struct sock_filter[] bytes), for installing in a forked child.
     public func exportBPF() throws -> [UInt8] {
         let fd = CSeccomp.memfd_create("roprof-bpf", 0)
-        guard fd >= 0 else { throw ModelError("memfd_create failed: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw SeccompError("memfd_create failed: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let rc = seccomp_export_bpf(ctx, fd)
-        guard rc == 0 else { throw ModelError("libseccomp: seccomp_export_bpf failed: \(rc)") }
+        guard rc == 0 else { throw SeccompError("libseccomp: seccomp_export_bpf failed: \(rc)") }
         let size = lseek(fd, 0, SEEK_END)
         var bytes = [UInt8](repeating: 0, count: Int(size))
         let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(size), 0) }
-        guard n == size else { throw ModelError("reading exported BPF failed") }
+        guard n == size else { throw SeccompError("reading exported BPF failed") }
         return bytes
     }
 
     /// Loads the filter into the calling process (seccomp_load).
     public func load() throws {
         let rc = seccomp_load(ctx)
-        if rc != 0 { throw ModelError("libseccomp: seccomp_load failed: \(String(cString: strerror(-rc)))") }
+        if rc != 0 { throw SeccompError("libseccomp: seccomp_load failed: \(String(cString: strerror(-rc)))") }
     }
+}
+
+/// libseccomp refused something: one line naming the call and the reason.
+public struct SeccompError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import TraceModel
 import Tracer
+import Workflows
 
 /// Prints one line per error and exits with the contract's status: never a stack trace.
 enum CLI {
@@ -19,30 +20,15 @@ enum CLI {
         Glibc.exit(status)
     }
 
-    static func fail(_ message: String, status: Int32 = 2) -> Never {
-        FileHandle.standardError.write("roprof: error: \(message)\n".data(using: .utf8)!)
-        Glibc.exit(status)
-    }
-
-    /// Runs `body` with this process's stdout pointing at stderr, so that a traced app (which inherits
-    /// it) never writes into machine output (JSON, JUnit, SARIF, a recording on `-o -`).
-    static func appOutputToStderr<T>(_ enabled: Bool, _ body: () throws -> T) rethrows -> T {
-        guard enabled else { return try body() }
-        fflush(stdout)
-        let saved = dup(1)
-        guard saved >= 0, dup2(2, 1) >= 0 else { return try body() }
-        defer { fflush(stdout); dup2(saved, 1); close(saved) }
-        return try body()
-    }
-
-    /// Runs `body`, mapping every library error to one line and an exit status.
-    static func guarded<T>(_ body: () throws -> T) -> T {
-        do { return try body() }
-        catch let e as TraceError { fail(e.description, status: e.exitStatus) }
-        catch let e as ModelError { fail(e.description) }
-        catch let e as ExitCode { exit(e.rawValue) }
-        catch let e as CocoaError { fail(describe(e)) }
-        catch { fail("\(error)") }
+    /// The contract's exit status and one line for an error thrown below a command's `run()`.
+    static func report(_ error: Error) -> (status: Int32, message: String?) {
+        switch error {
+        case let e as ExitCode: return (e.rawValue, nil)
+        case let e as TraceError: return (e.exitStatus, e.description)
+        case let e as CocoaError: return (2, describe(e))
+        case let e as CustomStringConvertible: return (2, e.description)
+        default: return (2, "\(error)")
+        }
     }
 
     /// A Foundation file error as one line naming the path and the reason (never "Error Domain=…").
@@ -62,30 +48,7 @@ enum CLI {
     }
 }
 
-/// Work done on a thread of its own while the traced app runs (loading the profile catalog costs
-/// milliseconds that would otherwise be added to every `check`). Signals still reach the main
-/// thread first: the kernel gives a process-directed signal to the main thread when it does not block it.
-final class Background<T>: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var result: Result<T, Error>?
-
-    /// Already known: no thread.
-    init(value: T) {
-        result = .success(value)
-        done.signal()
-    }
-
-    init(_ work: @escaping () throws -> T) {
-        let t = Thread { [self] in
-            result = Result { try work() }
-            done.signal()
-        }
-        t.start()
-    }
-
-    func value() throws -> T {
-        done.wait()
-        done.signal()
-        return try result!.get()
-    }
+extension CLI {
+    /// Writes `data` where the user pointed an output option (atomically over a regular file).
+    static func write(_ text: String, to path: String) throws { try writeAtomically(Data(text.utf8), to: path) }
 }

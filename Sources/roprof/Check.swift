@@ -1,11 +1,10 @@
 import Analysis
 import ArgumentParser
 import Emitters
-import Engine
 import Foundation
-import Seccomp
 import TraceModel
 import Tracer
+import Workflows
 
 enum CheckFormat: String, ExpressibleByArgument, CaseIterable { case text, json, junit, sarif, github }
 
@@ -56,114 +55,40 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let existing: Baseline? = CLI.guarded {
-            FileManager.default.fileExists(atPath: baseline) ? try Baseline.load(path: baseline) : nil
-        }
+        let existing: Baseline? = try baseline == "-" ? Baseline.parse(String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self), source: "standard input")
+            : FileManager.default.fileExists(atPath: baseline) ? Baseline.load(path: baseline) : nil
         if existing == nil && !update {
-            CLI.fail("no baseline '\(baseline)': create it with `roprof check --baseline \(baseline) --update -- \(launch.command.joined(separator: " "))`")
+            throw ModelError("no baseline '\(baseline)': create it with `roprof check --baseline \(baseline) --update -- \(launch.command.joined(separator: " "))`")
         }
-        if let img = imageOptions.image { checkInImage(img, existing: existing) }
-        let rtName = existing?.runtime ?? runtime ?? "kubernetes"
-        let catalogLoad: Background<ProfileCatalog>
-        if profiles == nil && EmbeddedProfiles.runtimeNames.contains(rtName) {
-            let none: String? = nil
-            catalogLoad = Background { try ProfileCatalog.load(extraDirectory: none) }  // overlaps the traced run
-        } else {
-            let catalog = CLI.guarded { try ProfileCatalog.load(extraDirectory: profiles) }
-            _ = CLI.guarded { try catalog.runtime(named: rtName) }  // a bad name fails before the app runs
-            catalogLoad = Background(value: catalog)
-        }
-        if update { CLI.guarded { try Record.preflightOutput(baseline) } }
-        if let out = output { CLI.guarded { try Record.preflightOutput(out) } }
-        let policy: TracePolicy
-        if update || existing == nil {
-            policy = TracePolicy(mode: .full)
-        } else {
-            let native = SeccompArch.native.rawValue
-            policy = TracePolicy(mode: .check, allowed: Set(existing!.syscalls[native] ?? []))
-        }
-        let result = CLI.guarded { () -> TraceResult in
-            if watch.isSet { return try watch.record(launch, policy: policy, engineName: imageOptions.engine, serviceName: nil) }
-            let spec = try launch.launchSpec()
-            var options = launch.traceOptions(policy: policy, launch: spec)
-            if !update, let allowed = existing { options.quietPath = { allowed.allows(path: $0) != nil } }
-            return try CLI.appOutputToStderr([.json, .junit, .sarif].contains(format)) { try launch.trace(options, preferEBPF: true) }
-        }
-        let catalog = CLI.guarded { try catalogLoad.value() }
-        let rt = CLI.guarded { try catalog.runtime(named: rtName) }
-        let analysis = Analyzer(runtime: rt, catalog: catalog).analyze(result.recording)
-        if update {
-            let fresh = Baseline.derive(from: analysis, recording: result.recording)
-            let merged = existing.map { $0.union(fresh) } ?? fresh
-            CLI.guarded { try writeAtomically(Data(merged.yaml().utf8), to: baseline) }
-            CLI.warn("baseline \(existing == nil ? "written" : "refreshed"): \(baseline) (\(merged.writes.count) write locations, \(merged.syscalls.values.map(\.count).reduce(0, +)) syscalls)")
-            if result.exit.shellStatus != 0 && result.recording.runs.first?.stoppedByRoprof != true && !allowAppFailure {
-                CLI.warn("the command exited with status \(result.exit.shellStatus)")
-                CLI.terminate(1)
+        if update { try OutputTarget.check(baseline) }
+        if let out = output { try OutputTarget.check(out) }
+        var req = CheckRequest(settings: launch.settings, baselinePath: baseline)
+        req.update = update
+        req.allowAppFailure = allowAppFailure
+        req.runtime = runtime
+        req.profiles = profiles
+        req.source = imageOptions.request.map { .image($0) } ?? watch.source(engine: imageOptions.engine) ?? .launch
+        req.appStdoutToStderr = [.json, .junit, .sarif].contains(format)
+        switch try Checker.check(req, existing: existing, notify: printNote) {
+        case .updated(let yaml, let created, let summary, let appFailed):
+            try CLI.write(yaml, to: baseline)
+            CLI.warn("baseline \(created ? "written" : "refreshed"): \(baseline) (\(summary))")
+            if let failed = appFailed { CLI.warn(failed); throw ExitCode(1) }
+        case .checked(let summary):
+            print(try render(summary, format), terminator: "")
+            if let out = output {
+                let ext = URL(fileURLWithPath: out).pathExtension
+                let fileFormat: CheckFormat = ext == "xml" ? .junit : ext == "sarif" ? .sarif : ext == "json" ? .json : format
+                try CLI.write(render(summary, fileFormat), to: out)
             }
-            CLI.terminate(0)
+            if format == .github, let summaryPath = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"],
+               let h = FileHandle(forWritingAtPath: summaryPath) {
+                h.seekToEndOfFile()
+                h.write(Data(CheckReport.markdown(summary).utf8))
+                try? h.close()
+            }
+            throw ExitCode(summary.passed ? 0 : 1)
         }
-        let regressions = RegressionCheck.check(analysis, result.recording, baseline: existing!, allowAppFailure: allowAppFailure)
-        let summary = CheckReport.Summary(baseline: baseline, runtime: rt.name, passed: regressions.isEmpty, regressions: regressions,
-                                          command: launch.command)
-        publish(summary)
-    }
-
-    /// The result, in --format on stdout, in its extension's format at --output, and as the GitHub job
-    /// summary; exit 0 when it passed, 1 on a regression.
-    func publish(_ summary: CheckReport.Summary) -> Never {
-        print(CLI.guarded { try render(summary, format) }, terminator: "")
-        if let out = output {
-            let ext = URL(fileURLWithPath: out).pathExtension
-            let fileFormat: CheckFormat = ext == "xml" ? .junit : ext == "sarif" ? .sarif : ext == "json" ? .json : format
-            CLI.guarded { try writeAtomically(Data(render(summary, fileFormat).utf8), to: out) }
-        }
-        if format == .github, let summaryPath = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"],
-           let h = FileHandle(forWritingAtPath: summaryPath) {
-            h.seekToEndOfFile()
-            h.write(Data(CheckReport.markdown(summary).utf8))
-            try? h.close()
-        }
-        CLI.terminate(summary.passed ? 0 : 1)
-    }
-
-    /// check --image: the check runs inside the image (roprof there, the baseline copied in); its
-    /// result comes back as JSON and is rendered here, in every format, with the host's paths.
-    func checkInImage(_ image: String, existing: Baseline?) -> Never {
-        if update { CLI.guarded { try Record.preflightOutput(baseline) } }
-        if let out = output { CLI.guarded { try Record.preflightOutput(out) } }
-        var inner = ["check", "--quiet", "--baseline", "/roprof-out/baseline.yaml", "--format", "json", "--output", "/roprof-out/result.json"]
-        if update { inner.append("--update") }
-        if allowAppFailure { inner.append("--allow-app-failure") }
-        if let r = runtime { inner += ["--runtime", r] }
-        let (summary, updated): (CheckReport.Summary?, String?) = CLI.guarded {
-            try ImageRecorder.inside(image: image, engine: try ContainerEngine(name: imageOptions.engine), command: launch.command, launch: launch,
-                                     publish: imageOptions.publish, inner: inner,
-                                     prepare: { out in
-                                         if let b = existing { try Data(b.yaml().utf8).write(to: URL(fileURLWithPath: out + "/baseline.yaml")) }
-                                     },
-                                     collect: { run in
-                                         var result = (try? Data(contentsOf: URL(fileURLWithPath: run.out + "/result.json")))
-                                             .flatMap { try? JSONDecoder().decode(CheckReport.Summary.self, from: $0) }
-                                         // roprof stopped the container itself (the end of --for / --while): a planned stop.
-                                         if run.window.stoppedByUs, var r = result {
-                                             r.regressions.removeAll { $0.kind == .appFailed }
-                                             r.passed = r.regressions.isEmpty
-                                             result = r
-                                         }
-                                         let base = self.update ? try? String(contentsOfFile: run.out + "/baseline.yaml", encoding: .utf8) : nil
-                                         if result == nil && base == nil { throw run.nothingCameOut("no check result from '\(image)'") }
-                                         return (result, base)
-                                     })
-        }
-        if update, let text = updated {
-            CLI.guarded { try writeAtomically(Data(text.utf8), to: baseline) }
-            CLI.warn("baseline \(existing == nil ? "written" : "refreshed") from \(image): \(baseline)")
-            CLI.terminate(0)
-        }
-        guard var s = summary else { CLI.fail("the check inside '\(image)' gave no result") }
-        s.baseline = baseline
-        publish(s)
     }
 
     func render(_ s: CheckReport.Summary, _ f: CheckFormat) throws -> String {
@@ -189,14 +114,12 @@ struct BaselineCommand: ParsableCommand {
     var recording: String
 
     func run() throws {
-        CLI.guarded {
-            let r = try Recording.load(path: recording)
-            if !r.hasCompleteSyscallInventory {
-                CLI.warn("warning: '\(recording)' was not recorded with --mode full: the baseline's syscall list is incomplete")
-            }
-            let a = try ReportPrinter.analyze(r, runtime: analysis.runtime, profiles: analysis.profiles)
-            print(try Baseline.derive(from: a, recording: r).yaml(), terminator: "")
+        let r = try Recording.load(path: recording)
+        if !r.hasCompleteSyscallInventory {
+            CLI.warn("warning: '\(recording)' was not recorded with --mode full: the baseline's syscall list is incomplete")
         }
+        let a = try ReportPrinter.analyze(r, runtime: analysis.runtime, profiles: analysis.profiles)
+        print(try Baseline.derive(from: a, recording: r).yaml(), terminator: "")
     }
 }
 
@@ -228,11 +151,11 @@ struct Diff: ParsableCommand {
     }
 
     func run() throws {
-        let d = CLI.guarded { ProfileDiff.between(try shape(old), try shape(new)) }
+        let d = ProfileDiff.between(try shape(old), try shape(new))
         if format == .json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: CLI.guarded { try enc.encode(d) }, as: UTF8.self))
+            print(String(decoding: try enc.encode(d), as: UTF8.self))
         } else {
             let style = CommandLineFront.style()
             if d.added.isEmpty && d.removed.isEmpty && d.changed.isEmpty { print("no differences") }
@@ -240,7 +163,7 @@ struct Diff: ParsableCommand {
             for c in d.removed { print(style.green("- \(c.kind) \(Human.printable(c.subject))") + "  " + c.detail) }
             for c in d.changed { print(style.yellow("~ \(c.kind) \(Human.printable(c.subject))") + "  " + c.detail) }
         }
-        CLI.terminate(d.addsAnything ? 1 : 0)
+        throw ExitCode(d.addsAnything ? 1 : 0)
     }
 }
 
@@ -261,11 +184,9 @@ struct Merge: ParsableCommand {
     }
 
     func run() throws {
-        CLI.guarded {
-            let all = try recordings.map { try Recording.load(path: $0) }
-            let m = Recording.merged(all)
-            try writeAtomically(m.encoded(), to: output)
-            CLI.warn("merged \(all.count) recording\(all.count == 1 ? "" : "s") (\(m.runs.count) runs, \(m.files.count) paths) into \(output)")
-        }
+        let all = try recordings.map { try Recording.load(path: $0) }
+        let m = Recording.merged(all)
+        try writeAtomically(m.encoded(), to: output)
+        CLI.warn("merged \(plural(all.count, "recording")) (\(m.runs.count) runs, \(m.files.count) paths) into \(output)")
     }
 }

@@ -1,8 +1,8 @@
 import ArgumentParser
-import Engine
 import Foundation
 import TraceModel
 import Tracer
+import Workflows
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,44 +50,18 @@ struct Record: ParsableCommand {
     }
 
     func run() throws {
-        let toStdout = output == "-" || output == "/dev/stdout"
-        if let img = image {
-            let r = CLI.guarded { () -> ImageRecorder.Result in
-                try Self.preflightOutput(output)
-                return try ImageRecorder.record(image: img, engine: try ContainerEngine(name: imageOptions.engine), command: launch.command, launch: launch,
-                                                mode: mode, serviceName: name, publish: imageOptions.publish)
-            }
-            CLI.guarded { try writeAtomically(r.recording.encoded(), to: output) }
-            if r.readinessTimedOut { CLI.fail("\(launch.readyUrl ?? "") did not answer within \(Int(launch.readyTimeout))s; the container was stopped (check the port the app listens on)") }
-            if let e = r.exerciseExit { CLI.warn("--while exercise exited with status \(e.shellStatus)") }
-            let run = r.recording.runs.first
-            CLI.warn("recording of \(img) written to \(output) (\(plural(r.recording.files.count, "path")), \(plural(run?.processes.count ?? 0, "process", "processes")))")
-            if let run, run.exit.shellStatus != 0, run.stoppedByRoprof != true { CLI.terminate(Int32(truncatingIfNeeded: run.exit.shellStatus)) }
-            CLI.terminate(0)
-        }
-        let result = CLI.guarded { () -> TraceResult in
-            try Self.preflightOutput(output)
-            if watch.isSet {
-                return try watch.record(launch, policy: TracePolicy(mode: mode.traceMode), engineName: imageOptions.engine, serviceName: name)
-            }
-            if let pid = attach {
-                var o = launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: LaunchSpec(executable: "", argv: [], environment: []))
-                o.attachPid = pid
-                o.displayCommand = ProcFSArgv(pid)
-                o.serviceName = name
-                return try launch.trace(o, preferEBPF: true)
-            }
-            let spec = try launch.launchSpec()
-            var o = launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: spec)
-            o.serviceName = name
-            // With `-o -` the recording is standard output: the app's own output goes to stderr.
-            return try CLI.appOutputToStderr(toStdout) { try launch.trace(o, preferEBPF: false) }
-        }
-        CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
-        reportServerRun(result, launch)
-        CLI.warn("recording written to \(output) (\(plural(result.recording.files.count, "path")), \(plural(result.recording.runs.first?.processes.count ?? 0, "process", "processes")))")
-        if result.readinessTimedOut { CLI.terminate(2) }
-        CLI.terminate(plannedStatus(result))
+        try OutputTarget.check(output)
+        var req = RecordRequest(settings: launch.settings)
+        req.mode = mode.traceMode
+        req.service = name
+        req.appStdoutToStderr = output == "-" || output == "/dev/stdout"
+        req.source = attach.map { .attach(pid: $0) } ?? imageOptions.request.map { .image($0) } ?? watch.source(engine: imageOptions.engine) ?? .launch
+        let outcome = try Recorder.record(req, notify: printNote)
+        try writeAtomically(outcome.recording.encoded(), to: output)
+        for n in outcome.notes { CLI.warn(n) }
+        let what = image.map { "recording of \($0)" } ?? "recording"
+        CLI.warn("\(what) written to \(output) (\(plural(outcome.recording.files.count, "path")), \(plural(outcome.recording.runs.first?.processes.count ?? 0, "process", "processes")))")
+        throw ExitCode(outcome.status)
     }
 
     /// RFC 1123 label: what a Kubernetes object name built from it needs.
@@ -96,27 +70,4 @@ struct Record: ParsableCommand {
               s.utf8.last != UInt8(ascii: "-") else { return false }
         return s.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
     }
-
-    /// Fails before tracing when the output cannot be written, so no run is wasted.
-    static func preflightOutput(_ path: String) throws { try OutputTarget.check(path) }
-}
-
-/// The argv of a running process (for the recording of an attach run).
-func ProcFSArgv(_ pid: Int32) -> [String] {
-    guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return ["pid \(pid)"] }
-    return d.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-}
-
-/// "1 path", "2 paths".
-func plural(_ n: Int, _ one: String, _ many: String? = nil) -> String { "\(n) \(n == 1 ? one : many ?? one + "s")" }
-
-/// The exit status of record/run: the app's own, except that a stop roprof made itself (the end of
-/// --for or --while, or a detach) is planned: 0, with a note of the status the stop left.
-func plannedStatus(_ result: TraceResult) -> Int32 {
-    let status = result.exit.shellStatus
-    if status != 0, result.recording.runs.first?.stoppedByRoprof == true, result.denyStorm == nil {
-        CLI.warn("the app was stopped by roprof at the end of the run (status \(status)): a planned stop, not a failure")
-        return 0
-    }
-    return Int32(truncatingIfNeeded: status)
 }

@@ -34,10 +34,7 @@ struct Report: ParsableCommand {
     var recording: String
 
     func run() throws {
-        CLI.guarded {
-            let r = try Recording.load(path: recording)
-            try ReportPrinter.printReport(r, runtime: analysis.runtime, format: format.rawValue, recordingPath: recording,
-                                          profiles: analysis.profiles)
-        }
+        let r = try Recording.load(path: recording)
+        try ReportPrinter.printReport(r, runtime: analysis.runtime, format: format.rawValue, recordingPath: recording, profiles: analysis.profiles)
     }
 }

@@ -30,23 +30,30 @@ struct Roprof: ParsableCommand {
                       Verify.self, Diagnose.self, Check.self, BaselineCommand.self, Diff.self, Merge.self]
     )
 
-    /// Usage errors exit 2 (the contract), not ArgumentParser's 64; help and version exit 0.
+    /// The one place that exits: usage errors exit 2 (the contract), not ArgumentParser's 64; help
+    /// and version exit 0; a command's thrown error is one line and its contract status; a command's
+    /// `ExitCode` is its status.
     static func main() {
+        let args = CommandLineFront.prepare(Array(CommandLine.arguments.dropFirst()))
+        var command: ParsableCommand
         do {
-            let args = CommandLineFront.prepare(Array(CommandLine.arguments.dropFirst()))
-            var command = try parseAsRoot(args)
-            try command.run()
+            command = try parseAsRoot(args)
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
+            if exitCode(for: error) == .success {
                 print(fullMessage(for: error))
                 CLI.terminate(0)
             }
-            if let e = error as? ExitCode { CLI.terminate(e.rawValue) }
-            let args = CommandLine.arguments.dropFirst()
             let sub = args.first.flatMap { a in configuration.subcommands.contains { $0.configuration.commandName == a } ? a : nil }
             FileHandle.standardError.write(("roprof: error: " + CommandLineFront.oneLine(fullMessage(for: error), command: sub) + "\n").data(using: .utf8)!)
             CLI.terminate(2)
+        }
+        do {
+            try command.run()
+            CLI.terminate(0)
+        } catch {
+            let (status, message) = CLI.report(error)
+            if let m = message { FileHandle.standardError.write("roprof: error: \(m)\n".data(using: .utf8)!) }
+            CLI.terminate(status)
         }
     }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Analysis
-import Engine
 import Foundation
 import TraceModel
 import Tracer
+import Workflows
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,28 +32,15 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        CLI.guarded { _ = try ProfileCatalog.load(extraDirectory: analysis.profiles).runtime(named: analysis.runtime) }
-        if let img = imageOptions.image {
-            let r = CLI.guarded { () -> ImageRecorder.Result in
-                try Record.preflightOutput(output)
-                return try ImageRecorder.record(image: img, engine: try ContainerEngine(name: imageOptions.engine), command: launch.command,
-                                                launch: launch, mode: mode, serviceName: nil, publish: imageOptions.publish)
-            }
-            CLI.guarded { try writeAtomically(r.recording.encoded(), to: output) }
-            if r.readinessTimedOut { CLI.fail("\(launch.readyUrl ?? "") did not answer within \(Int(launch.readyTimeout))s; the container was stopped (check the port the app listens on)") }
-            CLI.guarded { try ReportPrinter.printReport(r.recording, runtime: analysis.runtime, format: "text", recordingPath: output, profiles: analysis.profiles) }
-            CLI.terminate(0)
-        }
-        let result = CLI.guarded { () -> TraceResult in
-            try Record.preflightOutput(output)
-            let spec = try launch.launchSpec()
-            return try launch.trace(launch.traceOptions(policy: TracePolicy(mode: mode.traceMode), launch: spec), preferEBPF: false)
-        }
-        CLI.guarded { try writeAtomically(result.recording.encoded(), to: output) }
-        reportServerRun(result, launch)
-        CLI.guarded { try ReportPrinter.printReport(result.recording, runtime: analysis.runtime, format: "text", recordingPath: output,
-                                                    profiles: analysis.profiles) }
-        if result.readinessTimedOut { CLI.terminate(2) }
-        CLI.terminate(plannedStatus(result))
+        _ = try ProfileCatalog.load(extraDirectory: analysis.profiles).runtime(named: analysis.runtime)  // a bad name fails before the app runs
+        try OutputTarget.check(output)
+        var req = RecordRequest(settings: launch.settings)
+        req.mode = mode.traceMode
+        req.source = imageOptions.request.map { .image($0) } ?? .launch
+        let outcome = try Recorder.record(req, notify: printNote)
+        try writeAtomically(outcome.recording.encoded(), to: output)
+        for n in outcome.notes { CLI.warn(n) }
+        try ReportPrinter.printReport(outcome.recording, runtime: analysis.runtime, format: "text", recordingPath: output, profiles: analysis.profiles)
+        throw ExitCode(outcome.status)
     }
 }

@@ -3,36 +3,10 @@ import ArgumentParser
 import Emitters
 import Foundation
 import Seccomp
+import Workflows
 import TraceModel
 
-enum SuggestFormat: String, ExpressibleByArgument, CaseIterable {
-    case kubernetes, docker, compose, podman, ecs, systemd, seccomp, spo, apparmor
-
-    /// The runtime a format implies when --runtime is not given.
-    var defaultRuntime: String {
-        switch self {
-        case .docker, .compose: return "docker"
-        case .podman: return "podman"
-        case .ecs: return "ecs"
-        case .systemd: return "systemd"
-        default: return "kubernetes"
-        }
-    }
-    var fileName: String {
-        switch self {
-        case .kubernetes: return "kubernetes-patch.yaml"
-        case .docker: return "docker-run.sh"
-        case .compose: return "compose.yaml"
-        case .podman: return "podman-run.sh"
-        case .ecs: return "ecs-task-fragment.json"
-        case .systemd: return "systemd-roprof.conf"
-        case .seccomp: return "roprof-seccomp.json"
-        case .spo: return "seccomp-profile-cr.yaml"
-        case .apparmor: return "apparmor-profile"
-        }
-    }
-}
-
+extension SuggestFormat: ExpressibleByArgument {}
 extension SeccompArch: ExpressibleByArgument {}
 
 struct Suggest: ParsableCommand {
@@ -146,152 +120,43 @@ struct Suggest: ParsableCommand {
     }
 
     func run() throws {
-        CLI.guarded {
-            let rec = try Recording.load(path: recording)
-            let catalog = try ProfileCatalog.load(extraDirectory: profiles)
-            var options = SuggestOptions()
-            options.container = container
-            options.runtimeDefaultSeccomp = runtimeDefaultSeccomp
-            options.targetArch = arch
-            options.workloadName = name
-            options.namespace = namespace
-            options.spo = spo
-            options.claims = claims
-            options.apparmor = apparmor
-            if let dir = all {
-                try writeAll(rec, catalog: catalog, options: options, dir: dir)
-                return
-            }
-            let f = format!
-            if f == .kubernetes, !workloads, manifest == nil, let out = output, Self.isDirectoryTarget(out) {
-                try writeOverlay(rec, catalog: catalog, options: options, dir: out)
-                return
-            }
-            let (text, warnings) = try render(f, rec, catalog: catalog, options: options)
-            for w in Array(Set(warnings)).sorted() { CLI.warn("warning: \(w)") }
-            if let out = output, out != "-" {
-                try writeAtomically(Data(text.utf8), to: out)
-                CLI.warn("wrote \(f.rawValue) to \(out)")
-            } else {
-                print(text, terminator: "")
-            }
+        var req = SuggestRequest(recordingPath: recording)
+        req.runtime = runtime
+        req.profiles = profiles
+        req.manifest = manifest
+        req.kustomizeBase = kustomizeBase
+        req.bindImage = bindImage
+        req.workloads = workloads
+        req.workloadImage = image
+        req.schedules = try schedules()
+        req.options.container = container
+        req.options.runtimeDefaultSeccomp = runtimeDefaultSeccomp
+        req.options.targetArch = arch
+        req.options.workloadName = name
+        req.options.namespace = namespace
+        req.options.spo = spo
+        req.options.claims = claims
+        req.options.apparmor = apparmor
+        let suggester = try Suggester(req)
+        let out: SuggestOutput
+        if let dir = all {
+            out = try suggester.all(dir: dir)
+        } else if format == .kubernetes, !workloads, manifest == nil, let o = output, Suggester.isDirectoryTarget(o) {
+            out = try suggester.overlay(dir: o)
+        } else {
+            out = try suggester.render(format!)
         }
-    }
-
-    func hardening(_ f: SuggestFormat, _ rec: Recording, catalog: ProfileCatalog, options: SuggestOptions) throws -> Hardening {
-        let rt = try catalog.runtime(named: runtime ?? f.defaultRuntime)
-        let analysis = Analyzer(runtime: rt, catalog: catalog).analyze(rec)
-        return Hardening.build(analysis, rec, catalog: catalog, options: options)
-    }
-
-    func render(_ f: SuggestFormat, _ rec: Recording, catalog: ProfileCatalog, options: SuggestOptions) throws -> (String, [String]) {
-        let h = try hardening(f, rec, catalog: catalog, options: options)
-        let name = options.apparmorProfile
-        switch f {
-        case .kubernetes:
-            var w = h.warnings + KubernetesEmitter.restrictedViolations(h).map { "Pod Security Standards (restricted): \($0)" }
-            if h.seccomp != nil && !options.runtimeDefaultSeccomp {
-                w.append(options.spo
-                    ? "apply the SeccompProfile first: roprof suggest --format spo --name \(options.workload)\(options.namespace.map { " --namespace \($0)" } ?? "") REC | kubectl apply -f -"
-                    : "the seccomp profile must be on each node at <kubelet root>/seccomp/\(options.localhostProfile) (write it with --format seccomp, or use the Security Profiles Operator: --spo with --format spo)")
-            }
-            if workloads {
-                var wo = WorkloadOptions()
-                wo.image = image
-                wo.schedules = try schedules()
-                let out = try KubernetesEmitter.workloads(h, rec, options, wo)
-                return (out.text, w.filter { !$0.hasPrefix("the app ran as root") } + out.warnings)
-            }
-            if let m = manifest {
-                guard let text = try? String(contentsOfFile: m, encoding: .utf8) else {
-                    throw ModelError("cannot read manifest '\(m)' (no such file, or not UTF-8)")
-                }
-                let patched = try KubernetesEmitter.patchManifest(text, source: m, h, options)
-                for c in patched.changes { CLI.warn("changed: \(c)") }
-                let levels = PodSecurityStandards.summary(patched.text)
-                return (patched.text, w.filter { !$0.hasPrefix("Pod Security Standards (restricted)") } + levels)
-            }
-            return (try KubernetesEmitter.patch(h, options), w)
-        case .docker, .podman:
-            let e = DockerEmitter.flags(h, options, engine: f.rawValue, runtime: runtime ?? f.defaultRuntime)
-            return (e.text, h.warnings + e.warnings)
-        case .compose:
-            let e = try ComposeEmitter.yaml(h, options)
-            return (e.text, h.warnings + e.warnings)
-        case .ecs:
-            let e = try ECSEmitter.json(h, options)
-            return (e.text, h.warnings + e.warnings)
-        case .systemd:
-            let e = SystemdEmitter.dropIn(h, options)
-            return (e.text, h.warnings + e.warnings)
-        case .seccomp, .spo:
-            guard let plan = h.seccomp else {
-                throw ModelError("'\(recording)' was recorded with --mode writes: its syscall inventory is incomplete; record again with --mode full for a seccomp profile")
-            }
-            return (f == .seccomp ? try SeccompEmitter.json(plan)
-                    : try SeccompEmitter.spo(plan, name: options.workload, namespace: options.namespace, bindImage: bindImage), plan.warnings)
-        case .apparmor:
-            guard rec.hasCompleteSyscallInventory else {
-                throw ModelError("'\(recording)' was recorded with --mode writes; an AppArmor profile needs a --mode full recording (every executable)")
-            }
-            let e = AppArmorEmitter.profile(h, name: name)
-            return (e.text, h.warnings + e.warnings)
+        if let dir = all ?? (out.files.isEmpty ? nil : output) {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
-    }
-
-    /// `-o DIR/` or an existing directory.
-    static func isDirectoryTarget(_ path: String) -> Bool {
-        var isDir: ObjCBool = false
-        return path.hasSuffix("/") || (FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue)
-    }
-
-    /// A kustomize overlay in DIR: the patch, the claims, the profile, and a kustomization.yaml.
-    func writeOverlay(_ rec: Recording, catalog: ProfileCatalog, options: SuggestOptions, dir: String) throws {
-        let h = try hardening(.kubernetes, rec, catalog: catalog, options: options)
-        var seccompJSON: String? = nil, spoProfile: String? = nil
-        if let plan = h.seccomp, !options.runtimeDefaultSeccomp {
-            if options.spo { spoProfile = try SeccompEmitter.spo(plan, name: options.workload, namespace: options.namespace) }
-            else { seccompJSON = try SeccompEmitter.json(plan) }
+        for f in out.files { try CLI.write(f.text, to: f.path) }
+        for n in out.notes { CLI.warn(n) }
+        guard let text = out.text else { return }
+        if let o = output, o != "-" {
+            try CLI.write(text, to: o)
+            CLI.warn("wrote \(format!.rawValue) to \(o)")
+        } else {
+            print(text, terminator: "")
         }
-        // The base, when it is a directory we can read: keep what it already sets for the container.
-        let baseDir = kustomizeBase.hasPrefix("/") ? kustomizeBase : URL(fileURLWithPath: dir).appendingPathComponent(kustomizeBase).standardized.path
-        let texts = ((try? FileManager.default.contentsOfDirectory(atPath: baseDir)) ?? []).sorted()
-            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
-            .compactMap { try? String(contentsOfFile: (baseDir as NSString).appendingPathComponent($0), encoding: .utf8) }
-        let base = KubernetesEmitter.baseContainer(texts, options)
-        if texts.isEmpty { CLI.warn("note: the base \(baseDir) is not readable here: the overlay cannot keep what it already sets (run `kubectl kustomize \(dir)` and review)") }
-        else if base == nil { CLI.warn("warning: no Deployment \(options.workload) with a container \(options.container) in \(baseDir): pass --name and --container") }
-        for (path, volume) in (base?.mountPaths ?? [:]).sorted(by: { $0.key < $1.key }) where h.volumes.contains(where: { $0.mount.path == path }) {
-            CLI.warn("kept your volume \(volume) at \(path)")
-        }
-        if let u = base?.runAsUser, let mine = h.uid, u != mine { CLI.warn("kept your runAsUser \(u) (the recording ran as uid \(mine); prove it with `roprof verify`)") }
-        let files = try KubernetesEmitter.overlay(h, options, base: kustomizeBase, seccompJSON: seccompJSON, spoProfile: spoProfile, baseContainer: base)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for (name, text) in files.sorted(by: { $0.key < $1.key }) { try writeAtomically(Data(text.utf8), to: (dir as NSString).appendingPathComponent(name)) }
-        for w in Array(Set(h.warnings + KubernetesEmitter.restrictedViolations(h).map { "Pod Security Standards (restricted): \($0)" })).sorted() {
-            CLI.warn("warning: \(w)")
-        }
-        CLI.warn("wrote a kustomize overlay to \(dir) (\(files.keys.sorted().joined(separator: ", "))); see it with `kubectl kustomize \(dir)`")
-    }
-
-    func writeAll(_ rec: Recording, catalog: ProfileCatalog, options: SuggestOptions, dir: String) throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var index = ["# roprof suggestions", "", "Generated from `\(recording)` by `roprof suggest --all`.", "", "| file | what it is |", "|---|---|"]
-        var allWarnings = Set<String>()
-        for f in SuggestFormat.allCases {
-            do {
-                let (text, warnings) = try render(f, rec, catalog: catalog, options: options)
-                try writeAtomically(Data(text.utf8), to: (dir as NSString).appendingPathComponent(f.fileName))
-                index.append("| [\(f.fileName)](\(f.fileName)) | `--format \(f.rawValue)` |")
-                allWarnings.formUnion(warnings)
-            } catch let e as ModelError {
-                index.append("| (none) | `--format \(f.rawValue)`: \(e.description) |")
-            }
-        }
-        if !allWarnings.isEmpty {
-            index += ["", "## Warnings", ""] + allWarnings.sorted().map { "- \($0)" }
-        }
-        try writeAtomically(Data((index.joined(separator: "\n") + "\n").utf8), to: (dir as NSString).appendingPathComponent("README.md"))
-        CLI.warn("wrote \(SuggestFormat.allCases.count) formats and README.md to \(dir)")
     }
 }

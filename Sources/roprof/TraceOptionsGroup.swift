@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TraceModel
 import Tracer
+import Workflows
 
 
 /// Options shared by every command that launches and traces an app.
@@ -46,76 +47,27 @@ struct LaunchOptions: ParsableArguments {
         }
     }
 
-    /// Resolves the command on PATH (exit 127 like a shell when it does not exist).
     func requireCommand() throws {
         if command.isEmpty { throw ValidationError("give the command to run after `--`, e.g. `roprof run -- python3 app.py`") }
     }
 
-    func launchSpec() throws -> LaunchSpec {
-        guard let exe = LaunchSpec.resolveExecutable(command[0]) else { throw TraceError.commandNotFound(command[0]) }
-        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()
-        var spec = LaunchSpec(executable: exe, argv: command, environment: env, cwd: nil)
-        if let u = user {
-            let ids = try Self.resolveUser(u)
-            spec.runAs = ids
-            // As a container does for its USER: HOME is that user's, unless it was set to something else on purpose.
-            let mine = getpwuid(getuid()).map { String(cString: $0.pointee.pw_dir) }
-            if let pw = getpwuid(ids.uid), ProcessInfo.processInfo.environment["HOME"] == nil || ProcessInfo.processInfo.environment["HOME"] == mine {
-                spec.environment.removeAll { $0.hasPrefix("HOME=") }
-                spec.environment.append("HOME=" + String(cString: pw.pointee.pw_dir))
-                spec.environment.sort()
-            }
-        }
-        return spec
-    }
-
-    /// USER[:GROUP] as names or numbers, resolved in this system's (the image's) user database.
-    static func resolveUser(_ spec: String) throws -> (uid: UInt32, gid: UInt32) {
-        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
-        guard let name = parts.first, !name.isEmpty else { throw ModelError("--user '\(spec)': give a user name or uid, optionally :group") }
-        var uid: UInt32, gid: UInt32
-        if let n = UInt32(name) {
-            uid = n
-            gid = getpwuid(n).map { $0.pointee.pw_gid } ?? n
-        } else {
-            guard let pw = getpwnam(name) else { throw ModelError("--user '\(spec)': no user named '\(name)' here (give a uid, or create the user)") }
-            uid = pw.pointee.pw_uid; gid = pw.pointee.pw_gid
-        }
-        if parts.count == 2 {
-            if let g = UInt32(parts[1]) { gid = g }
-            else if let gr = getgrnam(parts[1]) { gid = gr.pointee.gr_gid }
-            else { throw ModelError("--user '\(spec)': no group named '\(parts[1])' here") }
-        }
-        return (uid, gid)
-    }
-
-    func traceOptions(policy: TracePolicy, launch: LaunchSpec) -> TraceOptions {
-        var o = TraceOptions(launch: launch, policy: policy)
-        o.progress = !quiet
-        o.duration = duration
-        o.gracePeriod = grace
-        if let u = readyUrl, case .success(let t) = ReadinessProbe.Target.parse(u) { o.readyTarget = t }
-        o.readyTimeout = readyTimeout
-        o.exercise = exercise
-        return o
+    /// What every workflow reads of these options.
+    var settings: RunSettings {
+        var s = RunSettings()
+        s.command = command
+        s.duration = duration
+        s.grace = grace
+        s.readyURL = readyUrl
+        s.readyTimeout = readyTimeout
+        s.exercise = exercise
+        s.progress = !quiet
+        s.backend = backend
+        s.user = user
+        return s
     }
 }
 
 extension BackendChoice: ExpressibleByArgument {}
 
-extension LaunchOptions {
-    /// Runs the trace with --backend (`preferEBPF`: what auto means for this command).
-    func trace(_ options: TraceOptions, preferEBPF: Bool, watch: WatchTarget? = nil) throws -> TraceResult {
-        try Backend.trace(options, choice: backend, preferEBPF: preferEBPF, watch: watch) { CLI.warn($0) }
-    }
-}
-
-/// Reports what a --ready-url / --while run did, on stderr.
-func reportServerRun(_ r: TraceResult, _ launch: LaunchOptions) {
-    if r.readinessTimedOut {
-        CLI.warn("error: \(launch.readyUrl ?? "") did not answer within \(Int(launch.readyTimeout))s; the app was stopped (check the port, or raise --ready-timeout)")
-    }
-    if let e = r.exerciseExit {
-        CLI.warn("--while exercise exited with status \(e.shellStatus)")
-    }
-}
+/// Prints a workflow's notes on stderr as they come.
+let printNote: Notify = { CLI.warn($0) }

@@ -1,8 +1,8 @@
 import ArgumentParser
-import Engine
 import Foundation
 import TraceModel
 import Tracer
+import Workflows
 
 /// Record what is already running, without launching or restarting anything (eBPF only).
 struct WatchOptions: ParsableArguments {
@@ -27,37 +27,9 @@ struct WatchOptions: ParsableArguments {
         }
     }
 
-    /// Records the running container or cgroup; the recording carries the container's image.
-    func record(_ launch: LaunchOptions, policy: TracePolicy, engineName: String, serviceName: String?) throws -> TraceResult {
-        var o = launch.traceOptions(policy: policy, launch: LaunchSpec(executable: "", argv: [], environment: []))
-        o.serviceName = serviceName
-        if let cg = cgroup {
-            return try launch.trace(o, preferEBPF: true, watch: .cgroup(path: cg))
-        }
-        let name = container!
-        let engine = try ContainerEngine(name: engineName)
-        let c = try engine.container(name)
-        var result: TraceResult
-        if let pid = c.pid {
-            o.displayCommand = ProcFSArgv(pid)
-            result = try launch.trace(o, preferEBPF: true, watch: .mountNamespace(pid: pid, label: "container \(name)"))
-        } else {
-            // Not running: roprof starts it and records it from its first program on.
-            result = try launch.trace(o, preferEBPF: true, watch: .start(argv: [engine.name, "start", name], label: "container \(name)"))
-            if result.recording.runs.first?.processes.isEmpty ?? true {
-                throw ModelError("container '\(name)' did not start (`\(engine.name) start \(name)` failed; `\(engine.name) logs \(name)` may say why)")
-            }
-            if (try? engine.container(name))?.pid != nil {
-                CLI.warn("container \(name) was started by roprof and is still running (`\(engine.name) stop \(name)` stops it)")
-            }
-        }
-        if let cfg = try? engine.inspect(c.image) {
-            for i in result.recording.runs.indices {
-                result.recording.runs[i].image = ImageRun(reference: c.image, id: cfg.id, digest: cfg.digest, engine: engine.name, user: cfg.user,
-                                                          workingDir: cfg.workingDir, entrypoint: cfg.entrypoint, cmd: cfg.cmd, env: cfg.env, ports: nil)
-                result.recording.runs[i].cwd = cfg.workingDir
-            }
-        }
-        return result
+    /// What is recorded, when a container or cgroup is named.
+    func source(engine: String) -> RecordSource? {
+        if let c = container { return .container(name: c, engine: engine) }
+        return cgroup.map { .cgroup(path: $0) }
     }
 }

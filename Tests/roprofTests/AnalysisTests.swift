@@ -3,6 +3,7 @@ import Testing
 @testable import Analysis
 @testable import TraceModel
 @testable import Emitters
+@testable import Hardening
 
 /// Builds small recordings by hand.
 enum RecordingFixture {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Yams
 @testable import Emitters
+import Hardening
 @testable import TraceModel
 
 /// Output used the way each ecosystem works: kustomize overlays and kubectl patch, the Security

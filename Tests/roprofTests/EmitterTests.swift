@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Yams
 @testable import Emitters
+import Hardening
 @testable import Seccomp
 @testable import TraceModel
 
@@ -173,7 +174,7 @@ struct EmitterTests {
 
     @Test func seccompProfileLoadsInLibseccomp() throws {
         let o = try suggest(["--format", "seccomp", Self.recording("webapp")])
-        let names = try SeccompEmitter.allowedNames(fromJSON: Data(o.stdout.utf8))
+        let names = try SeccompPlan.allowedNames(fromJSON: Data(o.stdout.utf8))
         #expect(names.isSuperset(of: ["read", "openat", "execve", "exit_group"]))
         let f = try SeccompFilter(defaultAction: .errno(1), arches: [.x86_64, .x86, .x32])
         for n in names.sorted() { #expect(try f.add(.allow, syscall: n), "libseccomp does not know \(n)") }
@@ -183,7 +184,7 @@ struct EmitterTests {
     @Test func seccompMapsNamesForAnotherArchitecture() throws {
         let o = try suggest(["--format", "seccomp", "--arch", "aarch64", Self.recording("nasty")])
         #expect(o.status == 0)
-        let names = try SeccompEmitter.allowedNames(fromJSON: Data(o.stdout.utf8))
+        let names = try SeccompPlan.allowedNames(fromJSON: Data(o.stdout.utf8))
         #expect(names.contains("openat") && !names.contains("open"), "open → openat on aarch64")
         #expect(!names.contains("arch_prctl"))
         #expect(o.stderr.contains("aarch64 has no") && o.stderr.contains("arch_prctl"))

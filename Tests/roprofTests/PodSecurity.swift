@@ -1,8 +1,9 @@
 import Foundation
 @testable import Emitters
+@testable import Hardening
 
 /// The restricted Pod Security Standard, as the tests apply it: the library's own checker
-/// (Emitters.PodSecurityStandards), one line per violation.
+/// (Hardening.PodSecurityStandards), one line per violation.
 enum RestrictedPSS {
     static func violations(_ yaml: String) throws -> [String] {
         let (v, workloads) = try PodSecurityStandards.check(yaml)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Hardening
 @testable import Emitters
 @testable import TraceModel
 
@@ -60,7 +61,7 @@ struct SandboxTests {
         let (rec, env, cmd) = try recordQuickstart()
         defer { try? FileManager.default.removeItem(atPath: (env["QUICKSTART_DATA"]! as NSString).deletingLastPathComponent) }
         let profile = try Support.run([roprof, "suggest", "--format", "seccomp", rec])
-        var names = try SeccompEmitter.allowedNames(fromJSON: Data(profile.stdout.utf8))
+        var names = try SeccompPlan.allowedNames(fromJSON: Data(profile.stdout.utf8))
         #expect(names.contains("getcwd"))
         names.remove("getcwd")
         let edited = Support.scratch("seccomp") + "/minus.json"

@@ -6,7 +6,7 @@ import TraceModel
 
 /// What a backend does when the run lifecycle asks. The ptrace session and the eBPF session each
 /// implement it; the lifecycle never knows which one runs.
-protocol RunControl: AnyObject {
+public protocol RunControl: AnyObject {
     /// Sends `signal` to the app's first process (launch mode).
     func signalApp(_ signal: Int32)
     /// SIGKILL every process of the app (launch mode).
@@ -22,11 +22,11 @@ protocol RunControl: AnyObject {
 /// One run's lifecycle, the same for every backend: signal handling, --ready-url, the --while
 /// exercise, the --for window, the SIGTERM → grace → SIGKILL stop, and the progress line.
 /// The backend's event loop calls `tick()` whenever it wakes (an event, or the 250 ms timer).
-final class RunLifecycle {
-    let options: TraceOptions
+public final class RunLifecycle {
+    public let options: TraceOptions
     /// Attach and container modes: stopping means detaching, never signalling the app.
     let observing: Bool
-    weak var control: RunControl?
+    public weak var control: RunControl?
     private(set) var startTime = Date()
     private(set) var terminateSent: Date?
     private var killSent = false
@@ -34,28 +34,28 @@ final class RunLifecycle {
     private var probe: ReadinessProbe?
     private var readyAt: Date?
     /// The --while exercise while it runs (a child of roprof: the backend's waitpid reaps it).
-    private(set) var exercisePid: pid_t = 0
-    private(set) var exerciseExit: ExitInfo?
-    var exerciseRunning: Bool { exercisePid != 0 }
-    private(set) var readinessTimedOut = false
+    public private(set) var exercisePid: Int32 = 0
+    public private(set) var exerciseExit: ExitInfo?
+    public var exerciseRunning: Bool { exercisePid != 0 }
+    public private(set) var readinessTimedOut = false
     /// SIGINT/SIGTERM/SIGHUP/SIGQUIT received so far: the first stops the app (or detaches), the
     /// second ends the recording early (marked incomplete), the third gives up waiting at once.
     private var interrupts = 0
     /// A SIGINT/SIGQUIT that may have been sent to roprof alone: passed on to the app if it is still
     /// running after a moment (a terminal's Ctrl-C already reached it through the process group).
     private var unforwardedInterrupt: (signal: Int32, at: Date)?
-    private(set) var interruptedEarly = false
+    public private(set) var interruptedEarly = false
     /// The third signal: the backend's loop returns at once.
-    private(set) var abandon = false
+    public private(set) var abandon = false
 
-    init(options: TraceOptions, observing: Bool) {
+    public init(options: TraceOptions, observing: Bool) {
         self.options = options
         self.observing = observing
         progress = options.progress && isatty(2) != 0 ? ProgressLine() : nil
     }
 
     /// Installs the signal handlers and the timer, and starts the clock (and the readiness probe).
-    func begin() {
+    public func begin() {
         for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM] { roprof_install_flag_handler(s, 0) }
         _ = roprof_take_signals()  // a signal an earlier session already handled
         // A parent may hand us a blocked signal mask (posix_spawn keeps it): unblock what the loop needs.
@@ -71,7 +71,7 @@ final class RunLifecycle {
     }
 
     /// The app runs from now: the clock restarts, and the readiness probe starts polling.
-    func appStarted() {
+    public func appStarted() {
         startTime = Date()
         if let target = options.readyTarget {
             probe = ReadinessProbe(target: target)
@@ -81,7 +81,7 @@ final class RunLifecycle {
 
     /// Stops the timer and the probe. The signal handlers stay: a signal that arrives while the
     /// recording is being written must not kill roprof before it is on disk (roprof exits right after).
-    func end() {
+    public func end() {
         var it = itimerval()
         setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &it, nil)
         probe?.stop()
@@ -89,14 +89,14 @@ final class RunLifecycle {
     }
 
     /// Handles the signals received since the last call, then the deadlines.
-    func tick() {
+    public func tick() {
         let sigs = roprof_take_signals()
         if sigs != 0 { handleSignals(sigs) }
         checkDeadline()
     }
 
     /// A child of roprof ended: true when it was the exercise.
-    func childEnded(_ pid: pid_t, _ exit: ExitInfo) -> Bool {
+    public func childEnded(_ pid: Int32, _ exit: ExitInfo) -> Bool {
         guard pid == exercisePid && exercisePid != 0 else { return false }
         exerciseExit = exit
         exercisePid = 0
@@ -104,12 +104,17 @@ final class RunLifecycle {
     }
 
     /// The app is gone: an exercise still running has nothing left to exercise.
-    func appGone() {
+    public func appGone() {
         if exercisePid != 0 { kill(exercisePid, SIGTERM) }
     }
 
     /// Whether roprof ended the run itself (the end of --for / --while, a signal, a detach).
-    var stoppedByRoprof: Bool { terminateSent != nil || observing }
+    /// Whether --ready-url answered (always false without one).
+    public var isReady: Bool { readyAt != nil && probe != nil }
+    /// Whether roprof received a stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) during the run.
+    public var interrupted: Bool { interrupts > 0 }
+
+    public var stoppedByRoprof: Bool { terminateSent != nil || observing }
 
     private func handleSignals(_ mask: UInt) {
         func has(_ s: Int32) -> Bool { mask & (1 << UInt(s)) != 0 }
@@ -171,7 +176,7 @@ final class RunLifecycle {
 
     /// Stops the app the way a container runtime does: SIGTERM, SIGKILL after the grace period.
     /// When observing (attach, container), roprof stops recording instead.
-    func stopApp() {
+    public func stopApp() {
         if observing {
             if terminateSent == nil { terminateSent = Date(); control?.detach() }
             return
@@ -195,6 +200,22 @@ final class RunLifecycle {
 }
 
 extension RunLifecycle {
+    /// UTC, second precision (ISO8601DateFormatter would load ICU: milliseconds of start-up).
+    static func iso8601(_ date: Date) -> String {
+        var t = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        var buf = [CChar](repeating: 0, count: 32)
+        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func makeRunID(argv: [String]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in "\(Date().timeIntervalSince1970)|\(getpid())|\(argv)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return "run-" + String(h, radix: 16).prefix(10)
+    }
+
     /// The end of a run, the same for every backend: the run as the recording states it (marked
     /// incomplete, with the `tracing-interrupted` blind spot, after a second signal), then the result.
     func result(builder: RecordingBuilder, command: [String], exit: ExitInfo, attachedPid: Int?, processes: [ProcessState],
@@ -208,7 +229,7 @@ extension RunLifecycle {
         var run = RunInfo(
             id: builder.runID, command: command, cwd: options.launch.cwd ?? FileManager.default.currentDirectoryPath,
             mode: options.policy.mode, host: HostFacts(arch: SeccompArch.native.rawValue, kernel: kernel, uid: Int(getuid()), gid: Int(getgid())),
-            startedAt: TraceSession.iso8601(startTime),
+            startedAt: Self.iso8601(startTime),
             durationSeconds: (Date().timeIntervalSince(startTime) * 1000).rounded() / 1000,
             exit: exit, attachedPid: attachedPid, complete: !interruptedEarly, processes: procs)
         run.name = options.serviceName

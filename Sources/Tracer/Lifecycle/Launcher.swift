@@ -115,7 +115,7 @@ enum Launcher {
         while waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR {}
         if StopEvent.classify(status) != .signalDelivery(signal: SIGSTOP) {
             defer { close(errorPipe) }
-            if let f = readFailure(errorPipe) { throw TraceSession.spawnError(f, spec) }
+            if let f = readFailure(errorPipe) { throw PtraceBackend.spawnError(f, spec) }
             throw TraceError.system("starting the command", ECHILD)
         }
         return (pid, errorPipe)

@@ -1,6 +1,5 @@
 import Foundation
 import TraceModel
-import Tracer
 
 /// What a sandboxed run proved: every write the read-only root refused, every syscall the
 /// seccomp profile denied, and how the app ended.
@@ -34,14 +33,15 @@ public struct VerifyOutcome {
     }
 
     /// Writes refused by the read-only root: EROFS anywhere; EACCES/EPERM only outside `writable`.
-    public static func evaluate(_ r: Recording, denied: [DeniedSyscall: Int], exit: ExitInfo, writable: [String], stoppedByWindow: Bool) -> VerifyOutcome {
+    public static func evaluate(_ r: Recording, denied: [DeniedSyscall: Int], exit: ExitInfo, writable: [String], stoppedByWindow: Bool,
+                                exists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) -> VerifyOutcome {
         var failed: [FailedWrite] = []
         for f in r.files where f.operation != .mount && f.operation != .chroot {
             let full = (f.root.map { $0 == "/" ? "" : $0 } ?? "") + f.path
             let underWritable = writable.contains { full == $0 || full.hasPrefix($0 == "/" ? "/" : $0 + "/") }
             for (e, n) in f.errors where e == "EROFS" || ((e == "EACCES" || e == "EPERM") && !underWritable) {
                 // mkdir of an existing directory is not a write (EEXIST); EROFS can also mean that.
-                if f.operation == .mkdir && FileManager.default.fileExists(atPath: full) && e == "EROFS" { continue }
+                if f.operation == .mkdir && e == "EROFS" && exists(full) { continue }
                 failed.append(FailedWrite(path: full, operation: f.operation.rawValue, errno: e, count: n, processes: f.processes, syscalls: f.syscalls))
             }
         }

@@ -1,27 +1,16 @@
-import ArgumentParser
 import Engine
 import Foundation
 import Glibc
 import TraceModel
 import Tracer
 
-/// The options of every command that can work inside a container image.
-struct ImageOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Work inside this container image, run as the image defines it (USER, WORKDIR, ENTRYPOINT/CMD, ENV; a command after -- overrides CMD). roprof's binary is mounted read-only as the entrypoint wrapper and the container gets CAP_SYS_PTRACE, which tracing needs; --ready-url and --while reach it through a published loopback port.", valueName: "IMAGE"))
-    var image: String?
-
-    @Option(help: ArgumentHelp("The engine for --image: podman or docker.", valueName: "ENGINE"))
-    var engine = "podman"
-
-    @Option(help: ArgumentHelp("--image: also publish this port on 127.0.0.1 (the --ready-url port is published anyway).", valueName: "PORT"))
-    var publish: [Int] = []
-
-    /// Inside the image roprof traces with ptrace (the container gets CAP_SYS_PTRACE, not CAP_BPF).
-    func validate(with launch: LaunchOptions) throws {
-        if image != nil && launch.backend == .ebpf {
-            throw ValidationError("--image traces inside the container with ptrace; for eBPF, start the container and record it with --container NAME")
-        }
-    }
+/// An image to work inside (`--image`): run as it defines itself, in podman or docker.
+public struct ImageRequest: Sendable {
+    public var image: String
+    public var engine = "podman"
+    /// Ports to publish on 127.0.0.1 besides the --ready-url one.
+    public var publish: [Int] = []
+    public init(image: String) { self.image = image }
 }
 
 /// `record --image`: runs the image in the engine as the image defines it (USER, WORKDIR,
@@ -29,14 +18,7 @@ struct ImageOptions: ParsableArguments {
 /// only the privilege tracing needs (CAP_SYS_PTRACE). Readiness and the --while exercise run here,
 /// through a published loopback port; the recording is written inside the container to a mounted
 /// directory and is the app's alone (roprof's own files live outside what it reports).
-enum ImageRecorder {
-    nonisolated(unsafe) static var interrupted = false
-
-    struct Result {
-        var recording: Recording
-        var exerciseExit: ExitInfo?
-        var readinessTimedOut = false
-    }
+enum ImageRunner {
 
     /// Directories of the shared libraries this roprof runs with that an image will not have
     /// (the Swift runtime of a dynamic build); a static build needs none.
@@ -56,7 +38,7 @@ enum ImageRecorder {
         var config: ImageConfig
         var argv: [String]
         var ports: [Int]
-        var window: Window
+        var window: ContainerRun.Window
         var exitCode: Int32?
         /// The directory mounted at /roprof-out (removed after `collect`).
         var out: String
@@ -73,7 +55,7 @@ enum ImageRecorder {
     /// and CMD, a given command overriding CMD; the app dropped to its USER by roprof), drives its run
     /// from here (readiness, exercise, window, stop), and hands what it wrote to /roprof-out to `collect`.
     /// `extraArgs`: more engine flags (verify --refine applies the suggested mounts and environment this way).
-    static func inside<T>(image: String, engine: ContainerEngine, command: [String], launch: LaunchOptions, publish: [Int],
+    static func inside<T>(image: String, engine: ContainerEngine, command: [String], settings: RunSettings, publish: [Int],
                           extraArgs: [String] = [], inner: [String], prepare: (String) throws -> Void = { _ in },
                           collect: (Inside) throws -> T) throws -> T {
         let cfg = try engine.inspect(image)
@@ -86,7 +68,7 @@ enum ImageRecorder {
         try prepare(out)
         let name = "roprof-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         var ports = publish
-        if let u = launch.readyUrl, case .success(let t) = ReadinessProbe.Target.parse(u), !ports.contains(Int(t.port)) { ports.append(Int(t.port)) }
+        if let t = settings.readyTarget, !ports.contains(Int(t.port)) { ports.append(Int(t.port)) }
         var mounts = ["-v", "\(selfPath):/roprof/bin/roprof:ro"]
         for d in privateLibraryDirectories() { mounts += ["-v", "\(d):\(d):ro"] }
         // roprof runs inside the image: it needs the image's glibc and libseccomp. Say so before anything runs.
@@ -114,86 +96,34 @@ enum ImageRecorder {
             throw ModelError("\(engine.name) could not start '\(image)': \(started.stderr.split(separator: "\n").first ?? "exit \(started.status)")")
         }
         defer { engine.remove(name) }
-        installInterruptHandler()
-        let window = drive(container: name, engine: engine, launch: launch)
+        let window = ContainerRun(name: name, engine: engine, settings: settings).drive()
         let code = engine.wait(name)
         return try collect(Inside(config: cfg, argv: argv, ports: ports, window: window, exitCode: code, out: out, log: engine.logs(name)))
     }
 
-    static func record(image: String, engine: ContainerEngine, command: [String], launch: LaunchOptions, mode: RecordMode,
-                       serviceName: String?, publish: [Int], extraArgs: [String] = []) throws -> Result {
+    static func record(_ req: ImageRequest, settings: RunSettings, mode: TraceMode, service: String?, extraArgs: [String] = [],
+                       notify: Notify) throws -> RecordOutcome {
+        let engine = try ContainerEngine(name: req.engine)
         var inner = ["record", "--quiet", "--mode", mode.rawValue, "-o", "/roprof-out/recording.json"]
-        if let n = serviceName { inner += ["--name", n] }
-        return try inside(image: image, engine: engine, command: command, launch: launch, publish: publish, extraArgs: extraArgs, inner: inner) { run in
+        if let n = service { inner += ["--name", n] }
+        return try inside(image: req.image, engine: engine, command: settings.command, settings: settings, publish: req.publish,
+                          extraArgs: extraArgs, inner: inner) { run in
             guard FileManager.default.fileExists(atPath: run.out + "/recording.json") else { throw run.nothingCameOut("no recording") }
             var rec = try Recording.load(path: run.out + "/recording.json")
             let cfg = run.config
             for i in rec.runs.indices {
-                rec.runs[i].image = ImageRun(reference: image, id: cfg.id, digest: cfg.digest, engine: engine.name, user: cfg.user,
+                rec.runs[i].image = ImageRun(reference: req.image, id: cfg.id, digest: cfg.digest, engine: engine.name, user: cfg.user,
                                              workingDir: cfg.workingDir, entrypoint: cfg.entrypoint, cmd: cfg.cmd, env: cfg.env,
                                              ports: run.ports.isEmpty ? nil : run.ports.sorted())
                 rec.runs[i].command = run.argv
                 rec.runs[i].cwd = cfg.workingDir
                 if run.window.stoppedByUs { rec.runs[i].stoppedByRoprof = true }
             }
-            return Result(recording: rec.normalized(), exerciseExit: run.window.exercise, readinessTimedOut: run.window.readinessTimedOut)
-        }
-    }
-
-    /// What one run of a started container went through.
-    struct Window {
-        var ready = true
-        var readinessTimedOut = false
-        var exercise: ExitInfo?
-        var stoppedByUs = false
-    }
-
-    /// The run lifecycle of a container, as `record`/`verify` run an app: wait for --ready-url, run the
-    /// --while exercise here, keep the --for window, then stop it as a runtime does (SIGTERM, grace,
-    /// SIGKILL). A signal to roprof ends the window early. Without any of them, the container runs to its end.
-    static func drive(container name: String, engine: ContainerEngine, launch: LaunchOptions) -> Window {
-        var w = Window()
-        let start = Date()
-        if let u = launch.readyUrl, case .success(let target) = ReadinessProbe.Target.parse(u) {
-            let probe = ReadinessProbe(target: target)
-            probe.start()
-            while !probe.isReady && !interrupted && engine.isRunning(name) && Date().timeIntervalSince(start) < launch.readyTimeout { usleep(100_000) }
-            w.ready = probe.isReady
-            probe.stop()
-            w.readinessTimedOut = !w.ready && !interrupted && engine.isRunning(name)
-        }
-        if w.ready && !interrupted {
-            if let ex = launch.exercise, engine.isRunning(name) { w.exercise = runExercise(ex) }
-            if let d = launch.duration {
-                let until = Date().addingTimeInterval(d)
-                while Date() < until && !interrupted && engine.isRunning(name) { usleep(100_000) }
-            }
-        }
-        if launch.readyUrl != nil || launch.exercise != nil || launch.duration != nil || interrupted {
-            w.stoppedByUs = engine.isRunning(name)
-            engine.stop(name, grace: launch.grace)
-        }
-        return w
-    }
-
-    static func runExercise(_ command: String) -> ExitInfo {
-        var pid: pid_t = 0
-        let argv: [String] = ["/bin/sh", "-c", command]
-        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { cargs.forEach { free($0) } }
-        guard posix_spawn(&pid, "/bin/sh", nil, nil, &cargs, environ) == 0 else { return ExitInfo(code: 127) }
-        var st: Int32 = 0
-        while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
-        return (st & 0x7f) == 0 ? ExitInfo(code: Int((st >> 8) & 0xff)) : ExitInfo(signal: Int(st & 0x7f))
-    }
-
-    /// SIGINT/SIGTERM/SIGHUP: stop the container and write what was recorded (never leave it running).
-    static func installInterruptHandler() {
-        for s in [SIGINT, SIGTERM, SIGHUP] {
-            var sa = sigaction()
-            sa.__sigaction_handler.sa_handler = { _ in ImageRecorder.interrupted = true }
-            sigemptyset(&sa.sa_mask)
-            sigaction(s, &sa, nil)
+            rec = rec.normalized()
+            var outcome = RecordOutcome(recording: rec, exit: rec.runs.first?.exit ?? ExitInfo(code: run.exitCode.map(Int.init)))
+            outcome.exerciseExit = run.window.exercise
+            outcome.readinessTimedOut = run.window.readinessTimedOut
+            return outcome
         }
     }
 }

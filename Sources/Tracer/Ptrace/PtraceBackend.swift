@@ -4,70 +4,6 @@ import Glibc
 import Seccomp
 import TraceModel
 
-/// Options for one traced run.
-public struct TraceOptions: Sendable {
-    public var launch: LaunchSpec
-    public var policy: TracePolicy
-    /// Show a live status line on stderr (only when stderr is a TTY).
-    public var progress: Bool = true
-    /// Stop the app after this many seconds (SIGTERM, grace, SIGKILL), like a container runtime.
-    public var duration: Double?
-    public var gracePeriod: Double = 5
-    /// The command line to store (defaults to argv).
-    public var displayCommand: [String]?
-    /// Wait until this answers before the --for window or the exercise starts.
-    public var readyTarget: ReadinessProbe.Target?
-    public var readyTimeout: Double = 60
-    /// Once ready, run this untraced (sh -c), then stop the app.
-    public var exercise: String?
-    /// Attach to this running process and its descendants instead of launching.
-    public var attachPid: Int32?
-    /// check: paths the baseline already allows. A mutating call whose every path is allowed (and
-    /// whose directories contain no symlink) is recorded at entry and not stopped again at its exit:
-    /// its outcome cannot produce a finding.
-    public var quietPath: (@Sendable (String) -> Bool)?
-    /// Stored in the recording: the service this run belongs to.
-    public var serviceName: String?
-    /// verify: stop the app (as at the end of --for) once one syscall has been denied this many times:
-    /// a server looping on a denied accept4 would otherwise spin until a timeout.
-    public var denyStormLimit: Int?
-    public init(launch: LaunchSpec, policy: TracePolicy) { self.launch = launch; self.policy = policy }
-}
-
-/// A syscall the sandbox's seccomp policy denied.
-public struct DeniedSyscall: Hashable, Sendable {
-    public var name: String
-    public var arch: String
-    public var process: String
-}
-
-/// What a traced run produced.
-public struct TraceResult {
-    public var recording: Recording
-    public var exit: ExitInfo
-    public var denied: [DeniedSyscall: Int]
-    /// The --while exercise's own exit, when there was one.
-    public var exerciseExit: ExitInfo?
-    /// Set when --ready-url never answered in time.
-    public var readinessTimedOut = false
-    /// The denied syscall that made roprof stop the app early (see `TraceOptions.denyStormLimit`).
-    public var denyStorm: DeniedSyscall?
-}
-
-/// One process (thread group) of the traced tree.
-final class ProcessState {
-    let pid: pid_t
-    var ppid: pid_t?
-    var execs: [ExecRecord] = []
-    var exe: String
-    var root: String?           // nil: "/"
-    var uid: Int?
-    var gid: Int?
-    var exit: ExitInfo?
-    var compatNoted = false
-    init(pid: pid_t, ppid: pid_t?, exe: String) { self.pid = pid; self.ppid = ppid; self.exe = exe }
-}
-
 /// One thread being traced.
 final class Tracee {
     let tid: pid_t
@@ -77,42 +13,31 @@ final class Tracee {
     init(tid: pid_t, process: ProcessState) { self.tid = tid; self.process = process }
 }
 
-/// A decoded syscall entry waiting for its result.
+/// A call fetched at its entry, waiting for its result.
 struct PendingCall {
-    struct Item {
-        var path: TracedPath
-        var op: FileOperation
-        var flags: [String]
-        var existed: Bool?
-        var bytes: Int?
-    }
-    var name: String
+    var facts: CallFacts
     var arch: SeccompArch
-    var call: MutatingCall
-    var items: [Item] = []
-    var openFlags: UInt64?
     /// Set the return value to -errno at exit (deny / async-io denial).
     var forceErrno: Int32?
 }
 
-/// The ptrace engine: launches a command under seccomp-assisted ptrace and follows its whole tree.
-/// Everything runs on the calling thread, which must be the only thread issuing ptrace requests.
-public final class TraceSession: RunControl {
+/// The ptrace backend: launches a command under seccomp-assisted ptrace (or attaches to a running
+/// tree) and follows every process and thread. It only fetches each call's arguments (at entry) and
+/// result (at exit); `CallInterpreter` decides what the call did. Everything runs on the calling
+/// thread, which must be the only thread issuing ptrace requests.
+public final class PtraceBackend: RunControl {
     let options: TraceOptions
     let builder = RecordingBuilder()
     var tracees: [pid_t: Tracee] = [:]
-    var processes: [pid_t: ProcessState] = [:]
-    var allProcesses: [ProcessState] = []
+    let processes = ProcessTable()
+    lazy var interpreter = CallInterpreter(backend: .ptrace, builder: builder)
     var rootPid: pid_t = 0
     var rootExit: ExitInfo?
     var denied: [DeniedSyscall: Int] = [:]
-    var tables: [SeccompArch: [MutatingCall?]] = [:]
-    var dangerousTables: [SeccompArch: [Bool]] = [:]
-    var names: [SeccompArch: SyscallTable] = [:]
+    var tables: [SeccompArch: CallTable] = [:]
     var infoBuffer: SyscallInfo.Buffer = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     /// check: directory → whether it holds no symlink (see `directoryIsPlain`).
     var plainDirectories: [String: Bool] = [:]
-    var flagNameCache: [UInt64: [String]] = [:]
     /// The current polling window of `waitForStop` (0: never poll — one CPU, or ROPROF_NO_SPIN set).
     var spinBudgetNs: UInt64 = (sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 && ProcessInfo.processInfo.environment["ROPROF_NO_SPIN"] == nil) ? 50_000 : 0
     let nativeArch = SeccompArch.native
@@ -136,8 +61,8 @@ public final class TraceSession: RunControl {
     public func run() throws -> TraceResult {
         if let pid = options.attachPid { return try attach(pid) }
         let filter = try options.policy.compile()
-        for arch in [nativeArch] + nativeArch.compatArches { prepareTable(arch) }
-        builder.runID = Self.makeRunID(argv: options.launch.argv)
+        prepareTables()
+        builder.runID = RunLifecycle.makeRunID(argv: options.launch.argv)
         lifecycle.begin()
         defer { lifecycle.end() }
 
@@ -155,9 +80,9 @@ public final class TraceSession: RunControl {
             throw rc == EPERM || rc == EACCES ? TraceError.ptraceDenied(rc) : TraceError.system("PTRACE_SEIZE", rc)
         }
         let root = ProcessState(pid: pid, ppid: getpid(), exe: options.launch.executable)
-        root.uid = Int(getuid())
-        root.gid = Int(getgid())
-        register(root)
+        root.uid = Int(options.launch.runAs?.uid ?? getuid())
+        root.gid = Int(options.launch.runAs?.gid ?? getgid())
+        processes.register(root)
         let t = Tracee(tid: pid, process: root)
         t.started = true
         tracees[pid] = t
@@ -192,29 +117,8 @@ public final class TraceSession: RunControl {
         }
     }
 
-    func register(_ p: ProcessState) {
-        processes[p.pid] = p
-        allProcesses.append(p)
-    }
-
-    func prepareTable(_ arch: SeccompArch) {
-        let table = SyscallTable(arch: arch)
-        names[arch] = table
-        var arr = [MutatingCall?](repeating: nil, count: 1024)
-        for (name, call) in MutatingCall.catalog {
-            if arch == .x86 && name == "mmap" { continue }  // i386 old_mmap takes a struct; mmap2 is decoded
-            guard var nr = table.number(name) else { continue }
-            if arch == .x32 { nr &= ~0x4000_0000 }
-            if nr >= 0 && nr < arr.count { arr[nr] = call }
-        }
-        tables[arch] = arr
-        var d = [Bool](repeating: false, count: 1024)
-        for name in Recording.dangerousSyscalls {
-            guard var nr = table.number(name) else { continue }
-            if arch == .x32 { nr &= ~0x4000_0000 }
-            if nr >= 0 && nr < d.count { d[nr] = true }
-        }
-        dangerousTables[arch] = d
+    func prepareTables() {
+        for arch in [nativeArch] + nativeArch.compatArches { tables[arch] = CallTable(arch: arch) }
     }
 
     // MARK: - The event loop
@@ -281,16 +185,7 @@ public final class TraceSession: RunControl {
         if let t = tracees[tid] { return t }
         // A new child's first stop can arrive before its parent's fork/clone event: a placeholder.
         let tgid = ProcFS.tgid(of: tid) ?? tid
-        let proc: ProcessState
-        if let p = processes[tgid] { proc = p } else {
-            let ppid = ProcFS.statusField(pid: tgid, "PPid").flatMap { pid_t($0) }
-            let exe = ProcFS.readlinkBytes("/proc/\(tgid)/exe").map { String(decoding: $0, as: UTF8.self) }
-                ?? processes[ppid ?? 0]?.exe ?? "?"
-            proc = ProcessState(pid: tgid, ppid: ppid, exe: exe)
-            proc.root = processes[ppid ?? 0]?.root
-            proc.uid = ProcFS.statusField(pid: tgid, "Uid").flatMap { $0.split(separator: "\t").first.flatMap { Int($0) } }
-            register(proc)
-        }
+        let proc = processes[tgid] ?? processes.registerFromProc(tgid, withExec: false)
         let t = Tracee(tid: tid, process: proc)
         tracees[tid] = t
         return t
@@ -300,7 +195,7 @@ public final class TraceSession: RunControl {
 
     func handle(pid tid: pid_t, status: Int32) {
         let event = StopEvent.classify(status)
-        if Self.debugEvents { FileHandle.standardError.write("roprof-event \(tid) \(event) pending=\(tracees[tid]?.pending?.name ?? "-")\n".data(using: .utf8)!) }
+        if Self.debugEvents { FileHandle.standardError.write("roprof-event \(tid) \(event) pending=\(tracees[tid]?.pending?.facts.name ?? "-")\n".data(using: .utf8)!) }
         switch event {
         case .exited(let code):
             gone(tid, ExitInfo(code: Int(code)))
@@ -355,16 +250,10 @@ public final class TraceSession: RunControl {
             if tid == rootPid { rootExit = exit }
             return
         }
-        if let p = t.pending {
+        if var p = t.pending, p.forceErrno == nil {
             // Killed mid-syscall: no exit stop. The outcome is unknown; say so.
-            for item in p.items {
-                builder.record(item.path, item.op, syscall: p.name, flags: item.flags, process: t.process.exe,
-                               pid: t.process.pid, errno: nil, outcomeKnown: false, existedBefore: item.existed)
-            }
-            if !p.items.isEmpty {
-                builder.blindSpot(.unknownOutcome, "\(p.name) interrupted when the process died; outcome unknown",
-                                  process: t.process.exe)
-            }
+            p.facts.outcomeKnown = false
+            interpreter.interpret(p.facts, process: t.process)
         }
         if tid == t.process.pid { t.process.exit = exit }
         if tid == rootPid { rootExit = exit }
@@ -384,72 +273,28 @@ public final class TraceSession: RunControl {
         }
         let p = current.process
         let resolved = ProcFS.readlinkBytes("/proc/\(p.pid)/exe").map { String(decoding: $0, as: UTF8.self) } ?? p.exe
-        let argv = ProcFS.argv(pid: p.pid)
-        // The program as it was run (redis-server), not only the file the kernel resolved (redis-check-rdb).
-        let asRun = Self.pathAsRun(argv0: argv.first, resolved: resolved, cwd: "/proc/\(p.pid)/cwd")
-        p.exe = asRun
-        var record = ExecRecord(exe: asRun, argv: argv)
-        if asRun != resolved { record.resolved = resolved }
-        p.execs.append(record)
-        // The uid the program runs as (a wrapper such as setpriv or gosu may have dropped root).
-        if let uid = ProcFS.statusField(pid: p.pid, "Uid").flatMap({ $0.split(separator: "\t").dropFirst().first.flatMap { Int($0) } }) {
-            p.uid = uid
-        }
-        if let gid = ProcFS.statusField(pid: p.pid, "Gid").flatMap({ $0.split(separator: "\t").dropFirst().first.flatMap { Int($0) } }) {
-            p.gid = gid
-        }
+        processes.noteExec(p, resolved: resolved, argv: ProcFS.argv(pid: p.pid), cwdLink: "/proc/\(p.pid)/cwd",
+                           ids: ProcFS.effectiveIDs(pid: p.pid))
         resume(current)
-    }
-
-    /// argv[0] as a path when it names the executable the kernel ran (through symlinks), else `resolved`.
-    static func pathAsRun(argv0: String?, resolved: String, cwd: String) -> String {
-        guard let a0 = argv0, !a0.isEmpty, a0 != resolved else { return resolved }
-        let candidate: String
-        if a0.hasPrefix("/") { candidate = a0 }
-        else if a0.contains("/") {
-            guard let dir = ProcFS.readlinkBytes(cwd).map({ String(decoding: $0, as: UTF8.self) }) else { return resolved }
-            candidate = String(decoding: tidy(Array((dir + "/" + a0).utf8)), as: UTF8.self)
-        } else {
-            candidate = (resolved as NSString).deletingLastPathComponent + "/" + a0
-        }
-        guard let real = realpath(candidate, nil) else { return resolved }
-        defer { free(real) }
-        return String(cString: real) == resolved ? candidate : resolved
     }
 
     // MARK: - What the lifecycle asks of the ptrace backend
 
-    func signalApp(_ signal: Int32) { kill(rootPid, signal) }
-    func killApp() { for tid in tracees.keys { kill(tid, SIGKILL) } }
-    func detach() { beginDetach() }
-    var appEnded: Bool { rootExit != nil }
-    var progressCounts: (processes: Int, syscalls: Int, fileEvents: Int) {
-        (allProcesses.count, builder.syscallEvents, builder.mutationEvents)
+    public func signalApp(_ signal: Int32) { kill(rootPid, signal) }
+    public func killApp() { for tid in tracees.keys { kill(tid, SIGKILL) } }
+    public func detach() { beginDetach() }
+    public var appEnded: Bool { rootExit != nil }
+    public var progressCounts: (processes: Int, syscalls: Int, fileEvents: Int) {
+        (processes.count, builder.syscallEvents, builder.mutationEvents)
     }
 
     // MARK: - Result
-
-    /// UTC, second precision (ISO8601DateFormatter would load ICU: milliseconds of start-up).
-    static func iso8601(_ date: Date) -> String {
-        var t = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        var buf = [CChar](repeating: 0, count: 32)
-        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    static func makeRunID(argv: [String]) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in "\(Date().timeIntervalSince1970)|\(getpid())|\(argv)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return "run-" + String(h, radix: 16).prefix(10)
-    }
 
     func finish() -> TraceResult {
         builder.observeEnd()
         var result = lifecycle.result(builder: builder, command: options.displayCommand ?? options.launch.argv,
                                       exit: rootExit ?? ExitInfo(code: nil, signal: nil), attachedPid: nil,
-                                      processes: allProcesses, backend: "ptrace", denied: denied)
+                                      processes: processes.all, backend: "ptrace", denied: denied)
         result.denyStorm = denyStorm
         return result
     }

@@ -49,14 +49,14 @@ final class EBPFProbe {
             opts.object_name = name
             return bpf_object__open_mem(img.baseAddress, img.count, &opts)
         }
-        EBPFSession.phase("probe-opened")
+        EBPFBackend.phase("probe-opened")
         guard let obj = opened else {
             let e = errno
             img.deallocate()
             throw EBPFUnavailable(reason: "libbpf could not open the probe (\(String(cString: strerror(e))))")
         }
         let rc = bpf_object__load(obj)
-        EBPFSession.phase("probe-verified")
+        EBPFBackend.phase("probe-verified")
         if rc != 0 {
             let e = -rc
             bpf_object__close(obj)

@@ -81,6 +81,15 @@ final class RecordingBuilder {
         if let b = bytes { m.bytes = max(m.bytes ?? 0, b) }
     }
 
+    private var flagNameCache: [UInt64: [String]] = [:]
+    /// The names of open flags, made once per distinct flags value.
+    func openFlagNames(_ flags: UInt64) -> [String] {
+        if let n = flagNameCache[flags] { return n }
+        let n = LinuxFlag.openFlagNames(flags)
+        if flagNameCache.count < 256 { flagNameCache[flags] = n }
+        return n
+    }
+
     func dangerousCall(_ name: String, process: String) { dangerous[name, default: []].insert(process) }
     func capabilityHint(_ cap: String, process: String) { hints[cap, default: []].insert(process) }
 

@@ -5,36 +5,24 @@ import Glibc
 import Seccomp
 import TraceModel
 
-/// What a recording watches when nothing is launched: a container's processes (its mount namespace,
-/// found from one of its pids) or a cgroup (v2) and every cgroup below it.
-public enum WatchTarget: Sendable, Equatable {
-    case mountNamespace(pid: Int32, label: String)
-    case cgroup(path: String)
-    /// Runs `argv` (e.g. `podman start NAME`) and records, from the first program run in another
-    /// mount namespace than roprof's on, what that command's descendants run: a container from its
-    /// very start, without the engine's own work.
-    case start(argv: [String], label: String)
-}
-
 /// The eBPF backend: the probe follows the tree in the kernel, counts every syscall and reports each
 /// file mutation with its resolved paths; nothing is stopped. It produces the same events for the
 /// same `RecordingBuilder` as the ptrace backend, and shares the run lifecycle with it.
-public final class EBPFSession: RunControl {
+public final class EBPFBackend: RunControl {
     let options: TraceOptions
     let watch: WatchTarget?
     let builder = RecordingBuilder()
     let lifecycle: RunLifecycle
     let probe: EBPFProbe
-    var processes: [pid_t: ProcessState] = [:]
-    var allProcesses: [ProcessState] = []
+    let processes = ProcessTable()
+    lazy var interpreter = CallInterpreter(backend: .ebpf, builder: builder)
     var rootPid: pid_t = 0
     var rootExit: ExitInfo?
     /// Processes seen and not yet ended.
     var live = Set<pid_t>()
-    var tables: [SeccompArch: [MutatingCall?]] = [:]
-    var names: [SeccompArch: SyscallTable] = [:]
+    /// Per architecture index of the probe (0 native, 1 compat): the call table.
+    var tables: [CallTable] = []
     let arches: [SeccompArch]
-    var flagNameCache: [UInt64: [String]] = [:]
     /// When the view of the watched processes' files is not ours (a container): where it is.
     var viewRoot: String?
     var detached = false
@@ -81,25 +69,20 @@ public final class EBPFSession: RunControl {
     // MARK: - The call table the probe filters with (from the same catalog the ptrace backend decodes)
 
     func fillDescriptors() {
-        for (ai, arch) in arches.enumerated() {
-            let table = SyscallTable(arch: arch)
-            names[arch] = table
-            var arr = [MutatingCall?](repeating: nil, count: Int(ROPROF_NCALLS))
+        tables = arches.map { CallTable(arch: $0) }
+        for (ai, table) in tables.enumerated() {
             var descs: [Int: roprof_desc] = [:]
             for (name, call) in MutatingCall.catalog {
-                if arch == .x86 && name == "mmap" { continue }  // i386 old_mmap takes a struct; mmap2 is decoded
-                guard let nr = table.number(name), nr >= 0, nr < Int(ROPROF_NCALLS), let d = Self.descriptor(name, call) else { continue }
-                arr[nr] = call
+                guard let nr = table.number(name), table.call(nr) != nil, nr < Int(ROPROF_NCALLS), let d = Self.descriptor(name, call) else { continue }
                 descs[nr] = d
             }
             for name in Recording.dangerousSyscalls {
-                guard let nr = table.number(name), nr >= 0, nr < Int(ROPROF_NCALLS) else { continue }
+                guard let nr = table.number(name), nr < Int(ROPROF_NCALLS) else { continue }
                 var d = descs[nr] ?? Self.emptyDescriptor()
                 d.flags |= UInt8(ROPROF_D_DANGER.rawValue)
                 descs[nr] = d
             }
             for (nr, d) in descs { probe.setDescriptor(index: ai * Int(ROPROF_NCALLS) + nr, d) }
-            tables[arch] = arr
         }
     }
 
@@ -164,7 +147,7 @@ public final class EBPFSession: RunControl {
     // MARK: - Running
 
     public func run() throws -> TraceResult {
-        builder.runID = TraceSession.makeRunID(argv: options.launch.argv)
+        builder.runID = RunLifecycle.makeRunID(argv: options.launch.argv)
         lifecycle.begin()
         // A child's end must wake the ring buffer's wait at once (SIGCHLD is ignored by default).
         roprof_install_flag_handler(SIGCHLD, 0)
@@ -178,7 +161,7 @@ public final class EBPFSession: RunControl {
             try seedTree(of: pid)
             builder.blindSpot(.attached, "recorded from pid \(pid) on (\(processes.count) process\(processes.count == 1 ? "" : "es")) with eBPF: what they did before is unseen; nothing was stopped",
                               process: processes[pid]?.exe ?? "?")
-            noteOpenWritableFiles(allProcesses, builder: builder, when: "roprof started recording")
+            noteOpenWritableFiles(processes.all, builder: builder, when: "roprof started recording")
             lifecycle.appStarted()
         } else if let watch {
             try startWatching(watch)
@@ -209,7 +192,7 @@ public final class EBPFSession: RunControl {
         }
         if options.attachPid == nil && watch == nil, rootExit?.code == 126 || rootExit?.code == 127,
            processes[rootPid]?.execs.isEmpty ?? true, let f = Launcher.readFailure(errorPipe) {
-            throw TraceSession.spawnError(f, options.launch)
+            throw PtraceBackend.spawnError(f, options.launch)
         }
         return finish()
     }
@@ -269,20 +252,19 @@ public final class EBPFSession: RunControl {
 
     // MARK: - What the lifecycle asks of this backend
 
-    func signalApp(_ signal: Int32) { if rootPid > 0 { kill(rootPid, signal) } }
-    func killApp() { for pid in live { kill(pid, SIGKILL) }; if rootPid > 0 { kill(rootPid, SIGKILL) } }
-    func detach() { detached = true }
-    var appEnded: Bool { rootExit != nil }
-    var progressCounts: (processes: Int, syscalls: Int, fileEvents: Int) {
+    public func signalApp(_ signal: Int32) { if rootPid > 0 { kill(rootPid, signal) } }
+    public func killApp() { for pid in live { kill(pid, SIGKILL) }; if rootPid > 0 { kill(rootPid, SIGKILL) } }
+    public func detach() { detached = true }
+    public var appEnded: Bool { rootExit != nil }
+    public var progressCounts: (processes: Int, syscalls: Int, fileEvents: Int) {
         // The sum of the per-CPU counters, read in one batch (only for the status line, every 250 ms).
-        (allProcesses.count, Int(probe.perCPUArray(probe.counts, count: Int(ROPROF_NARCH) * Int(ROPROF_NCALLS)).reduce(0, &+)), fileEvents)
+        (processes.count, Int(probe.perCPUArray(probe.counts, count: Int(ROPROF_NARCH) * Int(ROPROF_NCALLS)).reduce(0, &+)), fileEvents)
     }
 
     // MARK: - Processes
 
     func register(_ p: ProcessState) {
-        if processes[p.pid] == nil { allProcesses.append(p) }
-        processes[p.pid] = p
+        processes.register(p)
         live.insert(p.pid)
     }
 
@@ -290,16 +272,8 @@ public final class EBPFSession: RunControl {
     @discardableResult
     func registerRunning(_ pid: pid_t) -> ProcessState {
         if let p = processes[pid] { return p }
-        let ppid = ProcFS.statusField(pid: pid, "PPid").flatMap { pid_t($0) }
-        var exe = ProcFS.readlinkBytes("/proc/\(pid)/exe").map { String(decoding: $0, as: UTF8.self) } ?? "?"
-        let root = ProcFS.readlinkBytes("/proc/\(pid)/root").map { String(decoding: $0, as: UTF8.self) }
-        if let r = root, r != "/", viewRoot == nil, exe.hasPrefix(r + "/") { exe = String(exe.dropFirst(r.count)) }
-        let p = ProcessState(pid: pid, ppid: ppid, exe: exe)
-        p.execs = [ExecRecord(exe: exe, argv: ProcFS.argv(pid: pid))]
-        p.uid = ProcFS.statusField(pid: pid, "Uid").flatMap { $0.split(separator: "\t").dropFirst().first.flatMap { Int($0) } }
-        p.gid = ProcFS.statusField(pid: pid, "Gid").flatMap { $0.split(separator: "\t").dropFirst().first.flatMap { Int($0) } }
-        if viewRoot == nil { p.root = root == "/" ? nil : root }
-        register(p)
+        let p = processes.registerFromProc(pid, viewRoot: viewRoot)
+        live.insert(pid)
         return p
     }
 
@@ -308,7 +282,7 @@ public final class EBPFSession: RunControl {
             throw TraceError.noSuchProcess(pid)
         }
         rootPid = pid
-        for p in TraceSession.tree(of: pid) {
+        for p in ProcFS.tree(of: pid) {
             probe.track(UInt32(p))
             registerRunning(p)
         }
@@ -368,11 +342,11 @@ public final class EBPFSession: RunControl {
                 probe.track(UInt32(p))
                 registerRunning(p)
             }
-            if let first = allProcesses.first { rootPid = first.pid }
+            if let first = processes.all.first { rootPid = first.pid }
             builder.blindSpot(.attached, "recorded the cgroup \(path) while it ran, with eBPF: what its processes did before is unseen; nothing was stopped",
-                              process: allProcesses.first?.exe ?? path)
+                              process: processes.all.first?.exe ?? path)
         }
-        noteOpenWritableFiles(allProcesses, builder: builder, when: "roprof started recording")
+        noteOpenWritableFiles(processes.all, builder: builder, when: "roprof started recording")
     }
 
     static func pids(inMountNamespace ino: UInt64) -> [pid_t] {
@@ -400,12 +374,7 @@ public final class EBPFSession: RunControl {
             let e = raw.loadUnaligned(as: roprof_ev_fork.self)
             let pid = pid_t(bitPattern: e.h.tgid), ppid = pid_t(bitPattern: e.ppid)
             guard processes[pid] == nil || processes[pid]!.exit != nil else { return }
-            let parent = processes[ppid]
-            let p = ProcessState(pid: pid, ppid: ppid, exe: parent?.exe ?? "?")
-            p.root = parent?.root
-            p.uid = parent?.uid
-            p.gid = parent?.gid
-            register(p)
+            register(.child(pid, of: processes[ppid], ppid: ppid))
         case Int(ROPROF_EV_SEEN.rawValue):
             registerRunning(pid_t(bitPattern: h.tgid))
         case Int(ROPROF_EV_EXEC.rawValue):
@@ -443,20 +412,12 @@ public final class EBPFSession: RunControl {
             .split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         let args = argv.last == "" ? Array(argv.dropLast()) : argv
         let resolvedString = String(decoding: resolved, as: UTF8.self)
-        var asRun = resolvedString
-        if p.root == nil && viewRoot == nil {
-            asRun = TraceSession.pathAsRun(argv0: args.first, resolved: resolvedString, cwd: "/proc/\(pid)/cwd")
-        }
-        if pid == rootPid && p.execs.isEmpty && options.attachPid == nil && watch == nil && options.policy.mode != .writes, let nr = names[arches[0]]?.number("execve") {
+        if pid == rootPid && p.execs.isEmpty && options.attachPid == nil && watch == nil && options.policy.mode != .writes, let nr = tables[0].number("execve") {
             // The launched command's own execve ran before its recording began (see run()).
             builder.addSyscalls(arch: arches[0], nr: nr, count: 1)
         }
-        p.exe = asRun
-        var record = ExecRecord(exe: asRun, argv: args)
-        if asRun != resolvedString { record.resolved = resolvedString }
-        p.execs.append(record)
-        p.uid = Int(e.uid)
-        p.gid = Int(e.gid)
+        processes.noteExec(p, resolved: resolvedString, argv: args, cwdLink: p.root == nil && viewRoot == nil ? "/proc/\(pid)/cwd" : nil,
+                           ids: (Int(e.uid), Int(e.gid)))
     }
 
     /// "leaf\0parent\0…\0" (the probe's walk, leaf first) as an absolute path.
@@ -508,17 +469,15 @@ public final class EBPFSession: RunControl {
         if flags & UInt16(ROPROF_RAW_TOO_LONG.rawValue) != 0 {
             return TracedPath(bytes: raw, root: root, unresolved: "path longer than PATH_MAX (the kernel rejects it with ENAMETOOLONG)")
         }
-        if raw.first == UInt8(ascii: "/") { return TracedPath(bytes: TraceSession.tidy(raw), root: root) }
+        if raw.first == UInt8(ascii: "/") { return TracedPath(bytes: PathText.tidy(raw), root: root) }
         if raw.isEmpty && !allowEmpty {
             return TracedPath(bytes: [], root: root, unresolved: "empty path (the kernel rejects it with ENOENT)")
         }
-        guard var base = s.base[i] else {
+        guard let base = s.base[i] else {
             return TracedPath(bytes: raw, root: root, unresolved: "the directory it is relative to could not be resolved (a closed dirfd?)")
         }
         if let why = Self.walkProblem(s.baseFlags[i]) { return TracedPath(bytes: raw, root: root, unresolved: "its directory \(why)") }
-        if raw.isEmpty { return TracedPath(bytes: base, root: root) }
-        if base.last != UInt8(ascii: "/") { base.append(UInt8(ascii: "/")) }
-        return TracedPath(bytes: TraceSession.tidy(base + raw), root: root)
+        return TracedPath(bytes: PathText.join(base, raw), root: root)
     }
 
     static func walkProblem(_ flags: UInt16) -> String? {
@@ -538,157 +497,93 @@ public final class EBPFSession: RunControl {
         return TracedPath(bytes: base, root: root)
     }
 
+    /// A call record: its facts as the probe fetched them, for the interpreter.
     func onCall(_ e: roprof_ev_call, _ data: UnsafeRawBufferPointer) {
         let pid = pid_t(bitPattern: e.h.tgid)
         let proc = processes[pid] ?? registerRunning(pid)
-        guard Int(e.arch) < arches.count else { return }
-        let arch = arches[Int(e.arch)]
+        guard Int(e.arch) < tables.count else { return }
+        let table = tables[Int(e.arch)]
         let nr = Int(e.nr)
-        let name = names[arch]?.name(nr) ?? "syscall_\(nr)"
-        if arch != arches[0] && compatNoted.insert(pid).inserted {
-            builder.blindSpot(.compat32, "\(arch.rawValue) syscalls (int 0x80 / compat) seen; decoded with the \(arch.rawValue) table",
+        let name = table.name(nr)
+        if Int(e.arch) != 0 && compatNoted.insert(pid).inserted {
+            builder.blindSpot(.compat32, "\(table.arch.rawValue) syscalls (int 0x80 / compat) seen; decoded with the \(table.arch.rawValue) table",
                               process: proc.exe)
         }
         if e.aux == 0xffff_ffff && e.h.size == UInt32(MemoryLayout<roprof_ev_call>.size) && e.ret == 0 && e.args.0 == 0 && e.len.0 == 0 {
             builder.dangerousCall(name, process: proc.exe)  // a sighting at entry, not a result
             return
         }
-        guard nr < Int(ROPROF_NCALLS), let call = tables[arch]?[nr] else { return }
+        guard nr < Int(ROPROF_NCALLS), let call = table.call(nr) else { return }
         fileEvents += 1
-        let args = [e.args.0, e.args.1, e.args.2, e.args.3, e.args.4, e.args.5]
-        let rval = e.ret
-        if rval <= -512 && rval >= -516 { return }  // ERESTART*: the call runs again
-        let err: Int32? = (rval < 0 && rval >= -4095) ? Int32(-rval) : nil
-        let s = slots(e, data)
-        let root = proc.root
-        var items: [PendingCall.Item] = []
-        switch call {
-        case .open, .openat2, .openByHandle:
-            var flags: UInt64
-            switch call {
-            case .open(_, _, let flagsIndex): flags = flagsIndex.map { args[$0] & 0xffff_ffff } ?? (LinuxFlag.oCreat | LinuxFlag.oWronly | LinuxFlag.oTrunc)
-            case .openat2: flags = UInt64(e.aux)
-            default: flags = args[2] & 0xffff_ffff
-            }
-            var path: TracedPath
-            var existed: Bool? = nil
-            if err == nil, let opened = fdPath(s, root: root) {
-                path = opened  // the kernel's own name for what was opened (symlinks followed)
-                if flags & LinuxFlag.oCreat != 0 { existed = e.fd_mode & (1 << 20) == 0 }  // FMODE_CREATED
-            } else if case .openByHandle = call {
-                return
-            } else {
-                path = argumentPath(s, 0, root: root)
-                if flags & LinuxFlag.oCreat != 0 && flags & LinuxFlag.oExcl != 0 && err == EEXIST { existed = true }
-            }
-            let op = TraceSession.openOperation(flags, existed: existed, errno: err)
-            items = [.init(path: path, op: op, flags: openFlagNames(flags), existed: existed)]
-        case .pathOp(let op, _, _, let atFlags):
-            let empty = atFlags.map { args[$0] & LinuxFlag.atEmptyPath != 0 } ?? false
-            items = [.init(path: argumentPath(s, 0, root: root, allowEmpty: empty), op: op, flags: [])]
-        case .unlinkat:
-            items = [.init(path: argumentPath(s, 0, root: root), op: args[2] & LinuxFlag.atRemovedir != 0 ? .rmdir : .unlink, flags: [])]
-        case .rename(_, _, _, _, let flagsIndex):
-            let flags = flagsIndex.map { args[$0] } ?? 0
-            var fnames: [String] = []
-            if flags & LinuxFlag.renameNoreplace != 0 { fnames.append("RENAME_NOREPLACE") }
-            if flags & LinuxFlag.renameExchange != 0 { fnames.append("RENAME_EXCHANGE") }
-            if flags & LinuxFlag.renameWhiteout != 0 { fnames.append("RENAME_WHITEOUT") }
-            let old = argumentPath(s, 0, root: root), new = argumentPath(s, 1, root: root)
-            if flags & LinuxFlag.renameExchange != 0 {
-                items = [.init(path: old, op: .exchange, flags: fnames), .init(path: new, op: .exchange, flags: fnames)]
-            } else {
-                items = [.init(path: old, op: flags & LinuxFlag.renameWhiteout != 0 ? .whiteout : .renameFrom, flags: fnames),
-                         .init(path: new, op: .renameTo, flags: fnames)]
-            }
-        case .link(_, _, _, _, let flagsIndex):
-            let flags = flagsIndex.map { args[$0] } ?? 0
-            let oldRaw = s.raw[0] ?? []
-            let new = argumentPath(s, 1, root: root)
-            // Naming an open file: linkat(fd, "", …, AT_EMPTY_PATH) or linkat(…, "/proc/self/fd/N", …): an O_TMPFILE.
-            let namesFd = (oldRaw.isEmpty && flags & LinuxFlag.atEmptyPath != 0) || oldRaw.starts(with: Array("/proc/self/fd/".utf8))
-            items = [namesFd ? .init(path: new, op: .create, flags: ["O_TMPFILE"]) : .init(path: new, op: .link, flags: [])]
-        case .fdOp(let op, _):
-            guard let path = fdPath(s, root: root) else { return }
-            items = [.init(path: path, op: op, flags: [])]
-        case .copyInto:
-            guard let path = fdPath(s, root: root) else { return }
-            items = [.init(path: path, op: .clone, flags: [])]
-        case .utimensat:
-            if args[1] == 0 {
-                guard let path = fdPath(s, root: root) else { return }
-                items = [.init(path: path, op: .utimes, flags: [])]
-            } else {
-                let empty = args[3] & LinuxFlag.atEmptyPath != 0
-                items = [.init(path: argumentPath(s, 0, root: root, allowEmpty: empty), op: .utimes, flags: [])]
-            }
-        case .bind:
-            guard let addr = s.raw[0], addr.count > 2 else { return }
-            let family = UInt16(addr[0]) | UInt16(addr[1]) << 8
-            if family == 2 || family == 10, addr.count >= 4 {
-                let port = Int(addr[2]) << 8 | Int(addr[3])
-                if port > 0 && port < 1024 && err == nil { builder.capabilityHint("NET_BIND_SERVICE", process: proc.exe) }
-                return
-            }
-            guard family == 1, addr[2] != 0 else { return }  // AF_UNIX with a filesystem name
-            var path = Array(addr[2...])
-            if let nul = path.firstIndex(of: 0) { path = Array(path[..<nul]) }
-            var sl = s
-            sl.raw[0] = path
-            sl.rawFlags[0] = 0
-            items = [.init(path: argumentPath(sl, 0, root: root), op: .bind, flags: ["AF_UNIX"])]
-        case .mqOpen, .mqUnlink:
-            guard let raw = s.raw[0] else { return }
-            let qname = raw.first == UInt8(ascii: "/") ? Array(raw.dropFirst()) : raw
-            items = [.init(path: TracedPath(bytes: Array("/dev/mqueue/".utf8) + qname, root: root), op: .mqueue,
-                           flags: call.isUnlink ? ["mq_unlink"] : ["O_CREAT"])]
-        case .mmap:
-            guard let path = fdPath(s, root: root) else { return }
-            if err == nil {
-                builder.blindSpot(.sharedWritableMmap, "\(path.string): written through a shared mapping; marked modified at mmap time", process: proc.exe)
-            }
-            items = [.init(path: path, op: .mmapWrite, flags: ["MAP_SHARED", "PROT_WRITE"])]
-        case .denyAsync(let kind):
-            if err == nil {
-                builder.blindSpot(kind, "\(name) used: the eBPF backend does not see the file I/O submitted through it (record with --backend ptrace, which makes the app fall back to plain syscalls)",
-                                  process: proc.exe)
-            }
-            return
-        case .appSeccomp:
-            let installs = name == "seccomp" ? args[0] == 1 : (args[0] == 22 && args[1] == 2)
-            if installs && err == nil {
-                builder.blindSpot(.appSeccomp, "the app installed its own seccomp filter: calls it answers with ERRNO, TRAP or KILL never reach the syscall tracepoint and are not seen",
-                                  process: proc.exe)
-            }
-            return
-        case .namespace(let pathArg):
-            let target = pathArg != nil ? argumentPath(s, 0, root: root) : nil
-            builder.blindSpot(.namespaceChange, "\(name)\(target.map { " " + $0.string } ?? ""): the meaning of paths may change for this process; paths are recorded as it sees them",
-                              process: proc.exe)
-            if name == "chroot" && err == nil, let t = target, t.unresolved == nil {
-                // The new root, from the path the kernel resolved against the old root (the process
-                // may be gone before /proc could be asked).
-                let r = (proc.root ?? "") + t.string
-                proc.root = (r == "/" || r.isEmpty) ? nil : r
-            }
-            if let t = target { items = [.init(path: t, op: name == "chroot" ? .chroot : .mount, flags: [])] }
-        case .ioctlClone, .clone, .clone3, .ptrace:
-            return
-        }
-        for item in items {
-            builder.record(item.path, item.op, syscall: name, flags: item.flags, process: proc.exe, pid: proc.pid,
-                           errno: err, existedBefore: item.existed)
-            if let why = item.path.unresolved {
-                builder.blindSpot(.unresolvedPath, "\(name) on '\(item.path.string)': \(why)", process: proc.exe)
-            }
-        }
+        if e.ret <= -512 && e.ret >= -516 { return }  // ERESTART*: the call runs again
+        guard let facts = fetch(e, data, call: call, name: name, root: proc.root) else { return }
+        interpreter.interpret(facts, process: proc)
     }
 
-    func openFlagNames(_ flags: UInt64) -> [String] {
-        if let n = flagNameCache[flags] { return n }
-        let n = LinuxFlag.openFlagNames(flags)
-        if flagNameCache.count < 256 { flagNameCache[flags] = n }
-        return n
+    /// The facts of a call record: the probe resolved its paths and fds in the kernel; here they are
+    /// turned into the values the interpreter reads.
+    func fetch(_ e: roprof_ev_call, _ data: UnsafeRawBufferPointer, call: MutatingCall, name: String, root: String?) -> CallFacts? {
+        var f = CallFacts(name: name, call: call, args: [e.args.0, e.args.1, e.args.2, e.args.3, e.args.4, e.args.5])
+        f.errno = (e.ret < 0 && e.ret >= -4095) ? Int32(-e.ret) : nil
+        let s = slots(e, data)
+        func path(_ i: Int, allowEmpty: Bool = false) -> TracedPath { argumentPath(s, i, root: root, allowEmpty: allowEmpty) }
+        switch call {
+        case .open(_, _, let flagsIndex):
+            f.openFlags = flagsIndex.map { f.arg($0) & 0xffff_ffff } ?? (LinuxFlag.oCreat | LinuxFlag.oWronly | LinuxFlag.oTrunc)
+        case .openat2:
+            f.openFlags = UInt64(e.aux)
+        case .openByHandle:
+            f.openFlags = f.arg(2) & 0xffff_ffff
+        default: break
+        }
+        switch call {
+        case .open, .openat2, .openByHandle:
+            if f.errno == nil, let opened = fdPath(s, root: root) {
+                f.opened = opened  // the kernel's own name for what was opened (symlinks followed)
+                if f.openFlags & LinuxFlag.oCreat != 0 { f.existed = e.fd_mode & (1 << 20) == 0 }  // FMODE_CREATED
+            }
+            if case .openByHandle = call {} else { f.paths = [path(0)] }
+        case .pathOp(_, _, _, let atFlags):
+            f.paths = [path(0, allowEmpty: atFlags.map { f.arg($0) & LinuxFlag.atEmptyPath != 0 } ?? false)]
+        case .unlinkat:
+            f.paths = [path(0)]
+        case .rename:
+            f.paths = [path(0), path(1)]
+        case .link(_, _, _, _, let flagsIndex):
+            let oldRaw = s.raw[0] ?? []
+            f.paths = [path(1)]
+            // Naming an open file: linkat(fd, "", …, AT_EMPTY_PATH) or linkat(…, "/proc/self/fd/N", …).
+            f.namesUnnamedFile = (oldRaw.isEmpty && (flagsIndex.map { f.arg($0) } ?? 0) & LinuxFlag.atEmptyPath != 0)
+                || oldRaw.starts(with: Array("/proc/self/fd/".utf8))
+        case .fdOp, .copyInto, .mmap:
+            guard let file = fdPath(s, root: root) else { return nil }
+            f.fdFile = file
+        case .utimensat:
+            if f.arg(1) == 0 {
+                guard let file = fdPath(s, root: root) else { return nil }
+                f.fdFile = file
+            } else {
+                f.paths = [path(0, allowEmpty: f.arg(3) & LinuxFlag.atEmptyPath != 0)]
+            }
+        case .bind:
+            guard let addr = s.raw[0] else { return nil }
+            f.sockaddr = addr
+            if let unixPath = CallInterpreter.socketAddress(addr).unixPath {
+                var sl = s
+                sl.raw[0] = unixPath
+                sl.rawFlags[0] = 0
+                f.paths = [argumentPath(sl, 0, root: root)]
+            }
+        case .mqOpen, .mqUnlink:
+            f.rawName = s.raw[0]
+        case .namespace(let pathArg):
+            if pathArg != nil { f.paths = [path(0)] }
+        case .denyAsync, .appSeccomp:
+            break
+        case .ioctlClone, .clone, .clone3, .ptrace:
+            return nil  // not followed by the probe (see `descriptor`)
+        }
+        return f
     }
 
     // MARK: - Result
@@ -708,12 +603,12 @@ public final class EBPFSession: RunControl {
         let dropped = probe.stat(Int32(ROPROF_STAT_DROPPED.rawValue))
         if dropped > 0 {
             builder.blindSpot(.droppedEvents, "\(dropped) record\(dropped == 1 ? "" : "s") did not fit in the eBPF ring buffer (16 MiB) and were lost: the files they named are missing from this recording (record again with --backend ptrace, or with less load)",
-                              process: allProcesses.first?.exe ?? "?")
+                              process: processes.all.first?.exe ?? "?")
         }
         let full = probe.stat(Int32(ROPROF_STAT_INFLIGHT_FULL.rawValue)) + probe.stat(Int32(ROPROF_STAT_TRACKED_FULL.rawValue))
         if full > 0 {
             builder.blindSpot(.droppedEvents, "\(full) call\(full == 1 ? "" : "s") or process\(full == 1 ? "" : "es") could not be followed: the probe's tables were full",
-                              process: allProcesses.first?.exe ?? "?")
+                              process: processes.all.first?.exe ?? "?")
         }
         builder.viewRoot = viewRoot
         Self.phase("counters-read")
@@ -721,13 +616,13 @@ public final class EBPFSession: RunControl {
         Self.phase("end-observed")
         let observing = options.attachPid != nil || watch != nil
         var command = options.displayCommand ?? options.launch.argv
-        if command.isEmpty, let first = allProcesses.first?.execs.last?.argv { command = first }
+        if command.isEmpty, let first = processes.all.first?.execs.last?.argv { command = first }
         for (kind, detail) in Self.unseen {
             builder.blindSpot(kind, detail, process: "roprof")
         }
         let result = lifecycle.result(builder: builder, command: command,
                                       exit: observing ? ExitInfo(code: 0) : (rootExit ?? ExitInfo(code: nil, signal: nil)),
-                                      attachedPid: options.attachPid.map(Int.init), processes: allProcesses, backend: "ebpf", denied: [:])
+                                      attachedPid: options.attachPid.map(Int.init), processes: processes.all, backend: "ebpf", denied: [:])
         Self.phase("recording-built")
         return result
     }

@@ -1,7 +1,7 @@
 import Glibc
 import TraceModel
 
-extension TraceSession {
+extension PtraceBackend {
     /// Resolves a path argument at syscall entry against the thread's cwd or a dirfd, as the tracee
     /// sees it. `..` is never folded textually; an unreadable pointer or base is "unresolved", never dropped.
     func resolve(_ t: Tracee, dirfd: Int32?, pathPtr: UInt64, allowEmpty: Bool = false) -> TracedPath {
@@ -13,7 +13,7 @@ extension TraceSession {
         if truncated {
             return TracedPath(bytes: raw, root: root, unresolved: "path longer than PATH_MAX (the kernel rejects it with ENAMETOOLONG)")
         }
-        if raw.first == UInt8(ascii: "/") { return TracedPath(bytes: Self.tidy(raw), root: root) }
+        if raw.first == UInt8(ascii: "/") { return TracedPath(bytes: PathText.tidy(raw), root: root) }
         if raw.isEmpty && !allowEmpty {
             return TracedPath(bytes: [], root: root, unresolved: "empty path (the kernel rejects it with ENOENT)")
         }
@@ -24,45 +24,8 @@ extension TraceSession {
             let what = fd == LinuxFlag.atFdcwd ? "the working directory" : "dirfd \(fd)"
             return TracedPath(bytes: raw, root: root, unresolved: "\(what) could not be read (\(ErrnoName.name(e)))")
         }
-        base = stripRoot(base, root)
-        if raw.isEmpty { return TracedPath(bytes: base, root: root) }
-        if base.last != UInt8(ascii: "/") { base.append(UInt8(ascii: "/")) }
-        return TracedPath(bytes: Self.tidy(base + raw), root: root)
-    }
-
-    /// Removes `//`, `/./` and a trailing `/.`; keeps `..` (folding it needs the filesystem).
-    static func tidy(_ p: [UInt8]) -> [UInt8] {
-        if isTidy(p) { return p }
-        var parts: [ArraySlice<UInt8>] = []
-        for comp in p.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) where comp != [UInt8(ascii: ".")] {
-            parts.append(comp)
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(p.count)
-        for c in parts { out.append(UInt8(ascii: "/")); out.append(contentsOf: c) }
-        return out.isEmpty ? [UInt8(ascii: "/")] : out
-    }
-
-    /// Already in the form `tidy` produces: absolute, no `//`, no `.` component, no trailing `/`.
-    static func isTidy(_ p: [UInt8]) -> Bool {
-        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
-        guard p.first == slash else { return false }
-        if p.count == 1 { return true }
-        if p.last == slash { return false }
-        var prev = slash, prev2: UInt8 = 0
-        for b in p.dropFirst() {
-            if b == slash && (prev == slash || (prev == dot && prev2 == slash)) { return false }
-            prev2 = prev; prev = b
-        }
-        return !(prev == dot && prev2 == slash)
-    }
-
-    func stripRoot(_ p: [UInt8], _ root: String?) -> [UInt8] {
-        guard let root, root != "/" else { return p }
-        let r = Array(root.utf8)
-        if p == r { return [UInt8(ascii: "/")] }
-        if p.count > r.count && p.starts(with: r) && p[r.count] == UInt8(ascii: "/") { return Array(p[r.count...]) }
-        return p
+        base = PathText.stripRoot(base, root)
+        return TracedPath(bytes: PathText.join(base, raw), root: root)
     }
 
     static let deletedSuffix = Array(" (deleted)".utf8)
@@ -82,7 +45,7 @@ extension TraceSession {
             var st = stat()
             guard stat("/proc/\(t.process.pid)/fd/\(fd)", &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
         }
-        raw = stripRoot(raw, t.process.root)
+        raw = PathText.stripRoot(raw, t.process.root)
         return TracedPath(bytes: raw, root: t.process.root)
     }
 
@@ -111,18 +74,12 @@ extension TraceSession {
         return Int(st.st_size)
     }
 
-    /// The filesystem path of an AF_UNIX bind; nil for abstract and autobind addresses.
-    func unixSocketPath(_ t: Tracee, addr: UInt64, len: Int) -> TracedPath? {
-        guard len > 2, let bytes = TraceeMemory.read(pid: t.tid, at: addr, count: min(len, 110)) else { return nil }
-        let family = UInt16(bytes[0]) | UInt16(bytes[1]) << 8
-        guard family == 1 /* AF_UNIX */, bytes.count > 2, bytes[2] != 0 else { return nil }
-        var path = Array(bytes[2...])
-        if let nul = path.firstIndex(of: 0) { path = Array(path[..<nul]) }
-        if path.first == UInt8(ascii: "/") { return TracedPath(bytes: Self.tidy(path), root: t.process.root) }
-        guard var base = ProcFS.readlinkBytes("/proc/\(t.process.pid)/task/\(t.tid)/cwd") else {
+    /// A path given by value (an AF_UNIX socket name) resolved against the thread's working directory.
+    func resolveRelative(_ t: Tracee, _ path: [UInt8]) -> TracedPath {
+        if path.first == UInt8(ascii: "/") { return TracedPath(bytes: PathText.tidy(path), root: t.process.root) }
+        guard let base = ProcFS.readlinkBytes("/proc/\(t.process.pid)/task/\(t.tid)/cwd") else {
             return TracedPath(bytes: path, root: t.process.root, unresolved: "the working directory could not be read")
         }
-        base = stripRoot(base, t.process.root)
-        return TracedPath(bytes: Self.tidy(base + [UInt8(ascii: "/")] + path), root: t.process.root)
+        return TracedPath(bytes: PathText.join(PathText.stripRoot(base, t.process.root), path), root: t.process.root)
     }
 }

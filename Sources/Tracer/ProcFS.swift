@@ -1,70 +1,6 @@
-internal import CPtrace
+import Foundation
 import Glibc
-
-/// Reads from a stopped tracee's address space (a remote address is never a local pointer).
-struct TraceeMemory {
-    static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
-    static let pathMax = 4096
-
-    /// A NUL-terminated string of at most `limit` bytes. Reads in chunks that never cross a page,
-    /// so a fault on the next page cannot hide a NUL already read; falls back to PTRACE_PEEKDATA.
-    /// nil: unreadable (bad pointer). `truncated` when no NUL was found within the limit.
-    static func readCString(pid: pid_t, at address: UInt64, limit: Int = pathMax) -> (bytes: [UInt8], truncated: Bool)? {
-        if address == 0 { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(128)
-        var addr = address
-        var chunk = [UInt8](repeating: 0, count: Int(pageSize))
-        while out.count < limit {
-            let toPageEnd = Int(pageSize - (addr % pageSize))
-            let want = min(toPageEnd, limit - out.count)
-            let n = chunk.withUnsafeMutableBytes { roprof_read_remote(pid, $0.baseAddress, want, addr) }
-            var got: Int
-            if n <= 0 {
-                // process_vm_readv unavailable or faulted: try word-by-word peeks on this page.
-                guard let peeked = peek(pid: pid, at: addr, count: want) else { return out.isEmpty ? nil : (out, true) }
-                for (i, b) in peeked.enumerated() { chunk[i] = b }
-                got = peeked.count
-            } else { got = n }
-            if let nul = chunk[0..<got].firstIndex(of: 0) {
-                out.append(contentsOf: chunk[0..<nul])
-                return (out, false)
-            }
-            out.append(contentsOf: chunk[0..<got])
-            addr += UInt64(got)
-        }
-        return (out, true)
-    }
-
-    /// Exactly `count` bytes, or nil.
-    static func read(pid: pid_t, at address: UInt64, count: Int) -> [UInt8]? {
-        if address == 0 || count <= 0 { return nil }
-        var buf = [UInt8](repeating: 0, count: count)
-        let n = buf.withUnsafeMutableBytes { roprof_read_remote(pid, $0.baseAddress, count, address) }
-        if n == count { return buf }
-        return peek(pid: pid, at: address, count: count)
-    }
-
-    static func readUInt64(pid: pid_t, at address: UInt64) -> UInt64? {
-        guard let b = read(pid: pid, at: address, count: 8) else { return nil }
-        return b.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
-    }
-
-    private static func peek(pid: pid_t, at address: UInt64, count: Int) -> [UInt8]? {
-        var out: [UInt8] = []
-        var a = address & ~7
-        let skip = Int(address - a)
-        while out.count < count + skip {
-            errno = 0
-            let word = roprof_ptrace(2 /* PTRACE_PEEKDATA */, pid, UnsafeMutableRawPointer(bitPattern: UInt(a)), nil)
-            if word == -1 && errno != 0 { break }
-            withUnsafeBytes(of: word) { out.append(contentsOf: $0) }
-            a += 8
-        }
-        if out.count <= skip { return nil }
-        return Array(out[skip..<min(out.count, skip + count)])
-    }
-}
+import TraceModel
 
 /// Facts read from /proc about a tracee.
 enum ProcFS {
@@ -145,5 +81,57 @@ extension StringProtocol {
         while let f = s.first, chars.contains(f) { s.removeFirst() }
         while let l = s.last, chars.contains(l) { s.removeLast() }
         return String(s)
+    }
+}
+
+extension ProcFS {
+    /// The effective uid and gid of a process (the second field of /proc/PID/status's Uid/Gid lines).
+    static func effectiveIDs(pid: pid_t) -> (uid: Int?, gid: Int?) {
+        guard let raw = readFile("/proc/\(pid)/status", limit: 16384) else { return (nil, nil) }
+        var uid: Int?, gid: Int?
+        for line in String(decoding: raw, as: UTF8.self).split(separator: "\n") {
+            if line.hasPrefix("Uid:") { uid = line.dropFirst(4).split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { Int($0) } }
+            if line.hasPrefix("Gid:") { gid = line.dropFirst(4).split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { Int($0) } }
+        }
+        return (uid, gid)
+    }
+
+    /// pid and all its descendants (from /proc/*/stat parent links).
+    static func tree(of root: pid_t) -> [pid_t] {
+        var children: [pid_t: [pid_t]] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(name), let stat = readFile("/proc/\(pid)/stat", limit: 4096) else { continue }
+            let text = String(decoding: stat, as: UTF8.self)
+            guard let close = text.lastIndex(of: ")") else { continue }
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let ppid = pid_t(fields[1]) { children[ppid, default: []].append(pid) }
+        }
+        var out: [pid_t] = [], queue = [root]
+        while let p = queue.first {
+            queue.removeFirst()
+            out.append(p)
+            queue += children[p] ?? []
+        }
+        return out
+    }
+
+    static func threads(of pid: pid_t) -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).compactMap { pid_t($0) }.sorted()
+    }
+
+    /// argv[0] as a path when it names the executable the kernel ran (through symlinks), else `resolved`.
+    static func pathAsRun(argv0: String?, resolved: String, cwd: String) -> String {
+        guard let a0 = argv0, !a0.isEmpty, a0 != resolved else { return resolved }
+        let candidate: String
+        if a0.hasPrefix("/") { candidate = a0 }
+        else if a0.contains("/") {
+            guard let dir = readlinkBytes(cwd).map({ String(decoding: $0, as: UTF8.self) }) else { return resolved }
+            candidate = String(decoding: PathText.tidy(Array((dir + "/" + a0).utf8)), as: UTF8.self)
+        } else {
+            candidate = (resolved as NSString).deletingLastPathComponent + "/" + a0
+        }
+        guard let real = realpath(candidate, nil) else { return resolved }
+        defer { free(real) }
+        return String(cString: real) == resolved ? candidate : resolved
     }
 }

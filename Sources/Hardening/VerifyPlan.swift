@@ -11,8 +11,10 @@ public struct VerifyPlan {
     public var analysis: Analysis
     /// Syscalls the profile allows; nil when no profile is applied.
     public var allowedSyscalls: Set<String>?
-    /// The profile itself (Docker/OCI JSON) for an engine; nil when none.
-    public var seccompJSON: String?
+    /// The generated profile, when it is the one applied.
+    public var seccomp: SeccompPlan?
+    /// A profile the user gave instead (Docker/OCI JSON), applied as it is.
+    public var seccompOverride: Data?
     /// Restart the app on the same volumes when a state volume is suggested.
     public var restart: Bool
     public var warnings: [String] = []
@@ -44,16 +46,16 @@ public struct VerifyPlan {
             throw ModelError("--without \(w): the recording suggests no mount there (suggested: \(h.volumes.map(\.mount.path).joined(separator: ", ")))")
         }
         h.volumes = h.volumes.filter { !c.without.contains($0.mount.path) }
-        var plan = VerifyPlan(hardening: h, analysis: a, allowedSyscalls: nil, seccompJSON: nil, restart: c.restart)
+        var plan = VerifyPlan(hardening: h, analysis: a, allowedSyscalls: nil, seccomp: nil, seccompOverride: nil, restart: c.restart)
         guard !c.noSeccomp else { return plan }
         if let data = c.seccompOverride {
-            do { plan.allowedSyscalls = try SeccompEmitter.allowedNames(fromJSON: data) } catch {
+            do { plan.allowedSyscalls = try SeccompPlan.allowedNames(fromJSON: data) } catch {
                 throw ModelError("the --seccomp file is not a Docker/OCI seccomp profile: \(shortReason(error))")
             }
-            plan.seccompJSON = String(decoding: data, as: UTF8.self)
+            plan.seccompOverride = data
         } else if let s = h.seccomp {
             plan.allowedSyscalls = Set(s.names)
-            plan.seccompJSON = try SeccompEmitter.json(s)
+            plan.seccomp = s
         } else {
             plan.warnings.append("the recording was made with --mode writes: no seccomp profile to verify (record with --mode full, or pass --no-seccomp)")
         }

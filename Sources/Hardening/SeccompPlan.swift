@@ -1,0 +1,58 @@
+import Foundation
+import Seccomp
+import TraceModel
+
+/// The seccomp allow-list for a target architecture.
+public struct SeccompPlan: Equatable {
+    public var arch: SeccompArch
+    public var architectures: [SeccompArch]
+    public var names: [String]
+    public var warnings: [String]
+    public var dropped: [String]
+
+    /// Legacy calls that newer architectures (aarch64, riscv64) replace with another.
+    static let replacements: [String: [String]] = [
+        "open": ["openat"], "creat": ["openat"], "mkdir": ["mkdirat"], "mknod": ["mknodat"], "rename": ["renameat2", "renameat"],
+        "unlink": ["unlinkat"], "rmdir": ["unlinkat"], "link": ["linkat"], "symlink": ["symlinkat"], "readlink": ["readlinkat"],
+        "chmod": ["fchmodat"], "chown": ["fchownat"], "lchown": ["fchownat"], "access": ["faccessat", "faccessat2"],
+        "stat": ["newfstatat"], "lstat": ["newfstatat"], "fork": ["clone"], "vfork": ["clone"], "dup2": ["dup3"],
+        "pipe": ["pipe2"], "poll": ["ppoll"], "select": ["pselect6"], "epoll_wait": ["epoll_pwait"], "epoll_create": ["epoll_create1"],
+        "getdents": ["getdents64"], "utimes": ["utimensat"], "utime": ["utimensat"], "futimesat": ["utimensat"],
+        "time": ["clock_gettime"], "alarm": ["setitimer"], "eventfd": ["eventfd2"], "signalfd": ["signalfd4"],
+        "inotify_init": ["inotify_init1"], "getpgrp": ["getpgid"], "pause": ["ppoll"], "uselib": [], "sysfs": [],
+    ]
+
+    public static func build(_ r: Recording, baseline: [String], target: SeccompArch?) -> SeccompPlan {
+        let native = SeccompArch(rawValue: r.runs.first?.host.arch ?? "") ?? .native
+        let arch = target ?? native
+        let table = SyscallTable(arch: arch)
+        var names = Set<String>(), dropped: [String] = [], warnings: [String] = []
+        for name in r.allSyscallNames.union(baseline).sorted() where !name.hasPrefix("syscall_") {
+            if table.number(name) != nil { names.insert(name); continue }
+            let repl = (replacements[name] ?? []).filter { table.number($0) != nil }
+            if repl.isEmpty {
+                if r.allSyscallNames.contains(name) { dropped.append(name) }
+            } else { names.formUnion(repl) }
+        }
+        let recorded = r.allSyscallNames
+        if recorded.contains("listen") && recorded.isDisjoint(with: ["accept", "accept4"]) {
+            warnings.append("the app listened for connections but accepted none while it was recorded, so the seccomp profile lacks accept/accept4: record it serving real requests (--ready-url URL --while 'CMD'), or it will be denied its first connection")
+        }
+        if !dropped.isEmpty {
+            warnings.append("\(arch.rawValue) has no \(dropped.joined(separator: ", ")); dropped from the profile")
+        }
+        for name in names.intersection(Recording.dangerousSyscalls).sorted() where r.allSyscallNames.contains(name) {
+            let who = (r.dangerousCallers?[name] ?? []).map { ($0 as NSString).lastPathComponent }
+            warnings.append("\(name) is allowed because \(who.isEmpty ? "the app" : who.joined(separator: ", ")) used it; it widens what the container can do: remove it unless the app needs it")
+        }
+        return SeccompPlan(arch: arch, architectures: [arch] + arch.compatArches, names: names.sorted(), warnings: warnings, dropped: dropped)
+    }
+
+    /// The calls a Docker/OCI seccomp profile allows (a user's own profile given to `verify --seccomp`).
+    public static func allowedNames(fromJSON data: Data) throws -> Set<String> {
+        struct Rule: Decodable { var names: [String]; var action: String }
+        struct Profile: Decodable { var syscalls: [Rule] }
+        let p = try JSONDecoder().decode(Profile.self, from: data)
+        return Set(p.syscalls.filter { $0.action == "SCMP_ACT_ALLOW" }.flatMap(\.names))
+    }
+}

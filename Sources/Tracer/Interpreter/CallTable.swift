@@ -1,0 +1,35 @@
+import Seccomp
+import TraceModel
+
+/// Per architecture, syscall number → the catalog entry that decodes it, its name, and whether it is
+/// one of the calls that matter for security: built once from libseccomp's tables, for both backends.
+struct CallTable {
+    let arch: SeccompArch
+    let names: SyscallTable
+    private(set) var calls: [MutatingCall?]
+    private(set) var dangerous: [Bool]
+    static let size = 1024
+
+    init(arch: SeccompArch) {
+        self.arch = arch
+        names = SyscallTable(arch: arch)
+        calls = [MutatingCall?](repeating: nil, count: Self.size)
+        dangerous = [Bool](repeating: false, count: Self.size)
+        for (name, call) in MutatingCall.catalog {
+            if arch == .x86 && name == "mmap" { continue }  // i386 old_mmap takes a struct; mmap2 is decoded
+            if let nr = number(name) { calls[nr] = call }
+        }
+        for name in Recording.dangerousSyscalls { if let nr = number(name) { dangerous[nr] = true } }
+    }
+
+    /// The table index of a call (x32 numbers without their marker bit); nil when absent or out of range.
+    func number(_ name: String) -> Int? {
+        guard var nr = names.number(name) else { return nil }
+        if arch == .x32 { nr &= ~0x4000_0000 }
+        return nr >= 0 && nr < Self.size ? nr : nil
+    }
+
+    func call(_ nr: Int) -> MutatingCall? { nr >= 0 && nr < Self.size ? calls[nr] : nil }
+    func isDangerous(_ nr: Int) -> Bool { nr >= 0 && nr < Self.size && dangerous[nr] }
+    func name(_ nr: Int) -> String { names.name(nr) ?? "syscall_\(nr)" }
+}

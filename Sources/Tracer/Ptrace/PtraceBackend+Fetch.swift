@@ -1,0 +1,235 @@
+import Foundation
+import Glibc
+import Seccomp
+import TraceModel
+
+/// The ptrace backend's side of a call: at the seccomp (or syscall-entry) stop it reads the
+/// arguments and resolves the paths as the tracee sees them at that moment; at the exit stop it
+/// reads the result. What the call did is `CallInterpreter`'s to decide.
+extension PtraceBackend {
+    // MARK: - Stops
+
+    func onSeccompStop(_ t: Tracee) {
+        guard Ptrace.syscallInfo(t.tid, into: &infoBuffer) else { resume(t); return }
+        let info = SyscallInfo(infoBuffer)
+        if Self.debugEvents { FileHandle.standardError.write("roprof-seccomp \(t.tid) op=\(info.op) nr=\(info.nr)\n".data(using: .utf8)!) }
+        guard info.op == .seccomp, let arch = SeccompArch.fromAudit(info.arch, nr: info.nr), let table = tables[arch] else { resume(t); return }
+        let nr = Int(info.nr & ~0x4000_0000)
+        countEntry(t, arch: arch, nr: nr, table: table)
+        let retData = UInt16(truncatingIfNeeded: infoBuffer.10)
+        if retData == TracePolicy.denyTag {
+            let name = table.name(nr)
+            let key = DeniedSyscall(name: name, arch: arch.rawValue, process: t.process.exe)
+            denied[key, default: 0] += 1
+            if let limit = options.denyStormLimit, denyStorm == nil, denied[key]! >= limit {
+                denyStorm = key
+                lifecycle.stopApp()
+            }
+            _ = Ptrace.setSyscallNumber(t.tid, -1)
+            t.pending = PendingCall(facts: CallFacts(name: name, call: .clone, args: []), arch: arch, forceErrno: EPERM)
+            resume(t)
+            return
+        }
+        guard let call = table.call(nr) else { resume(t); return }
+        if var pending = fetchEntry(t, info: info, call: call, name: table.name(nr), arch: arch) {
+            if case .denyAsync = call {
+                // Denied with ENOSYS while recording: the app falls back to plain syscalls, which are seen.
+                pending.forceErrno = ENOSYS
+                pending.facts.deniedByTracer = true
+                pending.facts.errno = ENOSYS
+                interpreter.interpret(pending.facts, process: t.process)
+                _ = Ptrace.setSyscallNumber(t.tid, -1)
+            } else if let quiet = options.quietPath, recordQuietly(t, pending, quiet) {
+                resume(t)
+                return
+            }
+            t.pending = pending
+        }
+        resume(t)
+    }
+
+    /// Counts a call at its entry, and notes compat calls and the calls that matter for security.
+    func countEntry(_ t: Tracee, arch: SeccompArch, nr: Int, table: CallTable) {
+        builder.countSyscall(arch: arch, nr: nr)
+        if arch != nativeArch && !t.process.compatNoted {
+            t.process.compatNoted = true
+            builder.blindSpot(.compat32, "\(arch.rawValue) syscalls (int 0x80 / compat) seen; decoded with the \(arch.rawValue) table",
+                              process: t.process.exe)
+        }
+        if table.isDangerous(nr) { builder.dangerousCall(table.name(nr), process: t.process.exe) }
+    }
+
+    func onSyscallExit(_ t: Tracee) {
+        guard let p = t.pending else { resume(t); return }
+        guard Ptrace.syscallInfo(t.tid, into: &infoBuffer) else { resume(t); return }
+        let info = SyscallInfo(infoBuffer)
+        if Self.debugEvents { FileHandle.standardError.write("roprof-exit \(t.tid) op=\(info.op) rval=\(info.rval)\n".data(using: .utf8)!) }
+        guard info.op == .exit else { resume(t); return }
+        t.pending = nil
+        if let e = p.forceErrno {
+            _ = Ptrace.setReturnValue(t.tid, -Int(e))
+            resume(t)
+            return
+        }
+        complete(t, p, rval: info.rval)
+        resume(t)
+    }
+
+    /// The exit of a fetched call: the result, and what only the result names (the opened file).
+    func complete(_ t: Tracee, _ p: PendingCall, rval: Int64) {
+        if rval <= -512 && rval >= -516 { return }  // ERESTART*: the call runs again
+        var f = p.facts
+        f.errno = (rval < 0 && rval >= -4095) ? Int32(-rval) : nil
+        switch f.call {
+        case .open, .openat2, .openByHandle:
+            if f.errno == nil, f.openFlags & LinuxFlag.oTmpfileBit == 0 {
+                f.opened = fdPath(t, Int32(truncatingIfNeeded: rval))
+                if Self.debugEvents { FileHandle.standardError.write("roprof-confirm \(t.tid) fd=\(rval) confirmed=\(f.opened?.string ?? "-")\n".data(using: .utf8)!) }
+            }
+        case .namespace where f.name == "chroot" && f.errno == nil:
+            f.newRoot = .some(ProcFS.readlinkBytes("/proc/\(t.process.pid)/root").map { String(decoding: $0, as: UTF8.self) })
+        default: break
+        }
+        interpreter.interpret(f, process: t.process)
+    }
+
+    /// check mode: when every path of the call is one the baseline allows, record it now and skip the
+    /// exit stop. Only plain file calls qualify, and only when the directory holds no symlink (the
+    /// exit's /proc/PID/fd confirmation is what would catch a write redirected elsewhere).
+    func recordQuietly(_ t: Tracee, _ p: PendingCall, _ quiet: (String) -> Bool) -> Bool {
+        let f = p.facts
+        var paths = f.paths
+        switch f.call {
+        case .open, .openat2, .pathOp, .unlinkat, .rename, .utimensat: break
+        case .fdOp: if let file = f.fdFile { paths = [file] }
+        default: return false
+        }
+        guard !paths.isEmpty else { return false }
+        for path in paths {
+            guard path.unresolved == nil, path.root == nil, quiet(path.string), directoryIsPlain(path.string) else { return false }
+        }
+        interpreter.interpret(f, process: t.process)
+        return true
+    }
+
+    /// True when the directory part of `path` contains no symlink (cached per directory).
+    func directoryIsPlain(_ path: String) -> Bool {
+        guard let slash = path.lastIndex(of: "/") else { return false }
+        let dir = slash == path.startIndex ? "/" : String(path[..<slash])
+        if let known = plainDirectories[dir] { return known }
+        var plain = false
+        if let real = realpath(dir, nil) {
+            plain = String(cString: real) == dir
+            free(real)
+        }
+        if plainDirectories.count > 4096 { plainDirectories.removeAll() }
+        plainDirectories[dir] = plain
+        return plain
+    }
+
+    // MARK: - Entry: fetching the arguments
+
+    /// Reads what the interpreter needs of a call from the stopped tracee; nil when the call cannot
+    /// change anything (an open without write flags) or needs no exit stop (clone).
+    func fetchEntry(_ t: Tracee, info: SyscallInfo, call: MutatingCall, name: String, arch: SeccompArch) -> PendingCall? {
+        let args = (0..<6).map { info.arg($0) }
+        switch call {
+        case .clone:
+            // CLONE_UNTRACED would let the child escape with our RET_TRACE filter and no tracer
+            // (every traced call would fail with ENOSYS). Clear it so the child is followed.
+            let flags = info.arg(0)
+            if flags & LinuxFlag.cloneUntraced != 0, !Ptrace.setArgument(t.tid, 0, flags & ~LinuxFlag.cloneUntraced) {
+                builder.blindSpot(.escapedChild, "clone(CLONE_UNTRACED): that child and its descendants are not traced", process: t.process.exe)
+            }
+            return nil
+        case .clone3:
+            if let flags = TraceeMemory.readUInt64(pid: t.tid, at: info.arg(0)), flags & LinuxFlag.cloneUntraced != 0,
+               !Ptrace.poke(t.tid, at: info.arg(0), word: flags & ~LinuxFlag.cloneUntraced) {
+                builder.blindSpot(.escapedChild, "clone3(CLONE_UNTRACED): that child and its descendants are not traced", process: t.process.exe)
+            }
+            return nil
+        case .openat2:
+            guard let flags = TraceeMemory.readUInt64(pid: t.tid, at: info.arg(2)), flags & LinuxFlag.writeMask != 0 else { return nil }
+            var f = CallFacts(name: name, call: call, args: args)
+            fetchOpen(t, &f, dirfd: info.intArg(0), pathPtr: info.arg(1), flags: flags)
+            return PendingCall(facts: f, arch: arch)
+        default:
+            guard CallInterpreter.matters(call, name: name, args: args) else { return nil }
+        }
+        var f = CallFacts(name: name, call: call, args: args)
+        func path(_ dirfd: Int?, _ index: Int, allowEmpty: Bool = false) -> TracedPath {
+            resolve(t, dirfd: dirfd.map { info.intArg($0) }, pathPtr: info.arg(index), allowEmpty: allowEmpty)
+        }
+        switch call {
+        case .open(let dirfd, let p, let flagsIndex):
+            let flags = flagsIndex.map { info.arg($0) & 0xffff_ffff } ?? (LinuxFlag.oCreat | LinuxFlag.oWronly | LinuxFlag.oTrunc)
+            fetchOpen(t, &f, dirfd: dirfd.map { info.intArg($0) }, pathPtr: info.arg(p), flags: flags)
+        case .openByHandle:
+            f.openFlags = info.arg(2) & 0xffff_ffff
+        case .pathOp(let op, let dirfd, let p, let atFlags):
+            f.paths = [path(dirfd, p, allowEmpty: atFlags.map { info.arg($0) & LinuxFlag.atEmptyPath != 0 } ?? false)]
+            if op == .unlink { f.bytes = sizeOf(f.paths[0]) }
+        case .unlinkat:
+            f.paths = [path(0, 1)]
+            if info.arg(2) & LinuxFlag.atRemovedir == 0 { f.bytes = sizeOf(f.paths[0]) }
+        case .rename(let od, let o, let nd, let n, _):
+            f.paths = [path(od, o), path(nd, n)]
+            f.bytes = sizeOf(f.paths[0])
+        case .link(let od, let o, let nd, let n, let flagsIndex):
+            let flags = flagsIndex.map { info.arg($0) } ?? 0
+            let oldRaw = TraceeMemory.readCString(pid: t.tid, at: info.arg(o))?.bytes ?? []
+            f.paths = [path(nd, n)]
+            // Naming an O_TMPFILE: linkat(fd, "", …, AT_EMPTY_PATH) or linkat(…, "/proc/self/fd/N", …).
+            var fromFd: Int32? = nil
+            if oldRaw.isEmpty && flags & LinuxFlag.atEmptyPath != 0 { fromFd = od.map { info.intArg($0) } }
+            else if let s = String(validating: oldRaw, as: UTF8.self), s.hasPrefix("/proc/self/fd/") { fromFd = Int32(s.dropFirst(14)) }
+            if let fd = fromFd, let target = fdTarget(t, fd), target.hasSuffix(" (deleted)") {
+                f.namesUnnamedFile = true
+                f.bytes = fdSize(t, fd)
+            }
+        case .fdOp(_, let fd):
+            guard let file = fdPath(t, info.intArg(fd)) else { return nil }
+            f.fdFile = file
+        case .copyInto(let fd):
+            guard let file = fdPath(t, info.intArg(fd), regularOnly: true) else { return nil }
+            f.fdFile = file
+        case .ioctlClone, .mmap:
+            guard let file = fdPath(t, info.intArg(call.isMmap ? 4 : 0), regularOnly: true) else { return nil }
+            f.fdFile = file
+        case .utimensat:
+            if info.arg(1) == 0 {
+                guard let file = fdPath(t, info.intArg(0)) else { return nil }
+                f.fdFile = file
+            } else {
+                f.paths = [path(0, 1, allowEmpty: info.arg(3) & LinuxFlag.atEmptyPath != 0)]
+            }
+        case .bind:
+            let len = Int(info.arg(2) & 0xffff_ffff)
+            guard len > 2, let addr = TraceeMemory.read(pid: t.tid, at: info.arg(1), count: min(len, 110)) else { return nil }
+            f.sockaddr = addr
+            if let raw = CallInterpreter.socketAddress(addr).unixPath { f.paths = [resolveRelative(t, raw)] }
+        case .mqOpen, .mqUnlink:
+            guard let raw = TraceeMemory.readCString(pid: t.tid, at: info.arg(0))?.bytes else { return nil }
+            f.rawName = raw
+        case .namespace(let pathArg):
+            if let i = pathArg { f.paths = [path(nil, i)] }
+        case .denyAsync, .ptrace, .appSeccomp, .clone, .clone3, .openat2:
+            break
+        }
+        return PendingCall(facts: f, arch: arch)
+    }
+
+    func fetchOpen(_ t: Tracee, _ f: inout CallFacts, dirfd: Int32?, pathPtr: UInt64, flags: UInt64) {
+        f.openFlags = flags
+        let path = resolve(t, dirfd: dirfd, pathPtr: pathPtr)
+        f.paths = [path]
+        // O_CREAT|O_EXCL answers the question itself (success: created; EEXIST: it existed): no lstat.
+        if flags & LinuxFlag.oCreat != 0 && flags & LinuxFlag.oExcl == 0 && flags & LinuxFlag.oTmpfileBit == 0 && path.unresolved == nil {
+            f.existed = lstatExists(path)
+        }
+    }
+}
+
+extension MutatingCall {
+    var isMmap: Bool { if case .mmap = self { return true }; return false }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Glibc
+import Seccomp
+import TraceModel
+
+/// Options for one traced run.
+public struct TraceOptions: Sendable {
+    public var launch: LaunchSpec
+    public var policy: TracePolicy
+    /// Show a live status line on stderr (only when stderr is a TTY).
+    public var progress: Bool = true
+    /// Stop the app after this many seconds (SIGTERM, grace, SIGKILL), like a container runtime.
+    public var duration: Double?
+    public var gracePeriod: Double = 5
+    /// The command line to store (defaults to argv).
+    public var displayCommand: [String]?
+    /// Wait until this answers before the --for window or the exercise starts.
+    public var readyTarget: ReadinessProbe.Target?
+    public var readyTimeout: Double = 60
+    /// Once ready, run this untraced (sh -c), then stop the app.
+    public var exercise: String?
+    /// Attach to this running process and its descendants instead of launching.
+    public var attachPid: Int32?
+    /// check: paths the baseline already allows. A mutating call whose every path is allowed (and
+    /// whose directories contain no symlink) is recorded at entry and not stopped again at its exit:
+    /// its outcome cannot produce a finding.
+    public var quietPath: (@Sendable (String) -> Bool)?
+    /// Stored in the recording: the service this run belongs to.
+    public var serviceName: String?
+    /// verify: stop the app (as at the end of --for) once one syscall has been denied this many times:
+    /// a server looping on a denied accept4 would otherwise spin until a timeout.
+    public var denyStormLimit: Int?
+    public init(launch: LaunchSpec, policy: TracePolicy) { self.launch = launch; self.policy = policy }
+}
+
+/// What a traced run produced.
+public struct TraceResult {
+    public var recording: Recording
+    public var exit: ExitInfo
+    public var denied: [DeniedSyscall: Int]
+    /// The --while exercise's own exit, when there was one.
+    public var exerciseExit: ExitInfo?
+    /// Set when --ready-url never answered in time.
+    public var readinessTimedOut = false
+    /// The denied syscall that made roprof stop the app early (see `TraceOptions.denyStormLimit`).
+    public var denyStorm: DeniedSyscall?
+}
+
+/// What a recording watches when nothing is launched: a container's processes (its mount namespace,
+/// found from one of its pids) or a cgroup (v2) and every cgroup below it.
+public enum WatchTarget: Sendable, Equatable {
+    case mountNamespace(pid: Int32, label: String)
+    case cgroup(path: String)
+    /// Runs `argv` (e.g. `podman start NAME`) and records, from the first program run in another
+    /// mount namespace than roprof's on, what that command's descendants run: a container from its
+    /// very start, without the engine's own work.
+    case start(argv: [String], label: String)
+}
+
+
+/// Which backend records: `ptrace` sees the most (it can also deny and rewrite calls, which the
+/// sandbox of verify needs); `ebpf` stops nothing and runs at native speed; `auto` picks eBPF where
+/// speed matters and it loads here (check, --attach, --container), ptrace otherwise.
+public enum BackendChoice: String, CaseIterable, Sendable {
+    case ptrace, ebpf, auto
+}
+
+public enum Backend {
+    /// Runs one recording with the chosen backend. `preferEBPF`: what `auto` means for this command.
+    /// `note` gets the one line that says which backend ran (auto) or why auto fell back.
+    public static func trace(_ options: TraceOptions, choice: BackendChoice, preferEBPF: Bool, watch: WatchTarget? = nil,
+                             note: (String) -> Void) throws -> TraceResult {
+        let wantEBPF = choice == .ebpf || (choice == .auto && (preferEBPF || watch != nil))
+        if wantEBPF {
+            do {
+                let session = try EBPFBackend(options: options, watch: watch)
+                let result = try session.run()
+                if choice == .auto && watch == nil { note("recorded with the eBPF backend (nothing was stopped)") }
+                return result
+            } catch let e as EBPFUnavailable {
+                if choice == .ebpf || watch != nil { throw e }
+                note("recording with ptrace: \(e.description)")
+            }
+        }
+        return try PtraceBackend(options: options).run()
+    }
+}

@@ -1,0 +1,108 @@
+import Analysis
+import Emitters
+import Engine
+import Foundation
+import Glibc
+import Hardening
+import TraceModel
+import Tracer
+
+/// `verify --image`: the second executor of a verify plan. The image runs in the real engine with
+/// the typed run spec `suggest` prints for that engine (its local facts filled in: the profile's
+/// path, fresh volume names, loopback ports), is exercised through its published ports, is
+/// restarted on the same volumes when a state volume was suggested, and the verdict names the
+/// evidence: the app's refusals in its log, its exit, the exercise.
+enum ImageVerifier {
+    struct Run {
+        var started = true
+        var window = ContainerRun.Window()
+        var exit: Int32?
+        var log = ""
+        var startError = ""
+
+        var passed: Bool {
+            started && window.ready && (window.exercise?.shellStatus ?? 0) == 0 && (window.stoppedByUs || exit == 0)
+                && ImageVerifier.refusals(log).isEmpty
+        }
+    }
+
+    /// Lines of the app's output that show the settings refused something.
+    static func refusals(_ log: String) -> [String] {
+        log.split(separator: "\n").map(String.init).filter { l in
+            ["Read-only file system", "Permission denied", "Operation not permitted", "EROFS", "EACCES", "EPERM"].contains { l.contains($0) }
+        }
+    }
+
+    static func verify(_ req: ImageRequest, plan vp: VerifyPlan, runtime: String, settings: RunSettings, leftOut: [String],
+                       notify: Notify) throws -> VerifyVerdict {
+        let engine = try ContainerEngine(name: req.engine)
+        let h = vp.hardening
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("roprof-verify-image-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var options = SuggestOptions()
+        options.image = req.image
+        let (_, warnings) = DockerEmitter.arguments(h, options, engine: engine.name, runtime: runtime)
+        for w in warnings { notify("warning: \(w)") }
+        // The printed spec, with three local facts: the profile's path, fresh volume names (a user's own
+        // volumes are never touched) and the ports published on loopback for the probe.
+        let tag = "verify-\(getpid())"
+        var spec = ContainerRunSpec(h, options, engine: engine.name, runtime: runtime).renamingVolumes { $0 + "-" + tag }
+        if spec.seccompProfile != nil {
+            let file = scratch + "/roprof-seccomp.json"
+            if let data = vp.seccompOverride { try data.write(to: URL(fileURLWithPath: file)) }
+            else if let s = vp.seccomp { try SeccompEmitter.json(s).write(toFile: file, atomically: true, encoding: .utf8) }
+            spec.seccompProfile = vp.seccompOverride == nil && vp.seccomp == nil ? nil : file
+        }
+        var ports = h.ports
+        if let t = settings.readyTarget, !ports.contains(Int(t.port)) { ports.append(Int(t.port)) }
+        spec.ports = ports.map { .init(hostIP: "127.0.0.1", host: $0, container: $0) }
+        let args = DockerEmitter.arguments(spec)
+        let volumes = spec.volumeNames
+        defer { engine.removeVolumes(volumes) }
+        let hasProfile = spec.seccompProfile != nil
+        let what = "\(engine.name) with --read-only, \(plural(h.volumes.count, "mount")), \(plural(h.env.count, "environment variable"))"
+            + (hasProfile ? " and the generated seccomp profile" : "")
+        notify("verifying \(req.image) in \(what)")
+        var runs = [once(image: req.image, engine: engine, args: args, settings: settings)]
+        let hasState = h.volumes.contains { $0.mount.kind == .persistent }
+        if runs[0].passed && hasState && vp.restart && !runs[0].window.interrupted {
+            notify("restart: running the image again on the same volumes")
+            runs.append(once(image: req.image, engine: engine, args: args, settings: settings))
+        }
+        var verdict = VerifyVerdict(passed: runs.allSatisfy(\.passed), settings: what, subject: req.image)
+        if runs.count > 1 { verdict.restartNote = "on the same volumes" }
+        if verdict.passed { return verdict }
+        let failed = runs.first { !$0.passed } ?? runs.last!
+        verdict.failedAfterRestart = runs.count > 1 && runs[0].passed
+        let refused = refusals(failed.log)
+        if !failed.started { verdict.cause = "the container did not start: \(failed.startError)" }
+        else if let r = refused.first { verdict.cause = "the app was refused: \(Human.printable(r))" }
+        else if !failed.window.ready { verdict.cause = "the app never answered \(settings.readyURL ?? "")" }
+        else if let e = failed.window.exercise, e.shellStatus != 0 { verdict.cause = "the --while exercise failed with status \(e.shellStatus)" }
+        else { verdict.cause = "the app exited with status \(failed.exit.map(String.init) ?? "?")" }
+        verdict.findings = refused.prefix(8).map { .init(label: "refused", detail: Human.printable($0), fix: nil) }
+        if !leftOut.isEmpty {
+            verdict.notes.append("left out with --without: \(leftOut.joined(separator: ", ")) — the suggestion mounts \(leftOut.count == 1 ? "it" : "them") because the app writes there")
+        }
+        verdict.lastLines = failed.log.split(separator: "\n").suffix(8).map(String.init)
+        return verdict
+    }
+
+    /// One run of the image: start, wait until ready, exercise, stop, collect.
+    static func once(image: String, engine: ContainerEngine, args: [String], settings: RunSettings) -> Run {
+        let name = "roprof-verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var r = Run()
+        let started = engine.run(["run", "-d", "--name", name] + args + [image] + settings.command)
+        defer { engine.remove(name) }
+        guard started.status == 0 else {
+            r.started = false
+            r.startError = started.stderr.split(separator: "\n").first.map(String.init) ?? "exit \(started.status)"
+            return r
+        }
+        r.window = ContainerRun(name: name, engine: engine, settings: settings).drive()
+        r.exit = engine.wait(name)
+        r.log = engine.logs(name)
+        return r
+    }
+}

@@ -1,0 +1,145 @@
+import Engine
+import Foundation
+import TraceModel
+import Tracer
+
+/// What a recording follows: a command it launches, a running process tree, a container, a
+/// cgroup, or an image run as it defines itself.
+public enum RecordSource: Sendable {
+    case launch
+    case attach(pid: Int32)
+    case container(name: String, engine: String)
+    case cgroup(path: String)
+    case image(ImageRequest)
+}
+
+/// One recording to make.
+public struct RecordRequest: Sendable {
+    public var settings: RunSettings
+    public var mode: TraceMode = .full
+    public var source: RecordSource = .launch
+    /// The service this run belongs to (`record --name`).
+    public var service: String?
+    /// The app's stdout goes to stderr (the recording or the report is standard output).
+    public var appStdoutToStderr = false
+    /// check: paths a baseline already allows (see `TraceOptions.quietPath`).
+    public var quietPath: (@Sendable (String) -> Bool)?
+    /// What `--backend auto` picks for a launched command: eBPF for check, ptrace for record.
+    public var preferEBPF = false
+    public init(settings: RunSettings) { self.settings = settings }
+}
+
+/// What a recording run gave: the recording, how the app ended, and the exit status the contract
+/// gives for it.
+public struct RecordOutcome {
+    public var recording: Recording
+    public var exit: ExitInfo
+    public var exerciseExit: ExitInfo?
+    public var readinessTimedOut = false
+    public var denied: [DeniedSyscall: Int] = [:]
+    public var denyStorm: DeniedSyscall?
+    /// Lines for the user (a planned stop, a failed exercise, a container left running).
+    public var notes: [String] = []
+
+    init(_ r: TraceResult) {
+        recording = r.recording; exit = r.exit; exerciseExit = r.exerciseExit
+        readinessTimedOut = r.readinessTimedOut; denied = r.denied; denyStorm = r.denyStorm
+    }
+    init(recording: Recording, exit: ExitInfo) { self.recording = recording; self.exit = exit }
+
+    /// The exit status of record/run: the app's own (128+N for signal N), except that a stop roprof
+    /// made itself (the end of --for or --while, or a detach) is planned: 0; readiness that never
+    /// came is 2.
+    public var status: Int32 {
+        if readinessTimedOut { return 2 }
+        return plannedStop ? 0 : Int32(truncatingIfNeeded: exit.shellStatus)
+    }
+
+    /// A non-zero status left by a stop roprof made itself.
+    public var plannedStop: Bool {
+        exit.shellStatus != 0 && recording.runs.first?.stoppedByRoprof == true && denyStorm == nil
+    }
+}
+
+/// record / run: one recording of the app, with the backend chosen by --backend.
+public enum Recorder {
+    public static func record(_ req: RecordRequest, notify: @escaping Notify) throws -> RecordOutcome {
+        try record(req, policy: TracePolicy(mode: req.mode), notify: notify)
+    }
+
+    /// With an explicit tracing policy (check passes the baseline's syscalls).
+    public static func record(_ req: RecordRequest, policy: TracePolicy, notify: @escaping Notify) throws -> RecordOutcome {
+        let s = req.settings
+        var outcome: RecordOutcome
+        switch req.source {
+        case .image(let image):
+            outcome = try ImageRunner.record(image, settings: s, mode: req.mode, service: req.service, notify: notify)
+        case .launch:
+            var o = s.traceOptions(policy: policy, launch: try s.launchSpec())
+            o.serviceName = req.service
+            o.quietPath = req.quietPath
+            outcome = RecordOutcome(try appOutputToStderr(req.appStdoutToStderr) {
+                try Backend.trace(o, choice: s.backend, preferEBPF: req.preferEBPF, note: notify)
+            })
+        case .attach(let pid):
+            var o = s.observingOptions(policy: policy)
+            o.attachPid = pid
+            o.displayCommand = ProcFSArgv(pid)
+            o.serviceName = req.service
+            outcome = RecordOutcome(try Backend.trace(o, choice: s.backend, preferEBPF: true, note: notify))
+        case .cgroup(let path):
+            var o = s.observingOptions(policy: policy)
+            o.serviceName = req.service
+            o.quietPath = req.quietPath
+            outcome = RecordOutcome(try Backend.trace(o, choice: s.backend, preferEBPF: true, watch: .cgroup(path: path), note: notify))
+        case .container(let name, let engineName):
+            outcome = try recordContainer(name, engine: try ContainerEngine(name: engineName), settings: s, policy: policy,
+                                          service: req.service, quietPath: req.quietPath, notify: notify)
+        }
+        outcome.notes += s.serverNotes(readinessTimedOut: outcome.readinessTimedOut, exerciseExit: outcome.exerciseExit)
+        if outcome.plannedStop {
+            outcome.notes.append("the app was stopped by roprof at the end of the run (status \(outcome.exit.shellStatus)): a planned stop, not a failure")
+        }
+        return outcome
+    }
+
+    /// A running container from now on, or a created/stopped one from its start (roprof starts it);
+    /// the recording carries the container's image.
+    static func recordContainer(_ name: String, engine: ContainerEngine, settings s: RunSettings, policy: TracePolicy, service: String?,
+                                quietPath: (@Sendable (String) -> Bool)?, notify: @escaping Notify) throws -> RecordOutcome {
+        var o = s.observingOptions(policy: policy)
+        o.serviceName = service
+        o.quietPath = quietPath
+        let c = try engine.container(name)
+        var result: TraceResult
+        var notes: [String] = []
+        if let pid = c.pid {
+            o.displayCommand = ProcFSArgv(pid)
+            result = try Backend.trace(o, choice: s.backend, preferEBPF: true, watch: .mountNamespace(pid: pid, label: "container \(name)"), note: notify)
+        } else {
+            result = try Backend.trace(o, choice: s.backend, preferEBPF: true, watch: .start(argv: [engine.name, "start", name], label: "container \(name)"), note: notify)
+            if result.recording.runs.first?.processes.isEmpty ?? true {
+                throw ModelError("container '\(name)' did not start (`\(engine.name) start \(name)` failed; `\(engine.name) logs \(name)` may say why)")
+            }
+            if (try? engine.container(name))?.pid != nil {
+                notes.append("container \(name) was started by roprof and is still running (`\(engine.name) stop \(name)` stops it)")
+            }
+        }
+        if let cfg = try? engine.inspect(c.image) {
+            for i in result.recording.runs.indices {
+                result.recording.runs[i].image = ImageRun(reference: c.image, id: cfg.id, digest: cfg.digest, engine: engine.name, user: cfg.user,
+                                                          workingDir: cfg.workingDir, entrypoint: cfg.entrypoint, cmd: cfg.cmd, env: cfg.env, ports: nil)
+                result.recording.runs[i].cwd = cfg.workingDir
+            }
+        }
+        var outcome = RecordOutcome(result)
+        outcome.notes = notes
+        return outcome
+    }
+}
+
+/// The argv of a running process (for the recording of an attach run).
+public func ProcFSArgv(_ pid: Int32) -> [String] {
+    guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return ["pid \(pid)"] }
+    return d.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+}

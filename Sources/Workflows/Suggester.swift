@@ -1,0 +1,206 @@
+import Analysis
+import Emitters
+import Foundation
+import Hardening
+import Seccomp
+import TraceModel
+
+/// The formats of `suggest`.
+public enum SuggestFormat: String, CaseIterable, Sendable {
+    case kubernetes, docker, compose, podman, ecs, systemd, seccomp, spo, apparmor
+
+    /// The runtime a format implies when --runtime is not given.
+    public var defaultRuntime: String {
+        switch self {
+        case .docker, .compose: return "docker"
+        case .podman: return "podman"
+        case .ecs: return "ecs"
+        case .systemd: return "systemd"
+        default: return "kubernetes"
+        }
+    }
+    public var fileName: String {
+        switch self {
+        case .kubernetes: return "kubernetes-patch.yaml"
+        case .docker: return "docker-run.sh"
+        case .compose: return "compose.yaml"
+        case .podman: return "podman-run.sh"
+        case .ecs: return "ecs-task-fragment.json"
+        case .systemd: return "systemd-roprof.conf"
+        case .seccomp: return "roprof-seccomp.json"
+        case .spo: return "seccomp-profile-cr.yaml"
+        case .apparmor: return "apparmor-profile"
+        }
+    }
+}
+
+/// What `suggest` is asked for.
+public struct SuggestRequest: Sendable {
+    public var recordingPath: String
+    public var runtime: String?
+    public var profiles: String?
+    public var manifest: String?
+    public var kustomizeBase = "../base"
+    public var bindImage: String?
+    public var workloads = false
+    public var workloadImage = "IMAGE"
+    public var schedules: [String: String] = [:]
+    public var options = SuggestOptions()
+    public init(recordingPath: String) { self.recordingPath = recordingPath }
+}
+
+/// What `suggest` gives: files to write (their text), or a text for standard output, and the notes
+/// (warnings, what changed) for stderr.
+public struct SuggestOutput {
+    public var files: [(path: String, text: String)] = []
+    public var text: String?
+    public var notes: [String] = []
+}
+
+/// suggest: the decisions of Hardening, formatted.
+public struct Suggester {
+    let req: SuggestRequest
+    let rec: Recording
+    let catalog: ProfileCatalog
+    var recording: String { req.recordingPath }
+    var runtime: String? { req.runtime }
+    var workloads: Bool { req.workloads }
+    var manifest: String? { req.manifest }
+    var bindImage: String? { req.bindImage }
+    var kustomizeBase: String { req.kustomizeBase }
+
+    public init(_ req: SuggestRequest) throws {
+        self.req = req
+        rec = try Recording.load(path: req.recordingPath)
+        catalog = try ProfileCatalog.load(extraDirectory: req.profiles)
+    }
+
+    /// One format, as text.
+    public func render(_ f: SuggestFormat) throws -> SuggestOutput {
+        let (text, warnings, changes) = try renderText(f, options: req.options)
+        return SuggestOutput(text: text, notes: changes.map { "changed: \($0)" } + Array(Set(warnings)).sorted().map { "warning: \($0)" })
+    }
+
+    func hardening(_ f: SuggestFormat, options: SuggestOptions) throws -> Hardening {
+        let rt = try catalog.runtime(named: runtime ?? f.defaultRuntime)
+        let analysis = Analyzer(runtime: rt, catalog: catalog).analyze(rec)
+        return Hardening.build(analysis, rec, catalog: catalog, options: options)
+    }
+
+    func renderText(_ f: SuggestFormat, options: SuggestOptions) throws -> (String, [String], [String]) {
+        var changes: [String] = []
+        let h = try hardening(f, options: options)
+        let name = options.apparmorProfile
+        switch f {
+        case .kubernetes:
+            var w = h.warnings + KubernetesEmitter.restrictedViolations(h).map { "Pod Security Standards (restricted): \($0)" }
+            if h.seccomp != nil && !options.runtimeDefaultSeccomp {
+                w.append(options.spo
+                    ? "apply the SeccompProfile first: roprof suggest --format spo --name \(options.workload)\(options.namespace.map { " --namespace \($0)" } ?? "") REC | kubectl apply -f -"
+                    : "the seccomp profile must be on each node at <kubelet root>/seccomp/\(options.localhostProfile) (write it with --format seccomp, or use the Security Profiles Operator: --spo with --format spo)")
+            }
+            if workloads {
+                var wo = WorkloadOptions()
+                wo.image = req.workloadImage
+                wo.schedules = req.schedules
+                let out = try KubernetesEmitter.workloads(h, rec, options, wo)
+                return (out.text, w.filter { !$0.hasPrefix("the app ran as root") } + out.warnings, changes)
+            }
+            if let m = manifest {
+                guard let text = try? String(contentsOfFile: m, encoding: .utf8) else {
+                    throw ModelError("cannot read manifest '\(m)' (no such file, or not UTF-8)")
+                }
+                let patched = try KubernetesEmitter.patchManifest(text, source: m, h, options)
+                changes = patched.changes
+                let levels = PodSecurityStandards.summary(patched.text)
+                return (patched.text, w.filter { !$0.hasPrefix("Pod Security Standards (restricted)") } + levels, changes)
+            }
+            return (try KubernetesEmitter.patch(h, options), w, changes)
+        case .docker, .podman:
+            let e = DockerEmitter.flags(h, options, engine: f.rawValue, runtime: runtime ?? f.defaultRuntime)
+            return (e.text, h.warnings + e.warnings, changes)
+        case .compose:
+            let e = try ComposeEmitter.yaml(h, options)
+            return (e.text, h.warnings + e.warnings, changes)
+        case .ecs:
+            let e = try ECSEmitter.json(h, options)
+            return (e.text, h.warnings + e.warnings, changes)
+        case .systemd:
+            let e = SystemdEmitter.dropIn(h, options)
+            return (e.text, h.warnings + e.warnings, changes)
+        case .seccomp, .spo:
+            guard let plan = h.seccomp else {
+                throw ModelError("'\(recording)' was recorded with --mode writes: its syscall inventory is incomplete; record again with --mode full for a seccomp profile")
+            }
+            return (f == .seccomp ? try SeccompEmitter.json(plan)
+                    : try SeccompEmitter.spo(plan, name: options.workload, namespace: options.namespace, bindImage: bindImage), plan.warnings, changes)
+        case .apparmor:
+            guard rec.hasCompleteSyscallInventory else {
+                throw ModelError("'\(recording)' was recorded with --mode writes; an AppArmor profile needs a --mode full recording (every executable)")
+            }
+            let e = AppArmorEmitter.profile(h, name: name)
+            return (e.text, h.warnings + e.warnings, changes)
+        }
+    }
+
+    /// `-o DIR/` or an existing directory.
+    public static func isDirectoryTarget(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return path.hasSuffix("/") || (FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue)
+    }
+
+    /// A kustomize overlay in DIR: the patch, the claims, the profile, and a kustomization.yaml.
+    public func overlay(dir: String) throws -> SuggestOutput {
+        let options = req.options
+        var out = SuggestOutput()
+        let h = try hardening(.kubernetes, options: options)
+        var seccompJSON: String? = nil, spoProfile: String? = nil
+        if let plan = h.seccomp, !options.runtimeDefaultSeccomp {
+            if options.spo { spoProfile = try SeccompEmitter.spo(plan, name: options.workload, namespace: options.namespace) }
+            else { seccompJSON = try SeccompEmitter.json(plan) }
+        }
+        // The base, when it is a directory we can read: keep what it already sets for the container.
+        let baseDir = kustomizeBase.hasPrefix("/") ? kustomizeBase : URL(fileURLWithPath: dir).appendingPathComponent(kustomizeBase).standardized.path
+        let texts = ((try? FileManager.default.contentsOfDirectory(atPath: baseDir)) ?? []).sorted()
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+            .compactMap { try? String(contentsOfFile: (baseDir as NSString).appendingPathComponent($0), encoding: .utf8) }
+        let base = KubernetesEmitter.baseContainer(texts, options)
+        if texts.isEmpty { out.notes.append("note: the base \(baseDir) is not readable here: the overlay cannot keep what it already sets (run `kubectl kustomize \(dir)` and review)") }
+        else if base == nil { out.notes.append("warning: no Deployment \(options.workload) with a container \(options.container) in \(baseDir): pass --name and --container") }
+        for (path, volume) in (base?.mountPaths ?? [:]).sorted(by: { $0.key < $1.key }) where h.volumes.contains(where: { $0.mount.path == path }) {
+            out.notes.append("kept your volume \(volume) at \(path)")
+        }
+        if let u = base?.runAsUser, let mine = h.uid, u != mine { out.notes.append("kept your runAsUser \(u) (the recording ran as uid \(mine); prove it with `roprof verify`)") }
+        let files = try KubernetesEmitter.overlay(h, options, base: kustomizeBase, seccompJSON: seccompJSON, spoProfile: spoProfile, baseContainer: base)
+        for (name, text) in files.sorted(by: { $0.key < $1.key }) { out.files.append(((dir as NSString).appendingPathComponent(name), text)) }
+        for w in Array(Set(h.warnings + KubernetesEmitter.restrictedViolations(h).map { "Pod Security Standards (restricted): \($0)" })).sorted() {
+            out.notes.append("warning: \(w)")
+        }
+        out.notes.append("wrote a kustomize overlay to \(dir) (\(files.keys.sorted().joined(separator: ", "))); see it with `kubectl kustomize \(dir)`")
+        return out
+    }
+
+    public func all(dir: String) throws -> SuggestOutput {
+        let options = req.options
+        var out = SuggestOutput()
+        var index = ["# roprof suggestions", "", "Generated from `\(recording)` by `roprof suggest --all`.", "", "| file | what it is |", "|---|---|"]
+        var allWarnings = Set<String>()
+        for f in SuggestFormat.allCases {
+            do {
+                let (text, warnings, _) = try renderText(f, options: options)
+                out.files.append(((dir as NSString).appendingPathComponent(f.fileName), text))
+                index.append("| [\(f.fileName)](\(f.fileName)) | `--format \(f.rawValue)` |")
+                allWarnings.formUnion(warnings)
+            } catch let e as ModelError {
+                index.append("| (none) | `--format \(f.rawValue)`: \(e.description) |")
+            }
+        }
+        if !allWarnings.isEmpty {
+            index += ["", "## Warnings", ""] + allWarnings.sorted().map { "- \($0)" }
+        }
+        out.files.append(((dir as NSString).appendingPathComponent("README.md"), index.joined(separator: "\n") + "\n"))
+        out.notes.append("wrote \(SuggestFormat.allCases.count) formats and README.md to \(dir)")
+        return out
+    }
+
+}
