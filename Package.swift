@@ -47,6 +47,8 @@ let package = Package(
             "TraceModel", "Tracer", "Analysis", "Hardening", "Emitters", "Seccomp", "Workflows",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Unit tests of the Tracer module, in process: the call interpreter both backends share.
+        .testTarget(name: "TracerTests", dependencies: ["Tracer", "TraceModel"], path: "Tests/TracerTests"),
         .testTarget(name: "roprofTests", dependencies: [
             "TraceModel", "Analysis", "Hardening", "Emitters", "Seccomp", "roprof", "Yams",
         ], path: "Tests/roprofTests", exclude: ["Golden", "Recordings"]),

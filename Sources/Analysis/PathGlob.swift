@@ -112,6 +112,8 @@ public enum NameShape {
         if digits >= 8 && t.allSatisfy({ $0.isNumber || $0 == "T" || $0 == "Z" }) { return true }  // 20261124T114229
         // Hashes: long runs of hex digits with at least one digit.
         if t.count >= 12 && digits > 0 && t.allSatisfy({ $0.isHexDigit && ($0.isNumber || $0.isLowercase) }) { return true }
+        // Upper-case hex of a UUID's width or more (a UUID's first group, .NET/Go temp names): an id.
+        if t.count >= 8 && digits > 0 && t.allSatisfy({ $0.isHexDigit && ($0.isNumber || $0.isUppercase) }) { return true }
         guard t.count >= (loose ? 5 : 6) else { return false }
         guard t.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { return false }
         let letters = t.filter(\.isLetter).count

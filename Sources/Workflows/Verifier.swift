@@ -48,6 +48,8 @@ public struct VerifyVerdict {
     public var cause: String?
     public var findings: [Finding] = []
     public var notes: [String] = []
+    /// "volumes: PATH (starts with the image's content there …)": how each state volume started.
+    public var volumes: String?
     /// The last lines the app wrote (stderr, or the container's log).
     public var lastLines: [String] = []
     public var exitStatus: Int32 { passed ? 0 : 1 }
@@ -145,7 +147,7 @@ public enum Verifier {
             return verdict
         }
         if !persistent.isEmpty {
-            notify("volumes: " + persistent.map { "\($0.path) " + ($0.seedFromImage ? "(starts with the image's content there, as a named volume does)" : "(starts empty)") }.joined(separator: "; "))
+            verdict.volumes = ("volumes: " + persistent.map { "\($0.path) " + ($0.seedFromImage ? "(starts with the image's content there, as a named volume does)" : "(starts empty)") }.joined(separator: "; "))
         }
         let policy = allowed.map { TracePolicy(mode: .check, allowed: $0, denyUnlisted: true) } ?? TracePolicy(mode: .writes)
         let writable = rt.writable.map(\.path) + plan.mounts.map(\.path)

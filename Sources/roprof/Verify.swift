@@ -78,6 +78,7 @@ struct Verify: ParsableCommand {
         req.image = imageOptions.request
         let v = try Verifier.verify(req, notify: printNote)
         let style = CommandLineFront.style()
+        if let volumes = v.volumes { print(volumes) }
         if v.passed {
             print(style.green("roprof verify: PASS") + " — \(v.subject) ran with \(v.settings)" + (v.restartNote.map { ", and again " + $0 } ?? ""))
             throw ExitCode(0)
