@@ -14,10 +14,16 @@ public enum SeccompEmitter {
     struct Rule: Codable {
         var names: [String]
         var action = "SCMP_ACT_ALLOW"
+        var errnoRet: Int?
+    }
+
+    /// The allow rule, then the calls answered ENOSYS (38) so that libc falls back to what was allowed.
+    static func rules(_ plan: SeccompPlan) -> [Rule] {
+        [Rule(names: plan.names)] + (plan.enosys.isEmpty ? [] : [Rule(names: plan.enosys, action: "SCMP_ACT_ERRNO", errnoRet: 38)])
     }
 
     public static func json(_ plan: SeccompPlan) throws -> String {
-        let p = Profile(architectures: plan.architectures.map(\.ociName), syscalls: [Rule(names: plan.names)])
+        let p = Profile(architectures: plan.architectures.map(\.ociName), syscalls: rules(plan))
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try enc.encode(p), as: UTF8.self) + "\n"
@@ -50,7 +56,7 @@ public enum SeccompEmitter {
         }
         let ns = namespace ?? "default"
         let cr = CR(metadata: .init(name: name, namespace: namespace, annotations: ["roprof.dev/generated-by": "roprof suggest --format spo"]),
-                    spec: .init(architectures: plan.architectures.map(\.ociName), syscalls: [Rule(names: plan.names)]))
+                    spec: .init(architectures: plan.architectures.map(\.ociName), syscalls: rules(plan)))
         var out = "# roprof: the SeccompProfile for \(name). The operator installs it on each node as operator/\(ns)/\(name).json;\n"
             + "# a pod uses it with `roprof suggest --format kubernetes --spo --name \(name)\(namespace.map { " --namespace \($0)" } ?? "")`"
             + (bindImage == nil ? " (or --bind-image IMAGE adds a ProfileBinding).\n" : ", or through the ProfileBinding below.\n")

@@ -9,6 +9,16 @@ public struct SeccompPlan: Equatable {
     public var names: [String]
     public var warnings: [String]
     public var dropped: [String]
+    /// Calls the profile answers with ENOSYS instead of EPERM: newer entry points the run never
+    /// made (an engine's own profile may have answered them ENOSYS while recording, as Docker's
+    /// does for clone3) whose older equivalent it did make. libc falls back on ENOSYS, never on EPERM.
+    public var enosys: [String] = []
+
+    /// Newer entry point → the older one libc falls back to when the newer answers ENOSYS.
+    static let fallbacks: [String: [String]] = [
+        "clone3": ["clone"], "faccessat2": ["faccessat", "access"], "statx": ["newfstatat", "fstatat64", "stat", "lstat", "fstat"],
+        "close_range": ["close"], "epoll_pwait2": ["epoll_pwait", "epoll_wait"], "fchmodat2": ["fchmodat", "chmod"],
+    ]
 
     /// Legacy calls that newer architectures (aarch64, riscv64) replace with another.
     static let replacements: [String: [String]] = [
@@ -45,7 +55,11 @@ public struct SeccompPlan: Equatable {
             let who = (r.dangerousCallers?[name] ?? []).map { ($0 as NSString).lastPathComponent }
             warnings.append("\(name) is allowed because \(who.isEmpty ? "the app" : who.joined(separator: ", ")) used it; it widens what the container can do: remove it unless the app needs it")
         }
-        return SeccompPlan(arch: arch, architectures: [arch] + arch.compatArches, names: names.sorted(), warnings: warnings, dropped: dropped)
+        var plan = SeccompPlan(arch: arch, architectures: [arch] + arch.compatArches, names: names.sorted(), warnings: warnings, dropped: dropped)
+        plan.enosys = fallbacks.keys.filter { new in
+            !names.contains(new) && table.number(new) != nil && !names.isDisjoint(with: fallbacks[new]!)
+        }.sorted()
+        return plan
     }
 
     /// The calls a Docker/OCI seccomp profile allows (a user's own profile given to `verify --seccomp`).

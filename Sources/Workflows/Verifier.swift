@@ -149,7 +149,8 @@ public enum Verifier {
         if !persistent.isEmpty {
             verdict.volumes = ("volumes: " + persistent.map { "\($0.path) " + ($0.seedFromImage ? "(starts with the image's content there, as a named volume does)" : "(starts empty)") }.joined(separator: "; "))
         }
-        let policy = allowed.map { TracePolicy(mode: .check, allowed: $0, denyUnlisted: true) } ?? TracePolicy(mode: .writes)
+        var policy = allowed.map { TracePolicy(mode: .check, allowed: $0, denyUnlisted: true) } ?? TracePolicy(mode: .writes)
+        policy.enosys = Set(vp.seccomp?.enosys ?? [])
         let writable = rt.writable.map(\.path) + plan.mounts.map(\.path)
         let state = HostStateBox()
         defer { state.cleanUp() }

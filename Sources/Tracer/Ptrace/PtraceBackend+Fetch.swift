@@ -19,6 +19,12 @@ extension PtraceBackend {
         let retData = UInt16(truncatingIfNeeded: infoBuffer.10)
         if retData == TracePolicy.denyTag {
             let name = table.name(nr)
+            if options.policy.enosys.contains(name) {
+                _ = Ptrace.setSyscallNumber(t.tid, -1)
+                t.pending = PendingCall(facts: CallFacts(name: name, call: .clone, args: []), arch: arch, forceErrno: ENOSYS)
+                resume(t)
+                return
+            }
             let key = DeniedSyscall(name: name, arch: arch.rawValue, process: t.process.exe)
             denied[key, default: 0] += 1
             if let limit = options.denyStormLimit, denyStorm == nil, denied[key]! >= limit {

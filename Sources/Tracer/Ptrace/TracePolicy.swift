@@ -12,6 +12,8 @@ public struct TracePolicy: Sendable {
     public var allowed: Set<String>?
     /// verify: syscalls outside `allowed` are denied (EPERM) and reported, as the profile would.
     public var denyUnlisted: Bool
+    /// verify: calls the profile answers with ENOSYS (so libc falls back): failed that way, not reported.
+    public var enosys: Set<String> = []
 
     public init(mode: TraceMode, allowed: Set<String>? = nil, denyUnlisted: Bool = false) {
         self.mode = mode; self.allowed = allowed; self.denyUnlisted = denyUnlisted
