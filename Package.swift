@@ -47,11 +47,20 @@ let package = Package(
             "TraceModel", "Tracer", "Analysis", "Hardening", "Emitters", "Seccomp", "Workflows",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // Unit tests of the Tracer module, in process: the call interpreter both backends share.
+        // Tests mirror the modules. Unit targets run in process, in parallel, without root; the
+        // end-to-end target drives the built binary against real programs, engines and signals.
+        // Inner loop: `swift test --skip EndToEndTests`.
+        .target(name: "TestSupport", dependencies: ["TraceModel"], path: "Tests/TestSupport"),
+        .testTarget(name: "TraceModelTests", dependencies: ["TraceModel"], path: "Tests/TraceModelTests"),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "TraceModel", "TestSupport"], path: "Tests/AnalysisTests"),
+        .testTarget(name: "HardeningTests", dependencies: ["Hardening", "Analysis", "Seccomp", "TraceModel", "TestSupport"], path: "Tests/HardeningTests"),
+        .testTarget(name: "EmittersTests", dependencies: ["Emitters", "Hardening", "TraceModel", "Seccomp"], path: "Tests/EmittersTests"),
         .testTarget(name: "TracerTests", dependencies: ["Tracer", "TraceModel"], path: "Tests/TracerTests"),
-        .testTarget(name: "roprofTests", dependencies: [
-            "TraceModel", "Analysis", "Hardening", "Emitters", "Seccomp", "roprof", "Yams",
-        ], path: "Tests/roprofTests", exclude: ["Golden", "Recordings"]),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Emitters", "Hardening", "Analysis", "TraceModel", "TestSupport"],
+                    path: "Tests/WorkflowsTests"),
+        .testTarget(name: "EndToEndTests", dependencies: [
+            "TraceModel", "Analysis", "Hardening", "Emitters", "Seccomp", "roprof", "Yams", "TestSupport",
+        ], path: "Tests/EndToEndTests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TraceModel
 
 /// The command-line contract: exit statuses, one-line errors, no half-written files.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Yams
 @testable import Emitters
 import Hardening
@@ -11,37 +12,9 @@ import Hardening
 struct EmitterTests {
     static let recordings = ["webapp", "nasty"]
     static let formats = ["kubernetes", "docker", "compose", "podman", "ecs", "systemd", "seccomp", "spo", "apparmor"]
-    static func recording(_ name: String) -> String { Support.packageRoot.appendingPathComponent("Tests/roprofTests/Recordings/\(name).json").path }
+    static func recording(_ name: String) -> String { Support.packageRoot.appendingPathComponent("Tests/Data/Recordings/\(name).json").path }
 
     func suggest(_ args: [String]) throws -> Support.Output { try Support.run([Support.roprof, "suggest"] + args) }
-
-    @Test("golden report", arguments: recordings, ["text", "markdown", "json"])
-    func goldenReport(_ rec: String, _ format: String) throws {
-        // A relative path: the text report names the recording, and the checkout's location varies.
-        let o = try Support.run([Support.roprof, "report", "--format", format, "Tests/roprofTests/Recordings/\(rec).json"],
-                                cwd: Support.packageRoot.path)
-        #expect(o.status == 0, "\(o.stderr)")
-        let golden = Support.packageRoot.appendingPathComponent("Tests/roprofTests/Golden/\(rec).report-\(format).txt").path
-        if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] != nil || !FileManager.default.fileExists(atPath: golden) {
-            try o.stdout.write(toFile: golden, atomically: true, encoding: .utf8)
-        }
-        #expect(o.stdout == (try String(contentsOfFile: golden, encoding: .utf8)), "report drifted from \(golden)")
-    }
-
-    @Test("golden output", arguments: recordings, formats)
-    func golden(_ rec: String, _ format: String) throws {
-        let o = try suggest(["--format", format, Self.recording(rec)])
-        #expect(o.status == 0, "\(o.stderr)")
-        let actual = o.stdout + "--- stderr ---\n" + o.stderr
-        let golden = Support.packageRoot.appendingPathComponent("Tests/roprofTests/Golden/\(rec).\(format).txt").path
-        if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] != nil || !FileManager.default.fileExists(atPath: golden) {
-            try actual.write(toFile: golden, atomically: true, encoding: .utf8)
-        }
-        let expected = try String(contentsOfFile: golden, encoding: .utf8)
-        #expect(actual == expected, "output drifted from \(golden) (re-record with RECORD_SNAPSHOTS=1 swift test if intended)")
-        let again = try suggest(["--format", format, Self.recording(rec)])
-        #expect(again.stdout == o.stdout, "same recording, same bytes")
-    }
 
     static var venv: String { Support.packageRoot.appendingPathComponent(".build-py").path }
     func kubernetesValidate(_ yaml: String) throws -> Support.Output {
@@ -240,31 +213,3 @@ struct EmitterTests {
     }
 }
 
-/// ENOSYS is not EPERM: a newer entry point the run never made, whose older equivalent it made, is
-/// answered ENOSYS so libc falls back (clone3 under Docker's default profile is the case that broke threads).
-@Suite struct SeccompFallbackTests {
-    func plan(_ calls: [String]) -> SeccompPlan {
-        let run = RunInfo(id: "r", command: ["app"], cwd: "/", mode: .full, host: HostFacts(arch: "x86_64", kernel: "6", uid: 0, gid: 0),
-                          startedAt: "2026-01-01T00:00:00Z", durationSeconds: 1, exit: ExitInfo(code: 0), attachedPid: nil, complete: true, processes: [])
-        let rec = Recording(runs: [run], files: [], syscalls: ["x86_64": Dictionary(uniqueKeysWithValues: calls.map { ($0, 1) })], blindSpots: [])
-        return SeccompPlan.build(rec, baseline: [], target: .x86_64)
-    }
-
-    @Test func clone3IsAnsweredENOSYSWhenOnlyCloneWasSeen() throws {
-        let p = plan(["clone", "read", "write", "exit_group"])
-        #expect(p.enosys.contains("clone3"))
-        #expect(!p.names.contains("clone3"))
-        let json = try SeccompEmitter.json(p)
-        #expect(json.contains("\"errnoRet\" : 38"))
-        let spo = try SeccompEmitter.spo(p, name: "app", namespace: nil)
-        #expect(spo.contains("errnoRet: 38"))
-    }
-
-    @Test func aCallSeenIsAllowedAndNothingUnrelatedIsAnsweredENOSYS() {
-        let p = plan(["clone3", "clone", "read"])
-        #expect(p.names.contains("clone3"))
-        #expect(!p.enosys.contains("clone3"))
-        #expect(plan(["read", "write"]).enosys.isEmpty, "no fallback target seen: nothing but the default EPERM")
-        #expect(p.enosys.allSatisfy { !Recording.dangerousSyscalls.contains($0) })
-    }
-}

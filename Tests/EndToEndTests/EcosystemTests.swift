@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Yams
 @testable import Emitters
 import Hardening
@@ -12,7 +13,7 @@ import Hardening
 @Suite(.serialized)
 struct EcosystemTests {
     let roprof = Support.roprof
-    static let webapp = Support.packageRoot.appendingPathComponent("Tests/roprofTests/Recordings/webapp.json").path
+    static let webapp = Support.packageRoot.appendingPathComponent("Tests/Data/Recordings/webapp.json").path
     static let base = Support.packageRoot.appendingPathComponent("Fixtures/manifests/kustomize-base").path
 
     func suggest(_ args: [String]) throws -> Support.Output { try Support.run([roprof, "suggest"] + args) }

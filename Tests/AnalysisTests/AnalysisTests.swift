@@ -1,33 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Analysis
 @testable import TraceModel
-@testable import Emitters
-@testable import Hardening
 
-/// Builds small recordings by hand.
-enum RecordingFixture {
-    static func run(_ id: String = "run-test", uid: Int = 1000, command: [String] = ["app"]) -> RunInfo {
-        RunInfo(id: id, command: command, cwd: "/app", mode: .full, host: HostFacts(arch: "x86_64", kernel: "6.1", uid: uid, gid: uid),
-                startedAt: "2026-01-01T00:00:00Z", durationSeconds: 1, exit: ExitInfo(code: 0), attachedPid: nil, complete: true,
-                processes: [ProcessRecord(pid: 10, ppid: 1, execs: [ExecRecord(exe: "/usr/bin/python3.11", argv: command)], uid: uid, exit: ExitInfo(code: 0))])
-    }
-    static func m(_ path: String, _ op: FileOperation, bytes: Int? = nil, errors: [String: Int] = [:], exe: String = "/usr/bin/python3.11",
-                  existed: Bool? = nil, runs: [String] = ["run-test"]) -> FileMutation {
-        let failed = errors.values.reduce(0, +)
-        return FileMutation(path: path, operation: op, count: max(1, failed), succeeded: failed > 0 ? 0 : 1, errors: errors,
-                            syscalls: ["openat"], processes: [exe], pids: [10], bytes: bytes, existedBefore: existed, runs: runs)
-    }
-    /// Filesystem facts: each directory with its entries (owned by root, mode 755, no code).
-    static func facts(_ dirs: [String: [String]], code: [String: [String]] = [:], symlinks: [String: String] = [:]) -> FilesystemFacts {
-        var d: [String: DirectoryFacts] = [:]
-        for (k, v) in dirs { d[k] = DirectoryFacts(uid: 0, gid: 0, mode: 0o755, entries: v.sorted(), entryCount: v.count, code: code[k]) }
-        return FilesystemFacts(directories: d, symlinks: symlinks)
-    }
-    static func recording(_ files: [FileMutation], syscalls: [String: Int] = ["read": 1, "openat": 3], uid: Int = 1000) -> Recording {
-        Recording(runs: [run(uid: uid)], files: files, syscalls: ["x86_64": syscalls], blindSpots: []).normalized()
-    }
-}
 
 @Suite struct AnalysisTests {
     let catalog = try! ProfileCatalog.load()
@@ -246,38 +222,3 @@ enum RecordingFixture {
     }
 }
 
-/// `suggest --workloads`: which runs make which workload, and what each one mounts.
-@Suite struct WorkloadPlanTests {
-    let catalog = try! ProfileCatalog.load()
-
-    func run(_ id: String, _ service: String, stopped: Bool, name: String? = nil, signal: Int? = nil) -> RunInfo {
-        var r = RecordingFixture.run(id, command: ["tini", "-s", "--", "/app/entrypoint.sh", service])
-        r.stoppedByRoprof = stopped
-        r.name = name
-        if let s = signal { r.exit = ExitInfo(signal: s) }
-        return r
-    }
-
-    @Test func servicesGetOnlyTheirOwnMountsAndOneShotsBecomeCronJobs() throws {
-        let rec = Recording(runs: [run("run-a", "webserver", stopped: true), run("run-b", "engine", stopped: false),
-                                   run("run-c", "webserver", stopped: false, signal: 15)],  // a replica stopped by SIGTERM
-                            files: [RecordingFixture.m("/run/web.pid", .create, runs: ["run-a", "run-c"]),
-                                    RecordingFixture.m("/srv/data/jobs.db", .create, runs: ["run-a", "run-b"]),
-                                    RecordingFixture.m("/tmp/engine-report.txt", .create, runs: ["run-b"])],
-                            syscalls: ["x86_64": ["read": 1]], blindSpots: []).normalized()
-        let a = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(rec)
-        let plan = Workload.plan(a, rec)
-        #expect(plan.map(\.name) == ["engine", "webserver"], "names come from the command's last word when runs have no --name")
-        let web = try #require(plan.first { $0.name == "webserver" })
-        let engine = try #require(plan.first { $0.name == "engine" })
-        #expect(web.kind == .deployment && web.runIDs == ["run-a", "run-c"])
-        #expect(engine.kind == .cronJob, "it exited by itself")
-        #expect(web.mountPaths == ["/run", "/srv/data"], "\(web.mountPaths)")
-        #expect(engine.mountPaths == ["/srv/data", "/tmp"], "\(engine.mountPaths)")
-    }
-
-    @Test(arguments: [("Web_Server", "web-server"), ("9lives", "svc-9lives"), ("--", "svc")])
-    func derivedNamesAreDNSLabels(_ raw: String, _ label: String) {
-        #expect(Workload.dnsLabel(raw) == label)
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TraceModel
 
 /// Real application scenarios (Fixtures/apps/), profiled and proven end to end: record with

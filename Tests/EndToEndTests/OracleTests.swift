@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TraceModel
 
 /// roprof against strace on real workloads: every path strace shows mutated is in the recording

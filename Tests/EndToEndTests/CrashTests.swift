@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Analysis
 @testable import TraceModel
 
@@ -307,8 +308,8 @@ struct CrashTests {
     @Test func fuzzedRecordingsAndBaselinesAreRejectedCleanly() throws {
         let seed = UInt64(ProcessInfo.processInfo.environment["ROPROF_FUZZ_SEED"] ?? "") ?? 0x5EED_2026
         var rng = Rng(state: seed)
-        let recText = try [UInt8](Data(contentsOf: Support.packageRoot.appendingPathComponent("Tests/roprofTests/Recordings/nasty.json")))
-        let webapp = try Recording.load(path: Support.packageRoot.appendingPathComponent("Tests/roprofTests/Recordings/webapp.json").path)
+        let recText = try [UInt8](Data(contentsOf: Support.packageRoot.appendingPathComponent("Tests/Data/Recordings/nasty.json")))
+        let webapp = try Recording.load(path: Support.packageRoot.appendingPathComponent("Tests/Data/Recordings/webapp.json").path)
         let catalog = try ProfileCatalog.load()
         let a = Analyzer(runtime: try catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(webapp)
         let baseText = Array(try Baseline.derive(from: a, recording: webapp).yaml().utf8)

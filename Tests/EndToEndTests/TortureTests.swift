@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TraceModel
 
 /// Each torture fixture prints the records it expects; roprof's recording must contain them.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TraceModel
 
 /// The eBPF backend (--backend ebpf): the torture fixtures and the strace oracle for what it claims

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TraceModel
 
 /// Long-running servers: --for, --ready-url, --while, --attach, and Ctrl-C in both modes.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TraceModel
 
 /// Debian's own PostgreSQL, Apache and Redis (installed by .ci/setup, configured as the packages ship

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TraceModel
 
 /// End to end in a real engine: the settings `roprof suggest --format podman` emits (read-only

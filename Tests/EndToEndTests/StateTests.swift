@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TraceModel
 
 /// Advice that holds on real servers: durable data on volumes (by evidence), nothing hidden that the
@@ -211,7 +212,7 @@ struct StateTests {
     }
 
     @Test func versionOneRecordingsLoadAndFutureOnesAreRefused() throws {
-        let v1 = Support.packageRoot.appendingPathComponent("Tests/roprofTests/Recordings/webapp.json").path
+        let v1 = Support.packageRoot.appendingPathComponent("Tests/Data/Recordings/webapp.json").path
         #expect(try String(contentsOfFile: v1, encoding: .utf8).contains("\"version\": 1"))
         let o = try Support.run([roprof, "report", v1])
         #expect(o.status == 0 && o.stdout.contains("/srv/webapp/data"), "\(o.stderr)")

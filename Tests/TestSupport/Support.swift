@@ -1,29 +1,29 @@
 import Foundation
-import Testing
-@testable import TraceModel
+import TraceModel
 
-/// Helpers shared by the suites: locating the built roprof, running processes, building fixtures.
-enum Support {
-    /// The package root (this file is Tests/roprofTests/Support.swift).
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+/// Helpers shared by the test targets: locating the built roprof, running processes, building fixtures.
+public enum Support {
+    /// The package root (this file is Tests/TestSupport/Support.swift).
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The roprof executable built next to the test bundle.
-    static var roprof: String {
+    public static var roprof: String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
         return dir.appendingPathComponent("roprof").path
     }
 
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+    public struct Output {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public init(status: Int32, stdout: String, stderr: String) { self.status = status; self.stdout = stdout; self.stderr = stderr }
     }
 
     /// Runs a program and waits for it (our own pid only, never waitpid(-1)).
     @discardableResult
-    static func run(_ args: [String], env: [String: String]? = nil, unset: [String] = [], cwd: String? = nil, stdin: String? = nil) throws -> Output {
+    public static func run(_ args: [String], env: [String: String]? = nil, unset: [String] = [], cwd: String? = nil, stdin: String? = nil) throws -> Output {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: args[0].contains("/") ? args[0] : try which(args[0]))
         p.arguments = Array(args.dropFirst())
@@ -64,7 +64,7 @@ enum Support {
 
     /// Runs a program with stdio on /dev/null and waits for exactly that pid. For commands that leave a
     /// daemon behind (`podman run -d` and its conmon), where Foundation's Process never saw the exit.
-    static func spawnAndWait(_ args: [String], env: [String: String] = [:]) -> Int32 {
+    public static func spawnAndWait(_ args: [String], env: [String: String] = [:]) -> Int32 {
         var pid: pid_t = 0
         var fa = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fa)
@@ -81,7 +81,7 @@ enum Support {
     }
 
     /// The path of a tool on PATH; a missing tool fails the test with the install step named.
-    static func which(_ tool: String) throws -> String {
+    public static func which(_ tool: String) throws -> String {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let c = "\(dir)/\(tool)"
             if FileManager.default.isExecutableFile(atPath: c) { return c }
@@ -89,23 +89,24 @@ enum Support {
         throw MissingTool(tool: tool)
     }
 
-    struct MissingTool: Error, CustomStringConvertible {
-        var tool: String
-        var description: String {
+    public struct MissingTool: Error, CustomStringConvertible {
+        public var tool: String
+        public init(tool: String) { self.tool = tool }
+        public var description: String {
             let pkg = ["gcc": "gcc", "strace": "strace", "podman": "podman runc", "debootstrap": "debootstrap",
                        "kubernetes-validate": "(pip) kubernetes-validate", "nginx": "nginx-light", "tar": "tar"][tool] ?? tool
             return "\(tool) is not installed: run `.ci/run` or install it (apt-get install \(pkg))"
         }
     }
 
-    static func scratch(_ prefix: String = "roprof-test") -> String {
+    public static func scratch(_ prefix: String = "roprof-test") -> String {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
         try! FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
         return (try? FileManager.default.destinationOfSymbolicLink(atPath: base.path)) ?? base.resolvingSymlinksInPath().path
     }
 
     /// Records `command` with roprof and returns the recording and the run's output.
-    static func record(_ command: [String], mode: String = "full", extra: [String] = [], env: [String: String]? = nil,
+    public static func record(_ command: [String], mode: String = "full", extra: [String] = [], env: [String: String]? = nil,
                        cwd: String? = nil) throws -> (Recording, Output) {
         let out = scratch("rec") + "/rec.json"
         let o = try run([roprof, "record", "--quiet", "--mode", mode, "-o", out] + extra + ["--"] + command, env: env, cwd: cwd)
@@ -117,12 +118,12 @@ enum Support {
 }
 
 /// Builds the C fixtures once per test process.
-enum FixtureBuilder {
+public enum FixtureBuilder {
     static let lock = NSLock()
     nonisolated(unsafe) static var built: [String: String] = [:]
     static let outDir = Support.packageRoot.appendingPathComponent(".build/fixtures-bin").path
 
-    static func binary(_ source: String) throws -> String {
+    public static func binary(_ source: String) throws -> String {
         lock.lock(); defer { lock.unlock() }
         if let b = built[source] { return b }
         let gcc = try Support.which("gcc")

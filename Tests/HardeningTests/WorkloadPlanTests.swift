@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Analysis
+@testable import TraceModel
+@testable import Hardening
+
+/// `suggest --workloads`: which runs make which workload, and what each one mounts.
+@Suite struct WorkloadPlanTests {
+    let catalog = try! ProfileCatalog.load()
+
+    func run(_ id: String, _ service: String, stopped: Bool, name: String? = nil, signal: Int? = nil) -> RunInfo {
+        var r = RecordingFixture.run(id, command: ["tini", "-s", "--", "/app/entrypoint.sh", service])
+        r.stoppedByRoprof = stopped
+        r.name = name
+        if let s = signal { r.exit = ExitInfo(signal: s) }
+        return r
+    }
+
+    @Test func servicesGetOnlyTheirOwnMountsAndOneShotsBecomeCronJobs() throws {
+        let rec = Recording(runs: [run("run-a", "webserver", stopped: true), run("run-b", "engine", stopped: false),
+                                   run("run-c", "webserver", stopped: false, signal: 15)],  // a replica stopped by SIGTERM
+                            files: [RecordingFixture.m("/run/web.pid", .create, runs: ["run-a", "run-c"]),
+                                    RecordingFixture.m("/srv/data/jobs.db", .create, runs: ["run-a", "run-b"]),
+                                    RecordingFixture.m("/tmp/engine-report.txt", .create, runs: ["run-b"])],
+                            syscalls: ["x86_64": ["read": 1]], blindSpots: []).normalized()
+        let a = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(rec)
+        let plan = Workload.plan(a, rec)
+        #expect(plan.map(\.name) == ["engine", "webserver"], "names come from the command's last word when runs have no --name")
+        let web = try #require(plan.first { $0.name == "webserver" })
+        let engine = try #require(plan.first { $0.name == "engine" })
+        #expect(web.kind == .deployment && web.runIDs == ["run-a", "run-c"])
+        #expect(engine.kind == .cronJob, "it exited by itself")
+        #expect(web.mountPaths == ["/run", "/srv/data"], "\(web.mountPaths)")
+        #expect(engine.mountPaths == ["/srv/data", "/tmp"], "\(engine.mountPaths)")
+    }
+
+    @Test(arguments: [("Web_Server", "web-server"), ("9lives", "svc-9lives"), ("--", "svc")])
+    func derivedNamesAreDNSLabels(_ raw: String, _ label: String) {
+        #expect(Workload.dnsLabel(raw) == label)
+    }
+}

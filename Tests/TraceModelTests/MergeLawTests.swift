@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+@testable import TraceModel
+
+/// merge is associative and commutative, on generated recordings.
+@Suite struct MergeLawTests {
+    struct Rng { var s: UInt64; mutating func next(_ n: Int) -> Int { s = s &* 6364136223846793005 &+ 1442695040888963407; return Int((s >> 33) % UInt64(n)) } }
+
+    static func random(_ seed: UInt64) -> Recording {
+        var g = Rng(s: seed)
+        let paths = ["/tmp/a", "/tmp/b", "/var/x", "/app/data/db", "/run/p.pid"]
+        let ops: [FileOperation] = [.create, .write, .unlink, .mkdir]
+        var files: [FileMutation] = []
+        for _ in 0..<g.next(6) {
+            let n = 1 + g.next(5)
+            var f = FileMutation(path: paths[g.next(paths.count)], operation: ops[g.next(ops.count)], count: n, succeeded: n,
+                                 syscalls: ["openat"], processes: ["/bin/p\(g.next(3))"], pids: [g.next(100)],
+                                 bytes: g.next(2) == 0 ? nil : g.next(5000), runs: ["run-\(seed)"])
+            if g.next(3) == 0 { f.errors = ["EACCES": 1]; f.count += 1 }
+            files.append(f)
+        }
+        let run = RunInfo(id: "run-\(seed)", command: ["cmd\(seed)"], cwd: "/", mode: .full, host: HostFacts(arch: "x86_64", kernel: "6", uid: 0, gid: 0),
+                          startedAt: "t\(seed)", durationSeconds: 1, exit: ExitInfo(code: 0), attachedPid: nil, complete: true, processes: [])
+        let sys = ["read": 1 + g.next(9), "openat": g.next(9) + 1, "sys\(g.next(4))": 1]
+        return Recording.merged([Recording(runs: [run], files: files, syscalls: ["x86_64": sys],
+                                           blindSpots: g.next(2) == 0 ? [] : [BlindSpot(kind: .ioUring, detail: "d", processes: ["/bin/p"], runs: ["run-\(seed)"])])])
+    }
+
+    @Test(arguments: 0..<40)
+    func commutativeAndAssociative(seed: Int) {
+        let a = Self.random(UInt64(seed * 3 + 1)), b = Self.random(UInt64(seed * 3 + 2)), c = Self.random(UInt64(seed * 3 + 3))
+        #expect(Recording.merged([a, b]) == Recording.merged([b, a]))
+        #expect(Recording.merged([Recording.merged([a, b]), c]) == Recording.merged([a, Recording.merged([b, c])]))
+        #expect(Recording.merged([a, a]).files.map(\.count) == a.files.map { $0.count * 2 }, "merging a run with itself doubles counts")
+    }
+}

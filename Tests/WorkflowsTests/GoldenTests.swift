@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Analysis
+@testable import Emitters
+@testable import TraceModel
+@testable import Workflows
+
+/// Every report format and every `suggest` format on checked-in recordings, in process: the bytes
+/// the CLI prints (stdout, then its notes as `roprof: …` lines on stderr) against golden files.
+/// RECORD_SNAPSHOTS=1 re-records them.
+@Suite struct GoldenTests {
+    static let recordings = ["webapp", "nasty"]
+    static let formats = SuggestFormat.allCases.map(\.rawValue)
+    static func recording(_ name: String) -> String { "Tests/Data/Recordings/\(name).json" }
+    static func absolute(_ relative: String) -> String { Support.packageRoot.appendingPathComponent(relative).path }
+
+    func compare(_ actual: String, golden name: String) throws {
+        let golden = Self.absolute("Tests/Data/Golden/\(name).txt")
+        if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] != nil || !FileManager.default.fileExists(atPath: golden) {
+            try actual.write(toFile: golden, atomically: true, encoding: .utf8)
+        }
+        #expect(actual == (try String(contentsOfFile: golden, encoding: .utf8)), "output drifted from \(golden) (re-record with RECORD_SNAPSHOTS=1 swift test if intended)")
+    }
+
+    @Test("golden report", arguments: recordings, ["text", "markdown", "json"])
+    func goldenReport(_ rec: String, _ format: String) throws {
+        let r = try Recording.load(path: Self.absolute(Self.recording(rec)))
+        let catalog = try ProfileCatalog.load()
+        let a = Analyzer(runtime: try catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(r)
+        let text: String
+        switch format {
+        case "markdown": text = ReportMarkdown.render(a)
+        case "json": text = try ReportJSON.render(a)
+        default: text = ReportText.render(a, style: TextStyle(color: false), recordingPath: Self.recording(rec))
+        }
+        try compare(text, golden: "\(rec).report-\(format)")
+    }
+
+    @Test("golden output", arguments: recordings, formats)
+    func golden(_ rec: String, _ format: String) throws {
+        let f = try #require(SuggestFormat(rawValue: format))
+        let render = { try Suggester(SuggestRequest(recordingPath: Self.absolute(Self.recording(rec)))).render(f) }
+        let out = try render()
+        let actual = (out.text ?? "") + "--- stderr ---\n" + out.notes.map { "roprof: \($0)\n" }.joined()
+        try compare(actual, golden: "\(rec).\(format)")
+        #expect(try render().text == out.text, "same recording, same bytes")
+    }
+}
