@@ -49,3 +49,41 @@ public struct VerifyOutcome {
                              stoppedByWindow: stoppedByWindow)
     }
 }
+
+extension VerifyOutcome {
+    /// How the app reacted to one refused write.
+    public func reaction(_ f: FailedWrite) -> String {
+        if f.count > 1 { return "retried (\(f.count) attempts)" + (exit.shellStatus == 0 ? ", then carried on" : ", then exited with \(exit.shellStatus)") }
+        return exit.shellStatus == 0 ? "carried on without it" : "exited with status \(exit.shellStatus)"
+    }
+}
+
+/// The verdict of `verify`, with its evidence, for the CLI to render.
+public struct VerifyVerdict {
+    /// One piece of evidence: what was refused or failed, by whom, and the fix.
+    public struct Finding {
+        public var label: String
+        public var detail: String
+        public var fix: String?
+        public init(label: String, detail: String, fix: String?) { self.label = label; self.detail = detail; self.fix = fix }
+    }
+    public var passed: Bool
+    /// "a read-only root (kubernetes), 2 mounts, … " — the settings the run had.
+    public var settings: String
+    /// What ran: the command, or the image.
+    public var subject: String
+    /// "and again after a restart on the same volumes (…)", or where a restart failed.
+    public var restartNote: String?
+    public var failedAfterRestart = false
+    public var cause: String?
+    public var findings: [Finding] = []
+    public var notes: [String] = []
+    /// "volumes: PATH (starts with the image's content there …)": how each state volume started.
+    public var volumes: String?
+    /// The last lines the app wrote (stderr, or the container's log).
+    public var lastLines: [String] = []
+    public var exitStatus: Int32 { passed ? 0 : 1 }
+
+    public init(passed: Bool, settings: String, subject: String) { self.passed = passed; self.settings = settings; self.subject = subject }
+}
+

@@ -12,12 +12,7 @@ public struct Diagnosis {
     /// The analysis of the refused writes alone: the mounts and remedies that fix them.
     public var analysis: Analysis
 
-    /// How the app reacted to one refusal.
-    public func reaction(_ f: VerifyOutcome.FailedWrite) -> String {
-        let o = outcome
-        if f.count > 1 { return "retried (\(f.count) attempts)" + (o.exit.shellStatus == 0 ? ", then carried on" : ", then exited with \(o.exit.shellStatus)") }
-        return o.exit.shellStatus == 0 ? "carried on without it" : "exited with status \(o.exit.shellStatus)"
-    }
+    public func reaction(_ f: VerifyOutcome.FailedWrite) -> String { outcome.reaction(f) }
     public var exitStatus: Int32 { outcome.failedWrites.isEmpty ? 0 : 1 }
 }
 

@@ -29,32 +29,6 @@ public struct VerifyRequest: Sendable {
     public init(recordingPath: String, settings: RunSettings) { self.recordingPath = recordingPath; self.settings = settings }
 }
 
-/// The verdict of `verify`, with its evidence, for the CLI to render.
-public struct VerifyVerdict {
-    /// One piece of evidence: what was refused or failed, by whom, and the fix.
-    public struct Finding {
-        public var label: String
-        public var detail: String
-        public var fix: String?
-    }
-    public var passed: Bool
-    /// "a read-only root (kubernetes), 2 mounts, … " — the settings the run had.
-    public var settings: String
-    /// What ran: the command, or the image.
-    public var subject: String
-    /// "and again after a restart on the same volumes (…)", or where a restart failed.
-    public var restartNote: String?
-    public var failedAfterRestart = false
-    public var cause: String?
-    public var findings: [Finding] = []
-    public var notes: [String] = []
-    /// "volumes: PATH (starts with the image's content there …)": how each state volume started.
-    public var volumes: String?
-    /// The last lines the app wrote (stderr, or the container's log).
-    public var lastLines: [String] = []
-    public var exitStatus: Int32 { passed ? 0 : 1 }
-}
-
 /// verify: re-runs the app under exactly the suggested settings — in the sandbox on this host, or in
 /// the real engine with `--image` — and judges the run.
 public enum Verifier {

@@ -152,17 +152,7 @@ struct Diff: ParsableCommand {
 
     func run() throws {
         let d = ProfileDiff.between(try shape(old), try shape(new))
-        if format == .json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try enc.encode(d), as: UTF8.self))
-        } else {
-            let style = CommandLineFront.style()
-            if d.added.isEmpty && d.removed.isEmpty && d.changed.isEmpty { print("no differences") }
-            for c in d.added { print(style.red("+ \(c.kind) \(Human.printable(c.subject))") + "  " + c.detail) }
-            for c in d.removed { print(style.green("- \(c.kind) \(Human.printable(c.subject))") + "  " + c.detail) }
-            for c in d.changed { print(style.yellow("~ \(c.kind) \(Human.printable(c.subject))") + "  " + c.detail) }
-        }
+        print(format == .json ? try VerdictText.jsonText(d) : VerdictText.diff(d, style: CommandLineFront.style()), terminator: "")
         throw ExitCode(d.addsAnything ? 1 : 0)
     }
 }

@@ -77,23 +77,7 @@ struct Verify: ParsableCommand {
         req.refine = refine
         req.image = imageOptions.request
         let v = try Verifier.verify(req, notify: printNote)
-        let style = CommandLineFront.style()
-        if let volumes = v.volumes { print(volumes) }
-        if v.passed {
-            print(style.green("roprof verify: PASS") + " — \(v.subject) ran with \(v.settings)" + (v.restartNote.map { ", and again " + $0 } ?? ""))
-            throw ExitCode(0)
-        }
-        print(style.red("roprof verify: FAIL") + " — \(v.subject) with \(v.settings)" + (v.failedAfterRestart ? "; failed in the second run, " + (v.restartNote ?? "after a restart") : ""))
-        if let c = v.cause { print("  cause: " + c) }
-        for f in v.findings {
-            print("  " + style.red(f.label + " ") + f.detail)
-            if let fix = f.fix { print("    fix: " + fix) }
-        }
-        for n in v.notes { print("  " + n) }
-        if !v.lastLines.isEmpty {
-            print("  the last lines on stderr (the app's, and the --while exercise's):")
-            for line in v.lastLines { print("    " + style.dim(Human.printable(line))) }
-        }
+        print(VerdictText.verify(v, style: CommandLineFront.style()), terminator: "")
         throw ExitCode(v.exitStatus)
     }
 }
@@ -129,45 +113,10 @@ struct Diagnose: ParsableCommand {
         let d = try Diagnoser.diagnose(settings: launch.settings, runtime: analysis.runtime, profiles: analysis.profiles,
                                        appStdoutToStderr: format == .json, notify: printNote)
         if let o = output { try writeAtomically(d.recording.encoded(), to: o) }
-        let outcome = d.outcome, a = d.analysis
-        let style = CommandLineFront.style()
         switch format {
-        case .json:
-            struct Out: Encodable { var format = "roprof-diagnosis"; var version = 1; var exit: ExitInfo; var failures: [F]; var analysis: Analysis
-                struct F: Encodable { var path: String; var operation: String; var errno: String; var count: Int; var processes: [String]; var syscalls: [String]; var reaction: String } }
-            let out = Out(exit: outcome.exit, failures: outcome.failedWrites.map {
-                .init(path: $0.path, operation: $0.operation, errno: $0.errno, count: $0.count, processes: $0.processes, syscalls: $0.syscalls,
-                      reaction: d.reaction($0)) }, analysis: a)
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try enc.encode(out), as: UTF8.self))
-        case .markdown:
-            print("## roprof diagnose: \(outcome.failedWrites.count) refused write\(outcome.failedWrites.count == 1 ? "" : "s") (exit \(outcome.exit.shellStatus))\n")
-            print("| path | operation | errno | process | how the app reacted |\n|---|---|---|---|---|")
-            for f in outcome.failedWrites {
-                print("| `\(f.path)` | \(f.operation) | \(f.errno) | \(f.processes.map { PathGlob.name($0) }.joined(separator: ", ")) | \(d.reaction(f)) |")
-            }
-            print("")
-            print(ReportMarkdown.render(a), terminator: "")
-        case .text:
-            if outcome.failedWrites.isEmpty {
-                print(style.green("roprof diagnose: no write was refused") + " under a read-only root in \(d.runtime) (the app exited with \(outcome.exit.shellStatus))")
-                break
-            }
-            print(style.red("roprof diagnose: \(outcome.failedWrites.count) write\(outcome.failedWrites.count == 1 ? " was" : "s were") refused") + " under a read-only root in \(d.runtime); the app exited with status \(outcome.exit.shellStatus)")
-            for f in outcome.failedWrites {
-                let who = f.processes.map { PathGlob.name($0) }.joined(separator: ",")
-                print("  " + style.red(f.errno) + "  " + Human.printable(f.path) + "  \(f.operation) by \(who) (\(f.syscalls.joined(separator: ",")))")
-                print("    " + style.dim("the app " + d.reaction(f)))
-                if let m = a.mounts.first(where: { PathGlob.isUnder(f.path, $0.path) }) {
-                    print("    fix: mount \(ReportText.mountLabel(m, runtime: d.runtime)) at \(Human.printable(m.path)) (size \(m.sizeLimit))")
-                } else if let r = a.remedies.first(where: { $0.paths.contains(f.path) }) {
-                    print("    fix: " + (r.env.isEmpty ? (r.fix ?? r.title) : r.env.keys.sorted().map { "\($0)=\(r.env[$0]!)" }.joined(separator: " ")) + " — " + r.why)
-                }
-            }
-            if outcome.exit.shellStatus != 0 {
-                print(style.dim("\nThe app stopped at its first failure; later writes are unseen. Apply the fixes and run diagnose again, or use `roprof run` for the full picture."))
-            }
+        case .json: print(try VerdictText.diagnosisJSON(d.outcome, d.analysis), terminator: "")
+        case .markdown: print(VerdictText.diagnosisMarkdown(d.outcome, d.analysis), terminator: "")
+        case .text: print(VerdictText.diagnosis(d.outcome, d.analysis, runtime: d.runtime, style: CommandLineFront.style()), terminator: "")
         }
         throw ExitCode(d.exitStatus)
     }
