@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "TraceModelTests", dependencies: ["TraceModel"], path: "Tests/TraceModelTests"),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "TraceModel", "TestSupport"], path: "Tests/AnalysisTests"),
         .testTarget(name: "HardeningTests", dependencies: ["Hardening", "Analysis", "Seccomp", "TraceModel", "TestSupport"], path: "Tests/HardeningTests"),
-        .testTarget(name: "EmittersTests", dependencies: ["Emitters", "Hardening", "TraceModel", "Seccomp"], path: "Tests/EmittersTests"),
+        .testTarget(name: "EmittersTests", dependencies: ["Emitters", "Hardening", "Analysis", "TraceModel", "Seccomp"], path: "Tests/EmittersTests"),
         .testTarget(name: "TracerTests", dependencies: ["Tracer", "TraceModel"], path: "Tests/TracerTests"),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Emitters", "Hardening", "Analysis", "TraceModel", "TestSupport"],
                     path: "Tests/WorkflowsTests"),

@@ -690,6 +690,97 @@ kind: flag
 fix: "Never run --reload in production; log to stdout (the default)."
 why: "Uvicorn itself writes nothing at run time; what shows up is usually --reload state or an app log file."
 """#,
+        "seccomp/families.yaml": #"""
+# Equivalent entry points. A seccomp profile that allows one member of a family allows the others:
+# which one libc, a language runtime or a tool calls depends on its version, the architecture and
+# whether the target already exists (`ln -sfn` replaces an existing link with renameat; etcd repairs
+# its WAL with ftruncate only on a restart). None of these widens what the app can do: each family
+# does one thing through several doors. Calls that matter for security (Docker's default profile
+# gates them behind capabilities or denies them: mount, ptrace, bpf, keyctl, unshare, setns, …) are
+# never added through a family: they are allowed only when the recording saw them.
+families:
+  - name: rename
+    why: rename(2), renameat(2) and renameat2(2) move a name; coreutils uses renameat to replace an existing link
+    calls: [rename, renameat, renameat2]
+  - name: truncate
+    why: a file is cut by path or by fd (a database repairing its log on start-up uses ftruncate)
+    calls: [truncate, ftruncate, truncate64, ftruncate64]
+  - name: stat
+    why: libc's stat family maps onto fstat, newfstatat or statx depending on version and architecture
+    calls: [stat, lstat, fstat, newfstatat, statx, stat64, lstat64, fstat64, fstatat64]
+  - name: access
+    why: access(2) and faccessat(2)/faccessat2(2) answer the same question
+    calls: [access, faccessat, faccessat2]
+  - name: open
+    why: open, openat and creat open a file; which one depends on libc and architecture
+    calls: [open, openat, creat]
+  - name: dup
+    why: dup, dup2 and dup3 copy a descriptor
+    calls: [dup, dup2, dup3]
+  - name: pipe
+    why: pipe and pipe2 make a pipe
+    calls: [pipe, pipe2]
+  - name: poll
+    why: event loops wait with poll, ppoll, select, pselect6 or epoll depending on the runtime and the load
+    calls: [poll, ppoll, select, _newselect, pselect6, epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait]
+  - name: wait
+    why: a parent reaps a child with wait4 or waitid (waitpid on 32-bit)
+    calls: [wait4, waitid, waitpid]
+  - name: ids
+    why: reading who a process is (a JVM option or a restart may ask for the gid where the first run asked for the uid)
+    calls: [getuid, geteuid, getgid, getegid, getresuid, getresgid, getgroups, getuid32, geteuid32, getgid32, getegid32, getresuid32, getresgid32, getgroups32]
+  - name: system-information
+    why: read-only facts about the machine and the process's limits (a cache that already exists makes lighttpd call sysinfo)
+    calls: [uname, sysinfo, getrlimit, ugetrlimit, prlimit64, getrusage, times, getcpu, sched_getaffinity]
+  - name: time
+    why: reading clocks and sleeping (vDSO fallbacks reach the kernel under load)
+    calls: [clock_gettime, clock_gettime64, gettimeofday, time, clock_getres, clock_nanosleep, nanosleep]
+  - name: remove
+    why: unlink, unlinkat and rmdir remove a name
+    calls: [unlink, unlinkat, rmdir]
+  - name: mkdir
+    why: mkdir and mkdirat make a directory
+    calls: [mkdir, mkdirat]
+  - name: link
+    why: link, linkat, symlink and symlinkat make a name for a file (ln, ln -s, ln -sfn)
+    calls: [link, linkat, symlink, symlinkat]
+  - name: readlink
+    why: readlink and readlinkat read a link
+    calls: [readlink, readlinkat]
+  - name: chmod
+    why: a mode is changed by path or by fd
+    calls: [chmod, fchmod, fchmodat]
+  - name: chown
+    why: an owner is changed by path, by link or by fd (the capability still decides whether it succeeds)
+    calls: [chown, fchown, fchownat, lchown, chown32, fchown32, lchown32]
+  - name: sync
+    why: flushing a file to disk (databases pick fsync, fdatasync or sync_file_range by configuration)
+    calls: [fsync, fdatasync, sync_file_range, syncfs]
+  - name: utimes
+    why: setting a file's times
+    calls: [utime, utimes, utimensat, futimesat]
+  - name: read
+    why: reading a descriptor, positioned or vectored
+    calls: [read, pread64, readv, preadv, preadv2]
+  - name: write
+    why: writing a descriptor, positioned or vectored
+    calls: [write, pwrite64, writev, pwritev, pwritev2]
+  - name: getdents
+    why: listing a directory
+    calls: [getdents, getdents64]
+  - name: accept
+    why: a server takes a connection with accept or accept4 depending on its runtime
+    calls: [accept, accept4]
+  - name: send-receive
+    why: socket I/O through the send/recv family
+    calls: [sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg]
+  - name: signals
+    why: signal handling and waiting for a signal
+    calls: [rt_sigaction, rt_sigprocmask, rt_sigreturn, rt_sigtimedwait, rt_sigsuspend, sigaltstack]
+  - name: fork
+    why: fork and vfork start a process (libc uses clone for both on newer architectures)
+    calls: [fork, vfork]
+"""#,
         "seccomp/runtime.yaml": #"""
 # Syscalls the container runtime itself (runc / crun, written in Go or C) makes in the container
 # process after it installs the seccomp filter and before the app's first instruction, plus what

@@ -53,11 +53,20 @@ public struct Remedy: Codable, Equatable, Sendable {
     }
 }
 
+/// Calls that do the same thing through several entry points, with the reason.
+public struct SyscallFamily: Codable, Equatable, Sendable {
+    public var name: String
+    public var why: String
+    public var calls: [String]
+}
+
 /// Runtime profiles and remedies: the embedded Profiles/ plus a user's `--profiles DIR`.
 public struct ProfileCatalog: Sendable {
     public var runtimes: [String: RuntimeProfile]
     public var remedies: [Remedy]
     public var seccompBaseline: [String]
+    /// Equivalent entry points (Profiles/seccomp/families.yaml): allowing one allows the others.
+    public var seccompFamilies: [SyscallFamily] = []
 
     /// The built-in catalog, optionally extended (and overridden by id/name) from `extraDirectory`.
     public static func load(extraDirectory: String? = nil) throws -> ProfileCatalog {
@@ -81,6 +90,7 @@ public struct ProfileCatalog: Sendable {
         var runtimes: [String: RuntimeProfile] = [:]
         var remedies: [String: Remedy] = [:]
         var seccomp: [String] = []
+        var families: [SyscallFamily] = []
         let decoder = YAMLDecoder()
         for key in files.keys.sorted() {
             let text = files[key]!
@@ -93,15 +103,21 @@ public struct ProfileCatalog: Sendable {
                     let r = try decoder.decode(Remedy.self, from: text)
                     remedies[r.id] = r
                 } else if key.contains("seccomp/") {
-                    struct Baseline: Decodable { var syscalls: [Entry]; struct Entry: Decodable { var name: String } }
-                    seccomp += try decoder.decode(Baseline.self, from: text).syscalls.map(\.name)
+                    struct SeccompFile: Decodable {
+                        var syscalls: [Entry]?
+                        var families: [SyscallFamily]?
+                        struct Entry: Decodable { var name: String }
+                    }
+                    let f = try decoder.decode(SeccompFile.self, from: text)
+                    seccomp += (f.syscalls ?? []).map(\.name)
+                    families += f.families ?? []
                 }
             } catch {
                 throw ModelError("profile '\(source)' is invalid: \(shortReason(error)) (see docs/profiles.md for the format)")
             }
         }
         return ProfileCatalog(runtimes: runtimes, remedies: remedies.values.sorted { $0.id < $1.id },
-                              seccompBaseline: Array(Set(seccomp)).sorted())
+                              seccompBaseline: Array(Set(seccomp)).sorted(), seccompFamilies: families.sorted { $0.name < $1.name })
     }
 
     public func runtime(named name: String) throws -> RuntimeProfile {

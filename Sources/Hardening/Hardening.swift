@@ -126,7 +126,7 @@ public struct Hardening {
         }
         var seccomp: SeccompPlan? = nil
         if r.hasCompleteSyscallInventory {
-            seccomp = SeccompPlan.build(r, baseline: catalog.seccompBaseline, target: options.targetArch)
+            seccomp = SeccompPlan.build(r, baseline: catalog.seccompBaseline, target: options.targetArch, families: catalog.seccompFamilies)
             warnings += seccomp!.warnings
         } else if !options.runtimeDefaultSeccomp {
             warnings.append("the recording was made with --mode writes, so its syscall inventory is incomplete: no seccomp profile is generated (record with --mode full)")

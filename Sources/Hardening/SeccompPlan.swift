@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import Seccomp
 import TraceModel
@@ -32,7 +33,10 @@ public struct SeccompPlan: Equatable {
         "inotify_init": ["inotify_init1"], "getpgrp": ["getpgid"], "pause": ["ppoll"], "uselib": [], "sysfs": [],
     ]
 
-    public static func build(_ r: Recording, baseline: [String], target: SeccompArch?) -> SeccompPlan {
+    /// The families a plan widened the recorded calls with, and what each added (for the report).
+    public var familiesAdded: [String: [String]] = [:]
+
+    public static func build(_ r: Recording, baseline: [String], target: SeccompArch?, families: [SyscallFamily] = []) -> SeccompPlan {
         let native = SeccompArch(rawValue: r.runs.first?.host.arch ?? "") ?? .native
         let arch = target ?? native
         let table = SyscallTable(arch: arch)
@@ -43,6 +47,13 @@ public struct SeccompPlan: Equatable {
             if repl.isEmpty {
                 if r.allSyscallNames.contains(name) { dropped.append(name) }
             } else { names.formUnion(repl) }
+        }
+        // Families: one member seen allows every member this architecture has, never a call that
+        // matters for security (those are allowed only when seen).
+        var familiesAdded: [String: [String]] = [:]
+        for f in families where !names.isDisjoint(with: f.calls) {
+            let add = f.calls.filter { !names.contains($0) && table.number($0) != nil && !Recording.dangerousSyscalls.contains($0) }
+            if !add.isEmpty { familiesAdded[f.name] = add.sorted(); names.formUnion(add) }
         }
         let recorded = r.allSyscallNames
         if recorded.contains("listen") && recorded.isDisjoint(with: ["accept", "accept4"]) {
@@ -56,6 +67,7 @@ public struct SeccompPlan: Equatable {
             warnings.append("\(name) is allowed because \(who.isEmpty ? "the app" : who.joined(separator: ", ")) used it; it widens what the container can do: remove it unless the app needs it")
         }
         var plan = SeccompPlan(arch: arch, architectures: [arch] + arch.compatArches, names: names.sorted(), warnings: warnings, dropped: dropped)
+        plan.familiesAdded = familiesAdded
         plan.enosys = fallbacks.keys.filter { new in
             !names.contains(new) && table.number(new) != nil && !names.isDisjoint(with: fallbacks[new]!)
         }.sorted()

@@ -3,6 +3,8 @@ import Testing
 @testable import Emitters
 @testable import Hardening
 @testable import TraceModel
+import Analysis
+@testable import Seccomp
 
 /// ENOSYS is not EPERM: a newer entry point the run never made, whose older equivalent it made, is
 /// answered ENOSYS so libc falls back (clone3 under Docker's default profile is the case that broke threads).
@@ -30,5 +32,50 @@ import Testing
         #expect(!p.enosys.contains("clone3"))
         #expect(plan(["read", "write"]).enosys.isEmpty, "no fallback target seen: nothing but the default EPERM")
         #expect(p.enosys.allSatisfy { !Recording.dangerousSyscalls.contains($0) })
+    }
+}
+
+/// Families: allowing an operation allows its equivalent entry points, never a call that matters for
+/// security that was not seen.
+@Suite struct SeccompFamilyTests {
+    let catalog = try! ProfileCatalog.load()
+
+    func plan(_ calls: [String]) -> SeccompPlan {
+        let run = RunInfo(id: "r", command: ["app"], cwd: "/", mode: .full, host: HostFacts(arch: "x86_64", kernel: "6", uid: 0, gid: 0),
+                          startedAt: "2026-01-01T00:00:00Z", durationSeconds: 1, exit: ExitInfo(code: 0), attachedPid: nil, complete: true, processes: [])
+        let rec = Recording(runs: [run], files: [], syscalls: ["x86_64": Dictionary(uniqueKeysWithValues: calls.map { ($0, 1) })], blindSpots: [])
+        return SeccompPlan.build(rec, baseline: catalog.seccompBaseline, target: .x86_64, families: catalog.seccompFamilies)
+    }
+
+    @Test func everyMemberOfAFamilyIsAllowedWhenOneIs() throws {
+        #expect(!catalog.seccompFamilies.isEmpty)
+        let table = SyscallTable(arch: .x86_64)
+        for f in catalog.seccompFamilies {
+            for seen in f.calls where table.number(seen) != nil {
+                let p = plan([seen])
+                for member in f.calls where table.number(member) != nil {
+                    #expect(p.names.contains(member), "\(f.name): \(seen) seen, \(member) must be allowed")
+                }
+            }
+        }
+    }
+
+    @Test func theCasesThatBrokeRestarts() {
+        #expect(plan(["rename", "symlinkat", "unlink"]).names.contains("renameat"), "ln -sfn on an existing link")
+        #expect(plan(["truncate"]).names.contains("ftruncate"), "etcd repairing its WAL on a restart")
+        #expect(plan(["uname"]).names.contains("sysinfo"), "lighttpd with an existing cache")
+        #expect(plan(["getuid", "geteuid"]).names.contains("getegid"), "the JVM under -XX:-UsePerfData")
+    }
+
+    @Test func noCallThatMattersForSecurityIsAllowedUnseen() {
+        let all = catalog.seccompFamilies.flatMap(\.calls)
+        #expect(Set(all).isDisjoint(with: Recording.dangerousSyscalls), "a family lists a dangerous call")
+        let p = plan(all)
+        #expect(p.names.filter { Recording.dangerousSyscalls.contains($0) }.isEmpty)
+        #expect(Set(catalog.seccompBaseline).isDisjoint(with: Recording.dangerousSyscalls))
+        let seen = plan(["read", "mount"])
+        #expect(seen.names.contains("mount"), "seen: allowed, and named in a warning")
+        #expect(seen.warnings.contains { $0.hasPrefix("mount is allowed because") })
+        #expect(!seen.names.contains("umount2"))
     }
 }
