@@ -23,6 +23,8 @@ public struct Analysis: Codable, Equatable, Sendable {
     /// uids the app ran as (from the recording).
     public var uids: [Int]
     public var commands: [[String]]
+    /// The parts of the app's life the recording covers (a first start, a restart on its own files).
+    public var phases: [String]? = nil
     public var warnings: [String]
     /// Named services (`record --name`) → the command of the first run of each; only when a merged
     /// recording holds more than one (then `suggest --workloads` applies).

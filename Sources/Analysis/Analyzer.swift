@@ -130,6 +130,16 @@ public struct Analyzer {
                             var a = $0; a.paths = Array(Set(a.paths)).sorted(); return a },
                         env: env, unfixable: unfixable, blindSpots: rec.blindSpots, uids: uids.sorted(),
                         commands: rec.runs.map(\.command), warnings: warnings)
+        let phases = Set(rec.runs.compactMap(\.phase))
+        if !phases.isEmpty {
+            var covered: [String] = []
+            if phases.contains("first") { covered.append("a first start") }
+            if phases.contains("restart") {
+                let env = rec.runs.compactMap(\.remedyEnv).reduce(into: [String: String]()) { $0.merge($1) { a, _ in a } }
+                covered.append("a restart on the files the first run left" + (env.isEmpty ? "" : " with " + env.keys.sorted().map { "\($0)=\(env[$0]!)" }.joined(separator: " ")))
+            }
+            result.phases = covered
+        }
         if services.count > 1 { result.services = services }
         result.relocations = relocations
         result.image = rec.runs.compactMap(\.image?.reference).first

@@ -114,8 +114,8 @@ public struct Baseline: Codable, Equatable, Sendable {
             let line = node?.mark.map { ":\($0.line)" } ?? ""
             return ModelError("\(source)\(line): \(msg)")
         }
-        if InputLimits.excessiveNesting(Data(text.utf8)) != nil || text.utf8.count > InputLimits.maxBaselineBytes {
-            throw ModelError("\(source): not a roprof baseline (nested more than \(InputLimits.maxNesting) levels deep, or larger than \(InputLimits.maxBaselineBytes >> 20) MiB)")
+        if let why = InputLimits.yamlProblem(text) ?? (text.utf8.count > InputLimits.maxBaselineBytes ? "larger than \(InputLimits.maxBaselineBytes >> 20) MiB" : nil) {
+            throw ModelError("\(source): not a roprof baseline (\(why))")
         }
         let root: Node
         do {
@@ -129,6 +129,14 @@ public struct Baseline: Codable, Equatable, Sendable {
         guard map["format"]?.string == formatName else { throw err(map["format"] ?? root, "\"format\" must be '\(formatName)'") }
         guard let vnode = map["version"], let v = vnode.int else { throw err(root, "\"version\" is missing or not a number") }
         guard v <= currentVersion else { throw err(vnode, "version \(v) is newer than this roprof understands (\(currentVersion)); upgrade roprof") }
+        for (k, _) in map {
+            guard let key = k.string, ["format", "version", "runtime", "writes", "syscalls"].contains(key) else {
+                let known = ["format", "version", "runtime", "writes", "syscalls"]
+                let name = k.string ?? "?"
+                let guess = known.min { a, b in Self.distance(a, name) < Self.distance(b, name) }.flatMap { Self.distance($0, name) <= 2 ? $0 : nil }
+                throw err(k, "unknown key '\(name)'" + (guess.map { "; did you mean '\($0)'?" } ?? "") + " (a baseline has format, version, runtime, writes, syscalls)")
+            }
+        }
         guard let runtime = map["runtime"]?.string else { throw err(map["runtime"] ?? root, "\"runtime\" must be a runtime name such as kubernetes") }
         var writes: [Write] = []
         if let wn = map["writes"] {
@@ -143,6 +151,9 @@ public struct Baseline: Codable, Equatable, Sendable {
                 guard known.contains(mount) || mount.hasPrefix("remedy:") else {
                     throw err(m["mount"], "unknown mount '\(mount)': use one of \(known.joined(separator: ", ")) or remedy:ID")
                 }
+                for (k, _) in m where !["path", "mount", "reason"].contains(k.string ?? "") {
+                    throw err(k, "unknown key '\(k.string ?? "?")' in a write (a write has path, mount, reason)")
+                }
                 writes.append(Write(path: path, mount: mount, reason: m["reason"]?.string))
             }
         }
@@ -151,6 +162,9 @@ public struct Baseline: Codable, Equatable, Sendable {
             guard let sm = sn.mapping else { throw err(sn, "\"syscalls\" must map an architecture to a list of names") }
             for (k, v) in sm {
                 guard let arch = k.string, let seq = v.sequence else { throw err(k, "\"syscalls\" must map an architecture to a list of names") }
+                guard SeccompArchNames.all.contains(arch) else {
+                    throw err(k, "unknown architecture '\(arch)' (one of \(SeccompArchNames.all.sorted().joined(separator: ", ")))")
+                }
                 var names: [String] = []
                 for n in seq {
                     guard let s = n.string, !s.isEmpty, s.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
@@ -168,4 +182,21 @@ public struct Baseline: Codable, Equatable, Sendable {
         }
         return b
     }
+
+    /// Edit distance, for "did you mean".
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var prev = Array(0...b.count)
+        for (i, ca) in a.enumerated() {
+            var cur = [i + 1]
+            for (j, cb) in b.enumerated() { cur.append(min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1))) }
+            prev = cur
+        }
+        return prev[b.count]
+    }
+}
+
+/// The architecture names recordings and baselines use (libseccomp's, as `SeccompArch` spells them).
+public enum SeccompArchNames {
+    public static let all: Set<String> = ["x86_64", "x86", "x32", "aarch64", "arm", "riscv64", "s390x", "ppc64le"]
 }

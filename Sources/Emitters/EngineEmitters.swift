@@ -16,8 +16,27 @@ public enum DockerEmitter {
     public static func flags(_ h: Hardening, _ o: SuggestOptions, engine: String, runtime: String) -> Emitted {
         let (args, warnings) = arguments(h, o, engine: engine, runtime: runtime)
         let image = o.image == "IMAGE" ? (h.imageReference ?? "IMAGE") : o.image
-        let lines = ["\(engine) run"] + args.map { "  " + shellQuote($0) } + ["  " + shellQuote(image) + (h.command.isEmpty ? "" : " " + h.command.map(shellQuote).joined(separator: " "))]
-        return Emitted(text: lines.joined(separator: " \\\n") + "\n", warnings: warnings)
+        let spec = ContainerRunSpec(h, o, engine: engine, runtime: runtime)
+        var header: [String] = []
+        if let profile = spec.seccompProfile {
+            let rec = o.recordingPath.map(shellQuote) ?? "RECORDING"
+            header.append("# \(profile) is the seccomp profile: write it first, here, with")
+            header.append("#   roprof suggest --format seccomp -o \(shellQuote(profile)) \(rec)")
+        }
+        if !spec.filesToCreate.isEmpty {
+            header.append("# single files bound from ./roprof-files (with the image's content, if it has any):")
+            header.append("#   mkdir -p roprof-files && touch " + spec.filesToCreate.map { shellQuote("roprof-files/" + PathGlob.name($0)) }.joined(separator: " "))
+        }
+        let lines = ["\(engine) run"] + args.map { "  " + shellWord($0) } + ["  " + shellQuote(image) + (h.command.isEmpty ? "" : " " + h.command.map(shellQuote).joined(separator: " "))]
+        return Emitted(text: header.map { $0 + "\n" }.joined() + lines.joined(separator: " \\\n") + "\n", warnings: warnings)
+    }
+
+    /// A shell word for `arg` in which `$PWD` still expands (single-file binds name it), everything
+    /// else literal: `'--mount=…,source='"$PWD"'/roprof-files/x,…'`.
+    static func shellWord(_ arg: String) -> String {
+        guard arg.contains("$PWD") else { return shellQuote(arg) }
+        return arg.components(separatedBy: "$PWD").map { $0.isEmpty ? "" : "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            .joined(separator: "\"$PWD\"")
     }
 
     /// The `run` arguments (before the image) of the decisions for `engine`: what `flags` prints.
@@ -48,7 +67,7 @@ public enum DockerEmitter {
         for c in spec.addCapabilities { args.append("--cap-add=\(c)") }
         if let u = spec.user { args.append("--user=\(u)") }
         if let wd = spec.workdir { args.append("--workdir=\(wd)") }
-        for p in spec.ports { args.append("--publish=" + (p.hostIP.map { "\($0):" } ?? "") + "\(p.host):\(p.container)") }
+        for p in spec.ports { args.append("--publish=\(p)") }
         return args
     }
 }
@@ -57,6 +76,9 @@ public enum DockerEmitter {
 public enum ComposeEmitter {
     struct File: Encodable { var services: [String: Service]; var volumes: [String: [String: String]]? }
     struct Service: Encodable {
+        var image: String?
+        var command: [String]?
+        var ports: [String]?
         var read_only = true
         var volumes: [Mount]?
         var environment: [String: String]?
@@ -76,23 +98,31 @@ public enum ComposeEmitter {
         struct Tmpfs: Encodable { var size: Int; var mode = 0o1777 }
     }
 
+    /// Compose interpolates `$NAME` and `${NAME}` in every string value: a literal `$` is written `$$`.
+    static func literal(_ s: String) -> String { s.replacingOccurrences(of: "$", with: "$$") }
+
     public static func yaml(_ h: Hardening, _ o: SuggestOptions) throws -> Emitted {
         var mounts: [Mount] = []
         var named: [String: [String: String]] = [:]
         for v in h.volumes {
             switch v.mount.kind {
-            case .tmpfs: mounts.append(Mount(type: "tmpfs", target: v.mount.path, tmpfs: .init(size: v.mount.sizeBytes)))
-            case .persistent: mounts.append(Mount(type: "volume", source: v.name, target: v.mount.path)); named[v.name] = [:]
-            case .file: mounts.append(Mount(type: "bind", source: "./roprof-files/\(PathGlob.name(v.mount.path))", target: v.mount.path))
+            case .tmpfs: mounts.append(Mount(type: "tmpfs", target: literal(v.mount.path), tmpfs: .init(size: v.mount.sizeBytes)))
+            case .persistent: mounts.append(Mount(type: "volume", source: v.name, target: literal(v.mount.path))); named[v.name] = [:]
+            case .file: mounts.append(Mount(type: "bind", source: literal("./roprof-files/\(PathGlob.name(v.mount.path))"), target: literal(v.mount.path)))
             }
         }
         var sec = ["no-new-privileges:true"]
         if h.seccomp != nil && !o.runtimeDefaultSeccomp { sec.append("seccomp:./\(o.seccompFile)") }
         if o.apparmor { sec.append("apparmor:\(o.apparmorProfile)") }
-        let svc = Service(volumes: mounts.isEmpty ? nil : mounts,
-                          environment: h.env.isEmpty ? nil : Dictionary(uniqueKeysWithValues: h.env.map { ($0.name, $0.value) }),
+        // A complete service when the image is known (record --image): the image, its published ports
+        // (loopback stays loopback) and the command, besides the hardening.
+        let image = o.image == "IMAGE" ? h.imageReference : o.image
+        let svc = Service(image: image.map(literal), command: image == nil || h.command.isEmpty ? nil : h.command.map(literal),
+                          ports: h.ports.isEmpty ? nil : h.ports.map(\.description),
+                          volumes: mounts.isEmpty ? nil : mounts,
+                          environment: h.env.isEmpty ? nil : Dictionary(uniqueKeysWithValues: h.env.map { ($0.name, literal($0.value)) }),
                           security_opt: sec, cap_add: h.addCapabilities.isEmpty ? nil : h.addCapabilities,
-                          user: h.uid.map { "\($0)\(h.gid.map { ":\($0)" } ?? "")" }, working_dir: h.workdir)
+                          user: h.uid.map { "\($0)\(h.gid.map { ":\($0)" } ?? "")" }, working_dir: h.workdir.map(literal))
         let enc = YAMLEncoder()
         enc.options.sortKeys = true
         return Emitted(text: try enc.encode(File(services: [o.container: svc], volumes: named.isEmpty ? nil : named)), warnings: [])

@@ -59,36 +59,62 @@ public enum KubernetesEmitter {
 
     /// What the base already sets for the container an overlay patches: the user's choices to keep.
     public struct BaseContainer: Sendable {
+        /// The base's workload and container the patch targets.
+        public var workload = ""
+        public var container = ""
+        public var replicas: Int?
         public var mountPaths: [String: String] = [:]   // mountPath → volume name
         public var runAsUser: Int?
         public var runAsGroup: Int?
         public var capabilitiesAdd: [String] = []
+
+        /// Whether the base already mounts `path` or a directory above it.
+        public func covers(_ path: String) -> Bool { mountPaths.keys.contains { PathGlob.isUnder(path, $0) } }
     }
 
-    /// Reads the container `o.container` of workload `o.workload` from a base's manifests.
-    public static func baseContainer(_ manifests: [String], _ o: SuggestOptions) -> BaseContainer? {
+    /// Finds the container to patch in a base's manifests: the workload `o.workloadName` (or the only
+    /// Deployment), and in it the container `o.container` (or its only container). Throws when the
+    /// base has a workload but the container cannot be told, rather than adding a second one.
+    public static func baseContainer(_ manifests: [String], _ o: SuggestOptions, containerGiven: Bool = true) throws -> BaseContainer? {
+        var workloads: [(kind: String, name: String, node: Yams.Node)] = []
         for text in manifests {
-            guard let docs = try? Yams.compose_all(yaml: text) else { continue }
+            guard InputLimits.yamlProblem(text) == nil, let docs = try? Yams.compose_all(yaml: text) else { continue }
             for doc in docs {
-                guard let kind = doc["kind"]?.string, let path = workloadKinds[kind], doc["metadata"]?["name"]?.string == o.workload,
-                      let c = get(doc, path)?["containers"]?.sequence?.first(where: { $0["name"]?.string == o.container }) else { continue }
-                var b = BaseContainer()
-                for m in c["volumeMounts"]?.sequence ?? [] { if let p = m["mountPath"]?.string { b.mountPaths[p] = m["name"]?.string ?? "?" } }
-                b.runAsUser = c["securityContext"]?["runAsUser"]?.int
-                b.runAsGroup = c["securityContext"]?["runAsGroup"]?.int
-                b.capabilitiesAdd = (c["securityContext"]?["capabilities"]?["add"]?.sequence ?? []).compactMap(\.string)
-                return b
+                guard let kind = doc["kind"]?.string, workloadKinds[kind] != nil, let name = doc["metadata"]?["name"]?.string else { continue }
+                workloads.append((kind, name, doc))
             }
         }
-        return nil
+        let deployments = workloads.filter { $0.kind == "Deployment" }
+        let chosen: (kind: String, name: String, node: Yams.Node)
+        if let w = workloads.first(where: { $0.name == o.workload && $0.kind == "Deployment" }) ?? workloads.first(where: { $0.name == o.workload }) {
+            chosen = w
+        } else if o.workloadName == nil, deployments.count == 1 {
+            chosen = deployments[0]
+        } else {
+            return nil
+        }
+        let containers = get(chosen.node, workloadKinds[chosen.kind]!)?["containers"]?.sequence ?? []
+        let names = containers.compactMap { $0["name"]?.string }
+        guard let c = containers.first(where: { $0["name"]?.string == o.container }) ?? (containers.count == 1 && !containerGiven ? containers.first : nil) else {
+            throw ModelError("the base's \(chosen.kind) \(chosen.name) has \(names.isEmpty ? "no container" : "the container\(names.count == 1 ? "" : "s") " + names.joined(separator: ", ")): pass --container NAME (a patch for another name would add a second, image-less container)")
+        }
+        var b = BaseContainer()
+        b.workload = chosen.name
+        b.container = c["name"]?.string ?? o.container
+        b.replicas = chosen.node["spec"]?["replicas"]?.int
+        for m in c["volumeMounts"]?.sequence ?? [] { if let p = m["mountPath"]?.string { b.mountPaths[p] = m["name"]?.string ?? "?" } }
+        b.runAsUser = c["securityContext"]?["runAsUser"]?.int
+        b.runAsGroup = c["securityContext"]?["runAsGroup"]?.int
+        b.capabilitiesAdd = (c["securityContext"]?["capabilities"]?["add"]?.sequence ?? []).compactMap(\.string)
+        return b
     }
 
     static func deploymentPatch(_ h: Hardening, _ o: SuggestOptions, base: BaseContainer? = nil) -> K8s.DeploymentPatch {
         var h = h
         var sc = securityContext(h, o)
         if let b = base {
-            // Keep the user's choices: their volume at a path, their user and group, their added capabilities.
-            h.volumes = h.volumes.filter { b.mountPaths[$0.mount.path] == nil }
+            // Keep the user's choices: their volume at a path (or above it), their user and group, their added capabilities.
+            h.volumes = h.volumes.filter { !b.covers($0.mount.path) }
             if b.runAsUser != nil { sc.runAsUser = nil }
             if b.runAsGroup != nil { sc.runAsGroup = nil }
             let add = Set(b.capabilitiesAdd).union(sc.capabilities.add ?? [])
@@ -114,7 +140,12 @@ public enum KubernetesEmitter {
     public static func overlay(_ h: Hardening, _ o: SuggestOptions, base: String, seccompJSON: String?, spoProfile: String?,
                                baseContainer: BaseContainer? = nil) throws -> [String: String] {
         var h = h
-        if let b = baseContainer { h.volumes = h.volumes.filter { b.mountPaths[$0.mount.path] == nil } }
+        var o = o
+        if let b = baseContainer {
+            h.volumes = h.volumes.filter { !b.covers($0.mount.path) }
+            o.workloadName = b.workload
+            o.container = b.container
+        }
         struct Kustomization: Encodable {
             var apiVersion = "kustomize.config.k8s.io/v1beta1"
             var kind = "Kustomization"
@@ -170,6 +201,7 @@ public enum KubernetesEmitter {
     /// at a suggested path stays (with its medium and size). Returns the manifest and every change made.
     public static func patchManifest(_ text: String, source: String, _ h: Hardening, _ o: SuggestOptions) throws -> (text: String, changes: [String]) {
         let docs: [Node]
+        try InputLimits.checkYAML(text, source: source, what: "a manifest")
         do { docs = Array(try Yams.compose_all(yaml: text)) } catch {
             throw ModelError("'\(source)' is not valid YAML: \("\(error)".split(separator: "\n").first ?? "")")
         }

@@ -10,6 +10,7 @@ public enum ReportText {
         let brk = a.breaking.count + a.unfixable.count
         out.append(style.bold("roprof: ") + (brk == 0 ? style.green(a.verdict) : style.red(a.verdict)))
         out.append(style.dim("runtime: \(a.runtimeTitle)"))
+        if let p = a.phases { out.append(style.dim("covers: " + p.joined(separator: "; "))) }
         if !a.mounts.isEmpty {
             out.append("")
             out.append(style.bold("Mounts that fix the writes"))

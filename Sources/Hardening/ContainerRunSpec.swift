@@ -1,5 +1,6 @@
 import Analysis
 import Foundation
+import TraceModel
 
 /// How a container engine (docker, podman) runs the app hardened, as typed values: the mounts,
 /// environment, security options, user and ports. `suggest` formats it as flags; `verify --image`
@@ -13,12 +14,7 @@ public struct ContainerRunSpec: Equatable, Sendable {
         /// A single file bound from the host (the format says where it comes from).
         case fileBind(source: String, destination: String)
     }
-    public struct Port: Equatable, Sendable {
-        public var hostIP: String?
-        public var host: Int
-        public var container: Int
-        public init(hostIP: String? = nil, host: Int, container: Int) { self.hostIP = hostIP; self.host = host; self.container = container }
-    }
+    public typealias Port = PublishedPort
 
     public var engine: String
     public var readOnly = true
@@ -75,7 +71,7 @@ public struct ContainerRunSpec: Equatable, Sendable {
         addCapabilities = h.addCapabilities
         if let uid = h.uid { user = "\(uid)\(h.gid.map { ":\($0)" } ?? "")" }
         if let wd = h.workdir, wd.hasPrefix("/"), !wd.contains("\n") { workdir = wd }
-        ports = h.ports.map { Port(host: $0, container: $0) }
+        ports = h.ports
     }
 
     /// The state volumes (named volumes) of the spec.

@@ -12,6 +12,9 @@ public struct SuggestOptions: Sendable {
     public var runtimeDefaultSeccomp = false
     public var targetArch: SeccompArch? = nil
     public var image = "IMAGE"
+    /// The recording the settings come from: printed commands name the one command that writes the
+    /// files they reference (the seccomp profile).
+    public var recordingPath: String? = nil
     /// The workload (Deployment) name; profiles are named after it. nil: the container's name.
     public var workloadName: String? = nil
     /// The namespace the workload and its SeccompProfile live in.
@@ -60,7 +63,7 @@ public struct Hardening {
     /// The image the run was recorded in (`record --image`): the emitted commands name it.
     public var imageReference: String?
     /// Ports the recorded image served on (`record --image` published them).
-    public var ports: [Int] = []
+    public var ports: [PublishedPort] = []
     /// The recorded image's ENTRYPOINT and CMD (a workload runs it with only its own arguments).
     public var imageEntrypoint: [String]? = nil
     public var imageCmd: [String]? = nil
@@ -149,7 +152,7 @@ public struct Hardening {
                          ranAsRoot: ranAsRoot, addCapabilities: caps.sorted(), warnings: warnings, seccomp: seccomp,
                          executables: exes.sorted(), command: image.map { command == $0.entrypoint + $0.cmd ? [] : Array(command.dropFirst($0.entrypoint.count)) } ?? command,
                          workdir: image == nil ? workdirThatMatters(r, command: command, a) : nil, imageReference: image?.reference,
-                         ports: image?.ports ?? [], imageEntrypoint: image?.entrypoint, imageCmd: image?.cmd)
+                         ports: image.map { $0.published ?? ($0.ports ?? []).map { PublishedPort(host: $0, container: $0) } } ?? [], imageEntrypoint: image?.entrypoint, imageCmd: image?.cmd)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TraceModel
 import Yams
 
 /// The Kubernetes Pod Security Standards as the admission controller checks them, applied to every
@@ -31,6 +32,7 @@ public enum PodSecurityStandards {
     public static func check(_ yaml: String) throws -> (violations: [Violation], workloads: [String]) {
         var out: [Violation] = []
         var workloads: [String] = []
+        try InputLimits.checkYAML(yaml, source: "the manifest", what: "a manifest")
         for doc in try Yams.compose_all(yaml: yaml) {
             guard let kind = doc["kind"]?.string, let path = podPaths[kind] else { continue }
             var pod: Node? = doc

@@ -77,10 +77,50 @@ extension Recording {
         do {
             var r = try JSONDecoder().decode(Recording.self, from: data)
             r.version = currentVersion  // read as the current model; written back in the current format
+            if let why = r.invalidValue() { throw ModelError("'\(source)' is a corrupt roprof recording: \(why); record it again") }
             return r
+        } catch let e as ModelError {
+            throw e
         } catch {
             throw ModelError("'\(source)' is a corrupt roprof recording: \(shortReason(error)); record it again")
         }
+    }
+}
+
+extension Recording {
+    /// The largest size or count a recording may state (1 PiB): beyond it, sums could overflow.
+    public static let maxQuantity = 1 << 50
+
+    /// The first value no recording roprof writes can hold, named by its place, or nil: relative,
+    /// empty, NUL-containing or `..` paths, negative or absurd counts and sizes, negative pids and
+    /// durations, the same (path, operation) twice.
+    public func invalidValue() -> String? {
+        func bad(_ n: Int) -> Bool { n < 0 || n > Self.maxQuantity }
+        var keys = Set<MutationKey>()
+        for (i, f) in files.enumerated() {
+            let at = "files[\(i)]"
+            if f.unresolved == nil {
+                if f.path.isEmpty || !f.path.hasPrefix("/") { return "\(at).path '\(Human.printable(f.path))' is not an absolute path" }
+                if f.path.contains("\u{0}") { return "\(at).path contains a NUL byte" }
+                if f.path.split(separator: "/").contains("..") && f.operation != .mount { return "\(at).path '\(Human.printable(f.path))' has a '..' component" }
+            }
+            if let r = f.root, !r.hasPrefix("/") { return "\(at).root '\(Human.printable(r))' is not an absolute path" }
+            for (name, n) in [("count", f.count), ("succeeded", f.succeeded), ("unknownOutcome", f.unknownOutcome)] where bad(n) {
+                return "\(at).\(name) is \(n): counts are between 0 and \(Self.maxQuantity)"
+            }
+            if let b = f.bytes, bad(b) { return "\(at).bytes is \(b): sizes are between 0 and \(Self.maxQuantity)" }
+            if let (e, n) = f.errors.first(where: { bad($0.value) }) { return "\(at).errors.\(e) is \(n): counts are between 0 and \(Self.maxQuantity)" }
+            if let p = f.pids.first(where: { $0 < 0 }) { return "\(at).pids has \(p): pids are positive" }
+            if !keys.insert(f.key).inserted { return "\(at) repeats the path '\(Human.printable(f.path))' with the operation \(f.operation.rawValue)" }
+        }
+        for (i, r) in runs.enumerated() {
+            if r.durationSeconds < 0 || !r.durationSeconds.isFinite { return "runs[\(i)].durationSeconds is \(r.durationSeconds): durations are finite and not negative" }
+            if let p = r.processes.first(where: { $0.pid < 0 || ($0.ppid ?? 0) < 0 }) { return "runs[\(i)].processes has pid \(p.pid): pids are positive" }
+        }
+        for (arch, calls) in syscalls {
+            if let (name, n) = calls.first(where: { bad($0.value) }) { return "syscalls.\(arch).\(name) is \(n): counts are between 0 and \(Self.maxQuantity)" }
+        }
+        return nil
     }
 }
 
@@ -107,6 +147,68 @@ public enum InputLimits {
             }
         }
         return nil
+    }
+}
+
+extension InputLimits {
+    public static let maxYAMLAliases = 64
+    public static let maxYAMLBytes = 16 << 20
+
+    /// Why a YAML input is refused before a parser sees it, or nil: larger than `maxYAMLBytes`,
+    /// nested deeper than `maxNesting` (block indentation, `- - -` chains and flow brackets counted
+    /// together: a recursive composer would overflow the stack), or with more than `maxYAMLAliases`
+    /// aliases (a "billion laughs" grows without bound when it is written back out).
+    public static func yamlProblem(_ text: String) -> String? {
+        if text.utf8.count > maxYAMLBytes { return "larger than \(maxYAMLBytes >> 20) MiB" }
+        var blocks: [Int] = []          // indentation columns of the open block levels
+        var flow = 0, aliases = 0
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = Array(rawLine.utf8)
+            var i = 0
+            while i < line.count && line[i] == 0x20 { i += 1 }
+            if flow == 0 {
+                guard i < line.count, line[i] != 0x23, line[i] != 0x0D else { continue }  // blank or comment
+                while let last = blocks.last, last >= i { blocks.removeLast() }
+                blocks.append(i)
+                // "- - - x": each sequence indicator opens a level inside the line.
+                var j = i
+                while j + 1 < line.count && (line[j] == 0x2D || line[j] == 0x3F) && line[j + 1] == 0x20 {
+                    j += 2
+                    while j < line.count && line[j] == 0x20 { j += 1 }
+                    blocks.append(j)
+                    if blocks.count > maxNesting { return "nested more than \(maxNesting) levels deep" }
+                }
+                i = j
+            }
+            var quote: UInt8 = 0
+            var prev: UInt8 = 0x20
+            while i < line.count {
+                let b = line[i]
+                if quote != 0 {
+                    if b == quote { quote = 0 } else if b == 0x5C && quote == 0x22 { i += 1 }
+                } else {
+                    switch b {
+                    case 0x22, 0x27 where prev == 0x20 || prev == 0x5B || prev == 0x7B || prev == 0x2C || prev == 0x3A: quote = b
+                    case 0x23 where prev == 0x20: i = line.count; continue  // a comment
+                    case 0x5B, 0x7B: flow += 1
+                    case 0x5D, 0x7D: flow = max(0, flow - 1)
+                    case 0x2A where prev == 0x20 || prev == 0x5B || prev == 0x2C || prev == 0x3A || prev == 0x2D:
+                        aliases += 1
+                        if aliases > maxYAMLAliases { return "more than \(maxYAMLAliases) aliases (*name)" }
+                    default: break
+                    }
+                    if blocks.count + flow > maxNesting { return "nested more than \(maxNesting) levels deep" }
+                }
+                prev = b
+                i += 1
+            }
+        }
+        return nil
+    }
+
+    /// Throws a one-line error naming `source` when `yamlProblem` refuses `text`.
+    public static func checkYAML(_ text: String, source: String, what: String) throws {
+        if let why = yamlProblem(text) { throw ModelError("'\(source)' is not \(what) roprof can read: \(why)") }
     }
 }
 
@@ -145,11 +247,20 @@ public enum OutputTarget {
         var target = path
         var st = stat()
         if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
-            guard let real = realpath(path, nil) else {
-                throw ModelError("cannot write '\(path)': it is a symlink to a missing place (\(String(cString: strerror(errno)))); point -o at a real path")
+            if let real = realpath(path, nil) {
+                target = String(cString: real)
+                free(real)
+            } else {
+                // A dangling link: followed as a shell redirect does, to create its target.
+                var hops = 0
+                while lstat(target, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
+                    hops += 1
+                    guard hops <= 40, let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: target) else {
+                        throw ModelError("cannot write '\(path)': its symlinks loop (\(String(cString: strerror(ELOOP)))); point -o at a real path")
+                    }
+                    target = dest.hasPrefix("/") ? dest : (target as NSString).deletingLastPathComponent + "/" + dest
+                }
             }
-            target = String(cString: real)
-            free(real)
         }
         let exists = stat(target, &st) == 0
         if exists {

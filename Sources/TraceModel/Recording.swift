@@ -80,6 +80,11 @@ public struct RunInfo: Codable, Equatable, Sendable {
     public var image: ImageRun?
     /// The backend that recorded the run: "ptrace" (also when absent: recordings before it was stored) or "ebpf".
     public var backend: String?
+    /// The part of the app's life this run was: "first" (a first start) or "restart" (started again on
+    /// the files the first run left, under the remedies roprof suggests). nil: a single run.
+    public var phase: String?
+    /// restart: the environment the suggested remedies set for it.
+    public var remedyEnv: [String: String]?
 
     public init(id: String, command: [String], cwd: String, mode: TraceMode, host: HostFacts, startedAt: String,
                 durationSeconds: Double, exit: ExitInfo, attachedPid: Int?, complete: Bool, processes: [ProcessRecord]) {
@@ -207,6 +212,9 @@ public struct ImageRun: Codable, Equatable, Sendable {
     public var env: [String]
     /// Ports it served on (published to the host while recording).
     public var ports: [Int]?
+    /// The ports as they were published (the user's `--publish`, and the --ready-url port): what the
+    /// printed settings publish. nil in recordings made before it was stored (then `ports`, as P:P).
+    public var published: [PublishedPort]?
     public init(reference: String, id: String, digest: String?, engine: String, user: String, workingDir: String,
                 entrypoint: [String], cmd: [String], env: [String], ports: [Int]? = nil) {
         self.reference = reference; self.id = id; self.digest = digest; self.engine = engine; self.user = user

@@ -25,6 +25,8 @@ public struct TraceOptions: Sendable {
     /// whose directories contain no symlink) is recorded at entry and not stopped again at its exit:
     /// its outcome cannot produce a finding.
     public var quietPath: (@Sendable (String) -> Bool)?
+    /// Store argv word for word; by default values that look like secrets are redacted.
+    public var keepArgv = false
     /// Stored in the recording: the service this run belongs to.
     public var serviceName: String?
     /// verify: stop the app (as at the end of --for) once one syscall has been denied this many times:
@@ -44,6 +46,8 @@ public struct TraceResult {
     public var readinessTimedOut = false
     /// The denied syscall that made roprof stop the app early (see `TraceOptions.denyStormLimit`).
     public var denyStorm: DeniedSyscall?
+    /// roprof received a stop signal (the user's Ctrl-C, a SIGTERM) during the run.
+    public var interrupted = false
 }
 
 /// What a recording watches when nothing is launched: a container's processes (its mount namespace,

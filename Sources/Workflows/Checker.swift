@@ -53,6 +53,9 @@ public enum Checker {
         }
         record.mode = policy.mode
         let result = try Recorder.record(record, policy: policy, notify: notify)
+        if result.interrupted {
+            throw ModelError("the check was interrupted (a signal to roprof) before the app finished: no verdict; run it again")
+        }
         let catalog = try catalogLoad.value()
         let rt = try catalog.runtime(named: rtName)
         let analysis = Analyzer(runtime: rt, catalog: catalog).analyze(result.recording)
@@ -78,7 +81,7 @@ public enum Checker {
         if let r = req.runtime { inner += ["--runtime", r] }
         let engine = try ContainerEngine(name: image.engine)
         let (summary, updated): (CheckReport.Summary?, String?) = try ImageRunner.inside(
-            image: image.image, engine: engine, command: req.settings.command, settings: req.settings, publish: image.publish, inner: inner,
+            image: image.image, engine: engine, command: req.settings.command, settings: req.settings, publish: image.publish, notify: notify, inner: inner,
             prepare: { out in
                 if let b = existing { try Data(b.yaml().utf8).write(to: URL(fileURLWithPath: out + "/baseline.yaml")) }
             },

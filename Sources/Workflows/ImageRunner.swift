@@ -8,8 +8,8 @@ import Tracer
 public struct ImageRequest: Sendable {
     public var image: String
     public var engine = "podman"
-    /// Ports to publish on 127.0.0.1 besides the --ready-url one.
-    public var publish: [Int] = []
+    /// Ports to publish besides the --ready-url one, as the user wrote them (`[IP:]HOST:CONTAINER`).
+    public var publish: [PublishedPort] = []
     public init(image: String) { self.image = image }
 }
 
@@ -37,7 +37,8 @@ enum ImageRunner {
     struct Inside {
         var config: ImageConfig
         var argv: [String]
-        var ports: [Int]
+        /// What was published, as the printed settings should publish it.
+        var ports: [PublishedPort]
         var window: ContainerRun.Window
         var exitCode: Int32?
         /// The directory mounted at /roprof-out (removed after `collect`).
@@ -55,7 +56,7 @@ enum ImageRunner {
     /// and CMD, a given command overriding CMD; the app dropped to its USER by roprof), drives its run
     /// from here (readiness, exercise, window, stop), and hands what it wrote to /roprof-out to `collect`.
     /// `extraArgs`: more engine flags (verify --refine applies the suggested mounts and environment this way).
-    static func inside<T>(image: String, engine: ContainerEngine, command: [String], settings: RunSettings, publish: [Int],
+    static func inside<T>(image: String, engine: ContainerEngine, command: [String], settings: RunSettings, publish: [PublishedPort], notify: Notify,
                           extraArgs: [String] = [], inner: [String], prepare: (String) throws -> Void = { _ in },
                           collect: (Inside) throws -> T) throws -> T {
         let cfg = try engine.inspect(image)
@@ -68,7 +69,12 @@ enum ImageRunner {
         try prepare(out)
         let name = "roprof-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         var ports = publish
-        if let t = settings.readyTarget, !ports.contains(Int(t.port)) { ports.append(Int(t.port)) }
+        // The --ready-url port, when no --publish maps it: published as the URL names it (loopback
+        // stays loopback in what is printed).
+        if let t = settings.readyTarget, !ports.contains(where: { $0.host == Int(t.port) }) {
+            let loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(t.host)
+            ports.append(PublishedPort(hostIP: loopback ? "127.0.0.1" : nil, host: Int(t.port), container: Int(t.port)))
+        }
         var mounts = ["-v", "\(selfPath):/roprof/bin/roprof:ro"]
         for d in privateLibraryDirectories() { mounts += ["-v", "\(d):\(d):ro"] }
         // roprof runs inside the image: it needs the image's glibc and libseccomp. Say so before anything runs.
@@ -79,9 +85,13 @@ enum ImageRunner {
                 : (probe.stderr.split(separator: "\n").first.map(String.init) ?? "exit \(probe.status)")
             throw ModelError("roprof cannot run inside '\(image)': \(why); record the app from a glibc-based image (Debian, Ubuntu, RHEL) of the same build, or on a host")
         }
-        var args = ["run", "-d", "--name", name, "--cap-add=SYS_PTRACE", "--user=0", "--entrypoint", "/roprof/bin/roprof",
+        // The engine's own seccomp profile is off while recording: the recording must hold the app's real
+        // calls (Docker's default profile answers clone3 with ENOSYS, and libc then falls back to clone:
+        // a profile built from that run would miss clone3 and answer it EPERM, which libc does not survive).
+        var args = ["run", "-d", "--name", name, "--cap-add=SYS_PTRACE", "--security-opt=seccomp=unconfined", "--user=0", "--entrypoint", "/roprof/bin/roprof",
                     "-v", "\(out):/roprof-out", "-w", cfg.workingDir] + mounts
-        for p in ports { args += ["-p", "127.0.0.1:\(p):\(p)"] }
+        // While recording, nothing is published beyond loopback unless the user named an address.
+        for p in ports { args += ["-p", PublishedPort(hostIP: p.hostIP ?? "127.0.0.1", host: p.host, container: p.container).description] }
         args += extraArgs
         // Inside the image roprof has CAP_SYS_PTRACE only: ptrace, never a fallback line from auto.
         var innerArgs = inner + ["--backend", "ptrace"]
@@ -96,6 +106,7 @@ enum ImageRunner {
             throw ModelError("\(engine.name) could not start '\(image)': \(started.stderr.split(separator: "\n").first ?? "exit \(started.status)")")
         }
         defer { engine.remove(name) }
+        notify("recording inside \(image) with \(engine.name)'s seccomp profile off (seccomp=unconfined): the profile is built from the app's own calls, not from what the engine's default profile let through")
         let window = ContainerRun(name: name, engine: engine, settings: settings).drive()
         let code = engine.wait(name)
         return try collect(Inside(config: cfg, argv: argv, ports: ports, window: window, exitCode: code, out: out, log: engine.logs(name)))
@@ -106,7 +117,7 @@ enum ImageRunner {
         let engine = try ContainerEngine(name: req.engine)
         var inner = ["record", "--quiet", "--mode", mode.rawValue, "-o", "/roprof-out/recording.json"]
         if let n = service { inner += ["--name", n] }
-        return try inside(image: req.image, engine: engine, command: settings.command, settings: settings, publish: req.publish,
+        return try inside(image: req.image, engine: engine, command: settings.command, settings: settings, publish: req.publish, notify: notify,
                           extraArgs: extraArgs, inner: inner) { run in
             guard FileManager.default.fileExists(atPath: run.out + "/recording.json") else { throw run.nothingCameOut("no recording") }
             var rec = try Recording.load(path: run.out + "/recording.json")
@@ -114,7 +125,8 @@ enum ImageRunner {
             for i in rec.runs.indices {
                 rec.runs[i].image = ImageRun(reference: req.image, id: cfg.id, digest: cfg.digest, engine: engine.name, user: cfg.user,
                                              workingDir: cfg.workingDir, entrypoint: cfg.entrypoint, cmd: cfg.cmd, env: cfg.env,
-                                             ports: run.ports.isEmpty ? nil : run.ports.sorted())
+                                             ports: run.ports.isEmpty ? nil : run.ports.map(\.container).sorted())
+                rec.runs[i].image?.published = run.ports.isEmpty ? nil : run.ports.sorted { ($0.host, $0.container) < ($1.host, $1.container) }
                 rec.runs[i].command = run.argv
                 rec.runs[i].cwd = cfg.workingDir
                 if run.window.stoppedByUs { rec.runs[i].stoppedByRoprof = true }

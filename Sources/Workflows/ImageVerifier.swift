@@ -54,9 +54,11 @@ enum ImageVerifier {
             else if let s = vp.seccomp { try SeccompEmitter.json(s).write(toFile: file, atomically: true, encoding: .utf8) }
             spec.seccompProfile = vp.seccompOverride == nil && vp.seccomp == nil ? nil : file
         }
-        var ports = h.ports
-        if let t = settings.readyTarget, !ports.contains(Int(t.port)) { ports.append(Int(t.port)) }
-        spec.ports = ports.map { .init(hostIP: "127.0.0.1", host: $0, container: $0) }
+        var ports = h.ports.map { PublishedPort(hostIP: "127.0.0.1", host: $0.host, container: $0.container) }
+        if let t = settings.readyTarget, !ports.contains(where: { $0.host == Int(t.port) }) {
+            ports.append(PublishedPort(hostIP: "127.0.0.1", host: Int(t.port), container: Int(t.port)))
+        }
+        spec.ports = ports
         let args = DockerEmitter.arguments(spec)
         let volumes = spec.volumeNames
         defer { engine.removeVolumes(volumes) }

@@ -1,4 +1,6 @@
+import Analysis
 import Engine
+import Sandbox
 import Foundation
 import TraceModel
 import Tracer
@@ -26,6 +28,9 @@ public struct RecordRequest: Sendable {
     public var quietPath: (@Sendable (String) -> Bool)?
     /// What `--backend auto` picks for a launched command: eBPF for check, ptrace for record.
     public var preferEBPF = false
+    /// Cover the app's life, not one boot: when the app is a server or keeps state, run it a second
+    /// time on the files the first run left, under the remedies roprof suggests (launched apps).
+    public var restart = false
     public init(settings: RunSettings) { self.settings = settings }
 }
 
@@ -41,11 +46,20 @@ public struct RecordOutcome {
     /// Lines for the user (a planned stop, a failed exercise, a container left running).
     public var notes: [String] = []
 
+    /// roprof was told to stop (Ctrl-C, SIGTERM) during the run.
+    public var interrupted = false
+    /// roprof ended the (first) run itself: the end of --for / --while, a detach.
+    public var stoppedByRoprof: Bool
+
     init(_ r: TraceResult) {
         recording = r.recording; exit = r.exit; exerciseExit = r.exerciseExit
-        readinessTimedOut = r.readinessTimedOut; denied = r.denied; denyStorm = r.denyStorm
+        readinessTimedOut = r.readinessTimedOut; denied = r.denied; denyStorm = r.denyStorm; interrupted = r.interrupted
+        stoppedByRoprof = r.recording.runs.first?.stoppedByRoprof == true
     }
-    init(recording: Recording, exit: ExitInfo) { self.recording = recording; self.exit = exit }
+    init(recording: Recording, exit: ExitInfo) {
+        self.recording = recording; self.exit = exit
+        stoppedByRoprof = recording.runs.first?.stoppedByRoprof == true
+    }
 
     /// The exit status of record/run: the app's own (128+N for signal N), except that a stop roprof
     /// made itself (the end of --for or --while, or a detach) is planned: 0; readiness that never
@@ -57,7 +71,7 @@ public struct RecordOutcome {
 
     /// A non-zero status left by a stop roprof made itself.
     public var plannedStop: Bool {
-        exit.shellStatus != 0 && recording.runs.first?.stoppedByRoprof == true && denyStorm == nil
+        exit.shellStatus != 0 && stoppedByRoprof && denyStorm == nil
     }
 }
 
@@ -81,6 +95,7 @@ public enum Recorder {
             outcome = RecordOutcome(try appOutputToStderr(req.appStdoutToStderr) {
                 try Backend.trace(o, choice: s.backend, preferEBPF: req.preferEBPF, note: notify)
             })
+            if req.restart { try restartPhase(&outcome, options: o, req: req, notify: notify) }
         case .attach(let pid):
             var o = s.observingOptions(policy: policy)
             o.attachPid = pid
@@ -101,6 +116,49 @@ public enum Recorder {
             outcome.notes.append("the app was stopped by roprof at the end of the run (status \(outcome.exit.shellStatus)): a planned stop, not a failure")
         }
         return outcome
+    }
+
+    /// The second part of the app's life: started again on the files its first run left, with the
+    /// environment the suggested remedies set, so the seccomp profile holds on a restart and under
+    /// the printed settings. Only for an app that serves (roprof stopped it) or keeps state.
+    static func restartPhase(_ outcome: inout RecordOutcome, options: TraceOptions, req: RecordRequest, notify: @escaping Notify) throws {
+        guard !outcome.interrupted, !outcome.readinessTimedOut, outcome.denyStorm == nil,
+              outcome.recording.runs.first?.complete == true else { return }
+        let server = outcome.stoppedByRoprof
+        guard server || outcome.exit.shellStatus == 0 else { return }
+        let catalog = try ProfileCatalog.load()
+        let analysis = Analyzer(runtime: try catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(outcome.recording)
+        guard server || analysis.mounts.contains(where: { $0.kind == .persistent }) else { return }
+        let env = analysis.env
+        // As the hardened container restarts: its state volumes keep what the first run wrote; its
+        // tmpfs mounts (runtime, scratch, cache) start empty — a stale pid file does not survive.
+        let fresh = analysis.mounts.filter { $0.kind == .tmpfs }.map(\.path)
+        notify("restart: running the app again on the files its first run left" + (fresh.isEmpty ? "" : " (fresh " + fresh.joined(separator: ", ") + ")")
+               + (env.isEmpty ? "" : ", with " + env.keys.sorted().map { "\($0)=\(env[$0]!)" }.joined(separator: " "))
+               + ", so the profile covers a restart (--no-restart skips this)")
+        var o = options
+        var plan = SandboxPlan(runtimeWritable: [], mounts: fresh.map { .init(path: $0, kind: .tmpfs(bytes: 256 << 20)) }, environment: env)
+        plan.readOnlyRoot = false
+        let sandbox = try plan.prepare(&o.launch)
+        defer { SandboxPlan.cleanUp(sandbox) }
+        let second = RecordOutcome(try appOutputToStderr(req.appStdoutToStderr) {
+            try Backend.trace(o, choice: req.settings.backend, preferEBPF: req.preferEBPF, note: { _ in })
+        })
+        var a = outcome.recording, b = second.recording
+        let firstStopped = outcome.stoppedByRoprof
+        for i in a.runs.indices { a.runs[i].phase = "first" }
+        for i in b.runs.indices { b.runs[i].phase = "restart"; b.runs[i].remedyEnv = env.isEmpty ? nil : env }
+        outcome.recording = Recording.merged([a, b])
+        if second.interrupted { outcome.interrupted = true }
+        if firstStopped && !second.stoppedByRoprof && !second.readinessTimedOut {
+            outcome.notes.append("the app ended by itself (status \(second.exit.shellStatus)) when it was restarted on its own files, where its first start kept serving: check what it said above")
+        }
+        if second.readinessTimedOut || (second.status != 0 && !second.plannedStop) {
+            outcome.notes.append("the app failed when it was restarted on its own files (status \(second.exit.shellStatus)\(second.readinessTimedOut ? ", never ready" : "")): what a restart does is in the recording; run `roprof diagnose` on a second start to see why")
+            outcome.exit = second.exit
+            outcome.readinessTimedOut = second.readinessTimedOut
+        }
+        outcome.exerciseExit = outcome.exerciseExit ?? second.exerciseExit
     }
 
     /// A running container from now on, or a created/stopped one from its start (roprof starts it);

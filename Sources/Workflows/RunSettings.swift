@@ -17,6 +17,8 @@ public struct RunSettings: Sendable {
     public var backend: BackendChoice = .auto
     /// USER[:GROUP] to run the command as (roprof stays root to trace it).
     public var user: String?
+    /// Keep argv word for word in the recording (by default secret-looking values are redacted).
+    public var keepArgv = false
     public init() {}
 
     public var readyTarget: ReadinessProbe.Target? {
@@ -72,6 +74,7 @@ public struct RunSettings: Sendable {
         o.readyTarget = readyTarget
         o.readyTimeout = readyTimeout
         o.exercise = exercise
+        o.keepArgv = keepArgv
         return o
     }
 

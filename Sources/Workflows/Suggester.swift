@@ -45,6 +45,8 @@ public struct SuggestRequest: Sendable {
     public var workloads = false
     public var workloadImage = "IMAGE"
     public var schedules: [String: String] = [:]
+    /// --container was given (otherwise the base's only container is patched, whatever its name).
+    public var containerGiven = false
     public var options = SuggestOptions()
     public init(recordingPath: String) { self.recordingPath = recordingPath }
 }
@@ -70,6 +72,8 @@ public struct Suggester {
     var kustomizeBase: String { req.kustomizeBase }
 
     public init(_ req: SuggestRequest) throws {
+        var req = req
+        if req.options.recordingPath == nil { req.options.recordingPath = req.recordingPath }
         self.req = req
         rec = try Recording.load(path: req.recordingPath)
         catalog = try ProfileCatalog.load(extraDirectory: req.profiles)
@@ -79,6 +83,33 @@ public struct Suggester {
     public func render(_ f: SuggestFormat) throws -> SuggestOutput {
         let (text, warnings, changes) = try renderText(f, options: req.options)
         return SuggestOutput(text: text, notes: changes.map { "changed: \($0)" } + Array(Set(warnings)).sorted().map { "warning: \($0)" })
+    }
+
+    /// docker, podman, compose with `-o DIR/`: the command (or compose file) and every file it names,
+    /// side by side, so that it runs as written from DIR (the script changes into its own directory).
+    public func bundle(_ f: SuggestFormat, dir: String) throws -> SuggestOutput {
+        var out = try render(f)
+        let h = try hardening(f, options: req.options)
+        let path = { (name: String) in (dir as NSString).appendingPathComponent(name) }
+        var text = out.text ?? ""
+        if f == .docker || f == .podman {
+            text = "#!/bin/sh\n# Runs from its own directory, where the files it names are.\ncd \"$(dirname \"$0\")\" || exit 1\nexec " + text
+        }
+        out.files.append((path(f.fileName), text))
+        var written = [f.fileName]
+        if let plan = h.seccomp, !req.options.runtimeDefaultSeccomp {
+            out.files.append((path(req.options.seccompFile), try SeccompEmitter.json(plan)))
+            written.append(req.options.seccompFile)
+        }
+        for v in h.volumes where v.mount.kind == .file {
+            let name = "roprof-files/" + PathGlob.name(v.mount.path)
+            out.files.append((path(name), ""))
+            written.append(name)
+            out.notes.append("note: \(name) is empty: put the image's content of \(Human.printable(v.mount.path)) in it if the image has one")
+        }
+        out.text = nil
+        out.notes.append("wrote \(written.joined(separator: ", ")) to \(dir)" + (f == .compose ? "; run `docker-compose up` there" : "; run `sh \(path(f.fileName))`"))
+        return out
     }
 
     func hardening(_ f: SuggestFormat, options: SuggestOptions) throws -> Hardening {
@@ -160,24 +191,44 @@ public struct Suggester {
             else { seccompJSON = try SeccompEmitter.json(plan) }
         }
         // The base, when it is a directory we can read: keep what it already sets for the container.
-        let baseDir = kustomizeBase.hasPrefix("/") ? kustomizeBase : URL(fileURLWithPath: dir).appendingPathComponent(kustomizeBase).standardized.path
+        // Paths mean what kustomize reads: the base relative to the overlay directory.
+        let cwd = FileManager.default.currentDirectoryPath
+        let overlayDir = ((dir.hasPrefix("/") ? dir : cwd + "/" + dir) as NSString).standardizingPath
+        let baseDir = ((kustomizeBase.hasPrefix("/") ? kustomizeBase : overlayDir + "/" + kustomizeBase) as NSString).standardizingPath
+        let resource = kustomizeBase.hasPrefix("/") ? Self.relativePath(from: overlayDir, to: baseDir) : kustomizeBase
         let texts = ((try? FileManager.default.contentsOfDirectory(atPath: baseDir)) ?? []).sorted()
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
             .compactMap { try? String(contentsOfFile: (baseDir as NSString).appendingPathComponent($0), encoding: .utf8) }
-        let base = KubernetesEmitter.baseContainer(texts, options)
+        let base = try KubernetesEmitter.baseContainer(texts, options, containerGiven: req.containerGiven)
         if texts.isEmpty { out.notes.append("note: the base \(baseDir) is not readable here: the overlay cannot keep what it already sets (run `kubectl kustomize \(dir)` and review)") }
         else if base == nil { out.notes.append("warning: no Deployment \(options.workload) with a container \(options.container) in \(baseDir): pass --name and --container") }
-        for (path, volume) in (base?.mountPaths ?? [:]).sorted(by: { $0.key < $1.key }) where h.volumes.contains(where: { $0.mount.path == path }) {
+        if let b = base, b.workload != options.workload || b.container != options.container {
+            out.notes.append("patching the base's Deployment \(b.workload), container \(b.container)")
+        }
+        for (path, volume) in (base?.mountPaths ?? [:]).sorted(by: { $0.key < $1.key }) where h.volumes.contains(where: { PathGlob.isUnder($0.mount.path, path) }) {
             out.notes.append("kept your volume \(volume) at \(path)")
         }
         if let u = base?.runAsUser, let mine = h.uid, u != mine { out.notes.append("kept your runAsUser \(u) (the recording ran as uid \(mine); prove it with `roprof verify`)") }
-        let files = try KubernetesEmitter.overlay(h, options, base: kustomizeBase, seccompJSON: seccompJSON, spoProfile: spoProfile, baseContainer: base)
+        if let r = base?.replicas, r > 1, h.volumes.contains(where: { $0.mount.kind == .persistent && !(base?.covers($0.mount.path) ?? false) }) {
+            out.notes.append("warning: the base runs \(r) replicas, and a ReadWriteOnce claim mounts on one node only: use a StatefulSet with volumeClaimTemplates, a ReadWriteMany storage class, or one replica")
+        }
+        let files = try KubernetesEmitter.overlay(h, options, base: resource, seccompJSON: seccompJSON, spoProfile: spoProfile, baseContainer: base)
         for (name, text) in files.sorted(by: { $0.key < $1.key }) { out.files.append(((dir as NSString).appendingPathComponent(name), text)) }
         for w in Array(Set(h.warnings + KubernetesEmitter.restrictedViolations(h).map { "Pod Security Standards (restricted): \($0)" })).sorted() {
             out.notes.append("warning: \(w)")
         }
         out.notes.append("wrote a kustomize overlay to \(dir) (\(files.keys.sorted().joined(separator: ", "))); see it with `kubectl kustomize \(dir)`")
         return out
+    }
+
+    /// `to` relative to the directory `from` (both absolute and standardized), as kustomize's `resources:` needs.
+    static func relativePath(from: String, to: String) -> String {
+        let a = from.split(separator: "/"), b = to.split(separator: "/")
+        var i = 0
+        while i < a.count && i < b.count && a[i] == b[i] { i += 1 }
+        let up = Array(repeating: "..", count: a.count - i), down = b[i...].map(String.init)
+        let parts = up + down
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
     }
 
     public func all(dir: String) throws -> SuggestOutput {

@@ -69,7 +69,11 @@ struct Check: ParsableCommand {
         req.profiles = profiles
         req.source = imageOptions.request.map { .image($0) } ?? watch.source(engine: imageOptions.engine) ?? .launch
         req.appStdoutToStderr = [.json, .junit, .sarif].contains(format)
-        switch try Checker.check(req, existing: existing, notify: printNote) {
+        let result: CheckResult
+        do { result = try Checker.check(req, existing: existing, notify: printNote) } catch let e as TraceError {
+            throw ModelError(e.description)  // check keeps 0/1/2: a missing or non-executable command is an input error
+        }
+        switch result {
         case .updated(let yaml, let created, let summary, let appFailed):
             try CLI.write(yaml, to: baseline)
             CLI.warn("baseline \(created ? "written" : "refreshed"): \(baseline) (\(summary))")

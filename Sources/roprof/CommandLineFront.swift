@@ -38,6 +38,10 @@ enum CommandLineFront {
                 color = c
                 continue
             }
+            // `--for -5`: ArgumentParser would read -5 as an option and say "Missing value".
+            if ["--for", "--grace", "--ready-timeout"].contains(a), i + 1 < raw.count, raw[i + 1].hasPrefix("-"), Double(raw[i + 1]) != nil {
+                fail("\(a) must be a positive number of seconds, not \(raw[i + 1])")
+            }
             args.append(a); i += 1
         }
         guard let first = args.first, !first.hasPrefix("-") else { return args }

@@ -29,6 +29,9 @@ struct Record: ParsableCommand {
     @Option(help: ArgumentHelp("The service this run belongs to (one image, several services): suggest --workloads emits one workload per name.", valueName: "NAME"))
     var name: String?
 
+    @Flag(help: "Record one start only. By default an app that serves (roprof stopped it) or keeps state is started a second time on the files its first run left, under the suggested remedies, so the seccomp profile holds on a restart.")
+    var noRestart = false
+
     @OptionGroup var imageOptions: ImageOptions
     var image: String? { imageOptions.image }
 
@@ -53,6 +56,7 @@ struct Record: ParsableCommand {
         try OutputTarget.check(output)
         var req = RecordRequest(settings: launch.settings)
         req.mode = mode.traceMode
+        req.restart = !noRestart
         req.service = name
         req.appStdoutToStderr = output == "-" || output == "/dev/stdout"
         req.source = attach.map { .attach(pid: $0) } ?? imageOptions.request.map { .image($0) } ?? watch.source(engine: imageOptions.engine) ?? .launch

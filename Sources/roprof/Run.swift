@@ -17,6 +17,9 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("writes or full (see `roprof record --help`).", valueName: "writes|full"))
     var mode: RecordMode = .full
 
+    @Flag(help: "Record one start only. By default an app that serves (roprof stopped it) or keeps state is started a second time on the files its first run left, under the suggested remedies, so the seccomp profile holds on a restart.")
+    var noRestart = false
+
     @OptionGroup var analysis: AnalysisOptions
 
     @OptionGroup var imageOptions: ImageOptions
@@ -36,6 +39,7 @@ struct Run: ParsableCommand {
         try OutputTarget.check(output)
         var req = RecordRequest(settings: launch.settings)
         req.mode = mode.traceMode
+        req.restart = !noRestart
         req.source = imageOptions.request.map { .image($0) } ?? .launch
         let outcome = try Recorder.record(req, notify: printNote)
         try writeAtomically(outcome.recording.encoded(), to: output)

@@ -42,8 +42,8 @@ struct Suggest: ParsableCommand {
     @Option(help: ArgumentHelp("kubernetes: a manifest (multi-document YAML) to patch.", valueName: "FILE"))
     var manifest: String?
 
-    @Option(help: ArgumentHelp("The container to harden (the name in the manifest).", valueName: "NAME"))
-    var container = "app"
+    @Option(help: ArgumentHelp("The container to harden (the name in the manifest; default app, or the base's only container with -o DIR/).", valueName: "NAME"))
+    var container: String?
 
     @Option(help: ArgumentHelp("The workload (Deployment) the settings are for; profiles are named after it (default: the container's name).", valueName: "NAME"))
     var name: String?
@@ -129,7 +129,8 @@ struct Suggest: ParsableCommand {
         req.workloads = workloads
         req.workloadImage = image
         req.schedules = try schedules()
-        req.options.container = container
+        req.options.container = container ?? "app"
+        req.containerGiven = container != nil
         req.options.runtimeDefaultSeccomp = runtimeDefaultSeccomp
         req.options.targetArch = arch
         req.options.workloadName = name
@@ -143,13 +144,15 @@ struct Suggest: ParsableCommand {
             out = try suggester.all(dir: dir)
         } else if format == .kubernetes, !workloads, manifest == nil, let o = output, Suggester.isDirectoryTarget(o) {
             out = try suggester.overlay(dir: o)
+        } else if let f = format, [.docker, .podman, .compose].contains(f), let o = output, Suggester.isDirectoryTarget(o) {
+            out = try suggester.bundle(f, dir: o)
         } else {
             out = try suggester.render(format!)
         }
-        if let dir = all ?? (out.files.isEmpty ? nil : output) {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for f in out.files {
+            try FileManager.default.createDirectory(atPath: (f.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try CLI.write(f.text, to: f.path)
         }
-        for f in out.files { try CLI.write(f.text, to: f.path) }
         for n in out.notes { CLI.warn(n) }
         guard let text = out.text else { return }
         if let o = output, o != "-" {

@@ -31,12 +31,17 @@ struct LaunchOptions: ParsableArguments {
     @Option(name: .customLong("user"), help: ArgumentHelp("Run the command as this user, as a container's USER does: a name or uid, optionally :group (roprof itself stays root to trace it).", valueName: "USER[:GROUP]"))
     var user: String?
 
+    @Flag(help: "Store every argv word for word in the recording. By default values that look like secrets (--password=…, --token …, NAME_TOKEN=…, user:pass@ in URLs, the value after -p) are stored as <redacted>: recordings are meant to be committed.")
+    var keepArgv = false
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after `--`.", valueName: "CMD"))
     var command: [String] = []
 
 
     func validate() throws {
-        if let d = duration, d <= 0 { throw ValidationError("--for must be a positive number of seconds, not \(d)") }
+        if let d = duration, !(d > 0 && d <= 1e7) { throw ValidationError("--for must be a number of seconds above 0 and at most 10000000, not \(d)") }
+        if !(grace >= 0 && grace <= 1e6) { throw ValidationError("--grace must be a number of seconds from 0 to 1000000, not \(grace)") }
+        if !(readyTimeout > 0 && readyTimeout <= 1e6) { throw ValidationError("--ready-timeout must be a number of seconds above 0 and at most 1000000, not \(readyTimeout)") }
         if let u = readyUrl, case .failure(let e) = ReadinessProbe.Target.parse(u) { throw ValidationError(e.description) }
     }
 
@@ -63,6 +68,7 @@ struct LaunchOptions: ParsableArguments {
         s.progress = !quiet
         s.backend = backend
         s.user = user
+        s.keepArgv = keepArgv
         return s
     }
 }

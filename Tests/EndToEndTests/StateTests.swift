@@ -192,7 +192,8 @@ struct StateTests {
     }
 
     /// A remedy can change what the app calls (-XX:-UsePerfData makes the JVM call getgid/getegid):
-    /// verify names the denied calls, and --refine learns them, after which the advice verifies.
+    /// the profile's families cover it as printed, and --refine (which learns what a hardened run
+    /// needs) still passes and writes the recording back.
     @Test func remedyThatChangesTheSyscallsVerifiesAfterRefine() throws {
         let javac = try Support.which("javac"), java = try Support.which("java")
         let dir = Support.scratch("java")
@@ -201,8 +202,11 @@ struct StateTests {
         let rec = dir + "/j.json"
         let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--", java, "-cp", dir, "Hello"], unset: ["JAVA_TOOL_OPTIONS"])
         #expect(r.status == 0, "\(r.stderr)")
+        // The remedy (JAVA_TOOL_OPTIONS=-XX:-UsePerfData) makes the JVM call getgid/getegid where the
+        // recorded run called getuid/geteuid: the ids family covers them, so the printed profile holds
+        // under the printed settings without --refine.
         let plain = try Support.run([roprof, "verify", "--quiet", "--runtime", "docker", "--from", rec, "--", java, "-cp", dir, "Hello"], unset: ["JAVA_TOOL_OPTIONS"])
-        #expect(plain.status == 1 && plain.stdout.contains("seccomp denied") && plain.stdout.contains("--refine"), "\(plain.stdout)")
+        #expect(plain.status == 0 && plain.stdout.contains("PASS") && plain.stdout.contains("1 environment variable"), "\(plain.stdout)")
         let refined = try Support.run([roprof, "verify", "--quiet", "--refine", "--runtime", "docker", "--from", rec, "--", java, "-cp", dir, "Hello"],
                                       unset: ["JAVA_TOOL_OPTIONS"])
         #expect(refined.status == 0, "\(refined.stdout)\(refined.stderr)")

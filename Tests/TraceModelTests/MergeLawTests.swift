@@ -34,3 +34,20 @@ import Testing
         #expect(Recording.merged([a, a]).files.map(\.count) == a.files.map { $0.count * 2 }, "merging a run with itself doubles counts")
     }
 }
+
+/// Secrets in argv never reach a recording unless asked.
+@Suite struct ArgvRedactionTests {
+    @Test(arguments: [
+        (["app", "--password=hunter2", "--port=80"], ["app", "--password=<redacted>", "--port=80"]),
+        (["app", "--db-password", "hunter2", "-v"], ["app", "--db-password", "<redacted>", "-v"]),
+        (["env", "AWS_SECRET_ACCESS_KEY=abc", "MONKEY=1", "run"], ["env", "AWS_SECRET_ACCESS_KEY=<redacted>", "MONKEY=1", "run"]),
+        (["mysql", "-p", "s3cret", "db"], ["mysql", "-p", "<redacted>", "db"]),
+        (["redis-cli", "-p", "6379"], ["redis-cli", "-p", "6379"]),
+        (["psql", "postgres://app:pw@db:5432/x"], ["psql", "postgres://app:<redacted>@db:5432/x"]),
+        (["sh", "-c", "echo hi"], ["sh", "-c", "echo hi"]),
+        (["app", "--api-key", "--verbose"], ["app", "--api-key", "--verbose"]),
+    ])
+    func redacts(_ argv: [String], _ expected: [String]) {
+        #expect(ArgvRedaction.redact(argv) == expected)
+    }
+}

@@ -40,7 +40,9 @@ import TestSupport
     @Test("golden output", arguments: recordings, formats)
     func golden(_ rec: String, _ format: String) throws {
         let f = try #require(SuggestFormat(rawValue: format))
-        let render = { try Suggester(SuggestRequest(recordingPath: Self.absolute(Self.recording(rec)))).render(f) }
+        var req = SuggestRequest(recordingPath: Self.absolute(Self.recording(rec)))
+        req.options.recordingPath = Self.recording(rec)  // as a user in the checkout names it
+        let render = { try Suggester(req).render(f) }
         let out = try render()
         let actual = (out.text ?? "") + "--- stderr ---\n" + out.notes.map { "roprof: \($0)\n" }.joined()
         try compare(actual, golden: "\(rec).\(format)")

@@ -223,9 +223,13 @@ extension RunLifecycle {
         var uts = utsname()
         uname(&uts)
         let kernel = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let keep = options.keepArgv
         let procs = processes.map {
-            ProcessRecord(pid: Int($0.pid), ppid: $0.ppid.map(Int.init), execs: $0.execs, uid: $0.uid, exit: $0.exit, gid: $0.gid)
+            ProcessRecord(pid: Int($0.pid), ppid: $0.ppid.map(Int.init),
+                          execs: keep ? $0.execs : $0.execs.map { ExecRecord(exe: $0.exe, argv: ArgvRedaction.redact($0.argv), resolved: $0.resolved) },
+                          uid: $0.uid, exit: $0.exit, gid: $0.gid)
         }
+        let command = keep ? command : ArgvRedaction.redact(command)
         var run = RunInfo(
             id: builder.runID, command: command, cwd: options.launch.cwd ?? FileManager.default.currentDirectoryPath,
             mode: options.policy.mode, host: HostFacts(arch: SeccompArch.native.rawValue, kernel: kernel, uid: Int(getuid()), gid: Int(getgid())),
@@ -242,6 +246,7 @@ extension RunLifecycle {
         var result = TraceResult(recording: builder.build(run: run), exit: exit, denied: denied)
         result.exerciseExit = exerciseExit
         result.readinessTimedOut = readinessTimedOut
+        result.interrupted = interrupted
         return result
     }
 }
