@@ -203,7 +203,10 @@ extension Analyzer {
         case .logs: what = "logs"
         }
         var reason = "\(what) — \(why.joined(separator: "; "))"
-        if purpose == .state && !persistent.isDisjoint(with: items.map(\.path)) {
+        // SQLite only by its own evidence: a -journal/-wal/-shm file beside the database, or a
+        // .sqlite name (a `.db` alone may be any database: InfluxDB's meta.db is not SQLite).
+        let sqlite = items.contains { p in ["-journal", "-wal", "-shm", ".sqlite", ".sqlite3"].contains { p.path.hasSuffix($0) } }
+        if purpose == .state && sqlite && !persistent.isDisjoint(with: items.map(\.path)) {
             reason += "; SQLite needs the whole directory writable for its journals"
         }
         reason += " (written by \(processes.prefix(3).joined(separator: ", ")))"

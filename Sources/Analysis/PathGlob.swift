@@ -64,6 +64,12 @@ public enum PathGlob {
 /// so that reports group them and baselines stay stable.
 public enum NameShape {
     public static func shape(_ component: String) -> String {
+        // Maildir's unique names (TIME.UNIQUE.HOST[,S=…][:2,FLAGS]): one per message.
+        let parts = component.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
+        if parts.count == 3, parts[0].count >= 9, parts[0].allSatisfy(\.isNumber), !parts[1].isEmpty,
+           parts[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }), parts[1].contains(where: \.isNumber) {
+            return "*"
+        }
         var out = ""
         var token = ""
         func flush() {
@@ -83,7 +89,8 @@ public enum NameShape {
         }
         flush()
         // tmpXXXXXX, ccXXXXXX, sess_XXXX: a known prefix glued to random characters.
-        for prefix in ["tmp", "cc", "sess_", "wgunicorn-", "hsperfdata_"] where out == component && component.hasPrefix(prefix) {
+        // (mktemp's default template is tmp.XXXXXXXXXX.)
+        for prefix in ["tmp.", "tmp", "cc", "sess_", "wgunicorn-", "hsperfdata_"] where out == component && component.hasPrefix(prefix) {
             let rest = String(component.dropFirst(prefix.count))
             if rest.count >= 5 && isRandom(rest, loose: true) { return prefix + "*" }
             // Python's tempfile after a prefix: 8 characters of [a-z0-9_], letters only or not.

@@ -16,6 +16,8 @@ public struct CheckRequest: Sendable {
     public var profiles: String?
     public var source: RecordSource = .launch
     public var appStdoutToStderr = false
+    /// A signal ends the run as planned (roprof inside an image, stopped by the roprof outside).
+    public var signalIsPlanned = false
     public init(settings: RunSettings, baselinePath: String) { self.settings = settings; self.baselinePath = baselinePath }
 }
 
@@ -53,7 +55,7 @@ public enum Checker {
         }
         record.mode = policy.mode
         let result = try Recorder.record(record, policy: policy, notify: notify)
-        if result.interrupted {
+        if result.interrupted && !req.signalIsPlanned {
             throw ModelError("the check was interrupted (a signal to roprof) before the app finished: no verdict; run it again")
         }
         let catalog = try catalogLoad.value()
@@ -75,7 +77,7 @@ public enum Checker {
     /// check --image: the check runs inside the image (roprof there, the baseline copied in); its
     /// result comes back as JSON, with the host's paths.
     static func inImage(_ image: ImageRequest, _ req: CheckRequest, existing: Baseline?, notify: Notify) throws -> CheckResult {
-        var inner = ["check", "--quiet", "--baseline", "/roprof-out/baseline.yaml", "--format", "json", "--output", "/roprof-out/result.json"]
+        var inner = ["check", "--quiet", "--signal-is-planned", "--baseline", "/roprof-out/baseline.yaml", "--format", "json", "--output", "/roprof-out/result.json"]
         if req.update { inner.append("--update") }
         if req.allowAppFailure { inner.append("--allow-app-failure") }
         if let r = req.runtime { inner += ["--runtime", r] }

@@ -141,9 +141,22 @@ public enum Recorder {
         plan.readOnlyRoot = false
         let sandbox = try plan.prepare(&o.launch)
         defer { SandboxPlan.cleanUp(sandbox) }
-        let second = RecordOutcome(try appOutputToStderr(req.appStdoutToStderr) {
-            try Backend.trace(o, choice: req.settings.backend, preferEBPF: req.preferEBPF, note: { _ in })
-        })
+        let trace = { (o: TraceOptions) in
+            RecordOutcome(try appOutputToStderr(req.appStdoutToStderr) {
+                try Backend.trace(o, choice: req.settings.backend, preferEBPF: req.preferEBPF, note: { _ in })
+            })
+        }
+        let second: RecordOutcome
+        do {
+            second = try trace(o)
+        } catch TraceError.sandboxSetup(let why) {
+            // No mount namespace here (inside a container without CAP_SYS_ADMIN): the restart runs on
+            // the files as they are, with the remedies' environment.
+            notify("restart: the fresh tmpfs mounts cannot be made here (\(why)); restarting on the files as they are")
+            var plain = options
+            plain.launch.environment = o.launch.environment
+            second = try trace(plain)
+        }
         var a = outcome.recording, b = second.recording
         let firstStopped = outcome.stoppedByRoprof
         for i in a.runs.indices { a.runs[i].phase = "first" }

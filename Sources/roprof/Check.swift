@@ -42,6 +42,10 @@ struct Check: ParsableCommand {
     @Option(help: ArgumentHelp("A directory with your own runtimes/ and remedies/ profiles.", valueName: "DIR"))
     var profiles: String?
 
+    /// Inside an image the outer roprof ends the run with SIGTERM: a planned stop, not a cancel.
+    @Flag(name: .customLong("signal-is-planned"), help: .private)
+    var signalIsPlanned = false
+
     @OptionGroup var imageOptions: ImageOptions
 
     @OptionGroup var watch: WatchOptions
@@ -69,6 +73,7 @@ struct Check: ParsableCommand {
         req.profiles = profiles
         req.source = imageOptions.request.map { .image($0) } ?? watch.source(engine: imageOptions.engine) ?? .launch
         req.appStdoutToStderr = [.json, .junit, .sarif].contains(format)
+        req.signalIsPlanned = signalIsPlanned
         let result: CheckResult
         do { result = try Checker.check(req, existing: existing, notify: printNote) } catch let e as TraceError {
             throw ModelError(e.description)  // check keeps 0/1/2: a missing or non-executable command is an input error

@@ -222,3 +222,18 @@ import TestSupport
     }
 }
 
+
+/// Names that differ on every run are generalised, so two identical runs diff cleanly.
+@Suite struct NameShapeTests {
+    @Test(arguments: [
+        ("tmp.vVbnZEpRcP", "tmp.*"),
+        ("1700000000.M123456P789Q1.mailhost", "*"),
+        ("1700000000.M123456P789Q1.mailhost,S=1024:2,S", "*"),
+        ("diff-CAA7ADAB", "diff-*"),
+        ("app.db", "app.db"),
+        ("nginx.conf", "nginx.conf"),
+    ])
+    func perRunNamesAreShaped(_ name: String, _ shaped: String) {
+        #expect(NameShape.shape(name) == shaped)
+    }
+}

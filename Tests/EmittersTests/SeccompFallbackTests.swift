@@ -79,3 +79,27 @@ import Analysis
         #expect(!seen.names.contains("umount2"))
     }
 }
+
+/// Shell words in printed commands: `$PWD` expands, everything else is literal.
+@Suite struct ShellWordTests {
+    func shell(_ script: String, cwd: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func pwdExpandsAndTheRestStaysLiteral() throws {
+        let arg = "--mount=type=bind,source=$PWD/roprof-files/app's $(x),destination=/etc/app's $(x)"
+        let word = DockerEmitter.shellWord(arg)
+        let out = try shell("printf '%s' " + word, cwd: "/tmp")
+        #expect(out == "--mount=type=bind,source=/tmp/roprof-files/app's $(x),destination=/etc/app's $(x)", "\(word) → \(out)")
+        #expect(DockerEmitter.shellWord("--read-only") == "--read-only")
+    }
+}

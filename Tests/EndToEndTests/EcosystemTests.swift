@@ -226,7 +226,8 @@ struct EcosystemTests {
         #expect(f.status == 0, "\(f.stderr)")
         var isDir: ObjCBool = false
         #expect(FileManager.default.fileExists(atPath: dir + "/yaml", isDirectory: &isDir) && !isDir.boolValue, "-o is a file")
-        #expect(try String(contentsOfFile: dir + "/yaml", encoding: .utf8).hasPrefix("docker run"))
+        let written = try String(contentsOfFile: dir + "/yaml", encoding: .utf8)
+        #expect(written.contains("\ndocker run \\\n") && written.hasPrefix("# roprof-seccomp.json is the seccomp profile"), "\(written)")
         let noFormat = try suggest(["-o", dir + "/x", Self.webapp])
         #expect(noFormat.status == 2 && noFormat.stderr.contains("--all DIR"), "\(noFormat.stderr)")
         // - as a recording: standard input.

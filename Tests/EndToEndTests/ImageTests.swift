@@ -54,7 +54,7 @@ struct ImageTests {
 
         let printed = try Support.run([roprof, "suggest", "--format", "podman", "--runtime", "docker", rec])
         #expect(printed.status == 0)
-        #expect(printed.stdout.contains(Self.image) && printed.stdout.contains("--publish=8000:8000") && !printed.stdout.contains("setpriv"), "\(printed.stdout)")
+        #expect(printed.stdout.contains(Self.image) && printed.stdout.contains("--publish=127.0.0.1:8000:8000") && !printed.stdout.contains("setpriv"), "the --ready-url port as the URL names it (loopback stays loopback): \(printed.stdout)")
         // Run exactly as printed (detached, with a name so the test can stop it), twice on the same volume.
         try Support.run([roprof, "suggest", "--format", "seccomp", rec]).stdout.write(toFile: dir + "/roprof-seccomp.json", atomically: true, encoding: .utf8)
         let name = "roprof-asprinted-\(getpid())"
