@@ -25,6 +25,8 @@ public struct Analysis: Codable, Equatable, Sendable {
     public var commands: [[String]]
     /// The parts of the app's life the recording covers (a first start, a restart on its own files).
     public var phases: [String]? = nil
+    /// How the recorded run was driven (`--ready-url URL --while CMD`): verify drives it the same way.
+    public var driveArguments: [String]? = nil
     public var warnings: [String]
     /// Named services (`record --name`) → the command of the first run of each; only when a merged
     /// recording holds more than one (then `suggest --workloads` applies).

@@ -130,6 +130,9 @@ public struct Analyzer {
                             var a = $0; a.paths = Array(Set(a.paths)).sorted(); return a },
                         env: env, unfixable: unfixable, blindSpots: rec.blindSpots, uids: uids.sorted(),
                         commands: rec.runs.map(\.command), warnings: warnings)
+        if let run = rec.runs.first(where: { $0.readyURL != nil || $0.exercise != nil }) {
+            result.driveArguments = (run.readyURL.map { ["--ready-url", $0] } ?? []) + (run.exercise.map { ["--while", $0] } ?? [])
+        }
         let phases = Set(rec.runs.compactMap(\.phase))
         if !phases.isEmpty {
             var covered: [String] = []

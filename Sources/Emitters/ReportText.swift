@@ -1,11 +1,12 @@
 import Analysis
+import Hardening
 import Foundation
 import TraceModel
 
 /// The human report: a verdict line, a tree of written paths under each mount, remedies, blind
 /// spots and the next commands. Readable at 80 columns; coloured only on a TTY.
 public enum ReportText {
-    public static func render(_ a: Analysis, style: TextStyle, recordingPath: String?, width: Int = 80) -> String {
+    public static func render(_ a: Analysis, style: TextStyle, recordingPath: String?, seccomp: SeccompPlan? = nil, width: Int = 80) -> String {
         var out: [String] = []
         let brk = a.breaking.count + a.unfixable.count
         out.append(style.bold("roprof: ") + (brk == 0 ? style.green(a.verdict) : style.red(a.verdict)))
@@ -75,11 +76,18 @@ public enum ReportText {
                 out.append("  " + style.yellow(b.kind.rawValue) + "  " + Human.printable(b.detail) + (b.count > 1 ? style.dim(" ×\(b.count)") : ""))
             }
         }
+        if let plan = seccomp {
+            out.append("")
+            out.append(style.bold("Seccomp profile") + style.dim(" (roprof suggest --format seccomp)"))
+            out += seccompSummary(plan, a).map { "  " + $0 }
+        }
         for w in a.warnings { out.append(style.yellow("warning: ") + w) }
         if let rec = recordingPath, brk > 0 {
             out.append("")
             out.append(style.bold("Next"))
             let fmt = ["docker": "docker", "podman": "podman", "ecs": "ecs", "systemd": "systemd"][a.runtime] ?? "kubernetes"
+            // Driven as it was recorded: a server waits for its readiness and its exercise, not forever.
+            let drive = (a.driveArguments ?? []).isEmpty ? "" : " " + a.driveArguments!.map(shellQuote).joined(separator: " ")
             out.append("  roprof suggest --format \(fmt) \(rec)      the settings to paste")
             out.append("  roprof suggest --format seccomp \(rec)     a seccomp profile")
             if let services = a.services {
@@ -88,13 +96,26 @@ public enum ReportText {
                     out.append("  roprof verify --from \(rec) --service \(name) -- \(services[name]!.map(shellQuote).joined(separator: " "))")
                 }
             } else if let image = a.image {
-                out.append("  roprof verify --from \(rec) --image \(shellQuote(image))      prove them on the image")
+                out.append("  roprof verify --from \(rec) --image \(shellQuote(image))\(drive)      prove them on the image")
             } else {
                 let cmd = a.commands.first.map { $0.map(shellQuote).joined(separator: " ") } ?? "CMD"
-                out.append("  roprof verify --from \(rec) -- \(cmd)")
+                out.append("  roprof verify --from \(rec)\(drive) -- \(cmd)")
             }
         }
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// What the generated profile allows and what it keeps denied, in a few lines.
+    public static func seccompSummary(_ plan: SeccompPlan, _ a: Analysis) -> [String] {
+        let dangerousAllowed = plan.names.filter { Recording.dangerousSyscalls.contains($0) }
+        var lines = ["allows \(plan.names.count) calls on \(plan.arch.rawValue)"
+                     + (plan.familiesAdded.isEmpty ? "" : ", \(plan.familiesAdded.values.map(\.count).reduce(0, +)) of them equivalent entry points of calls seen (\(plan.familiesAdded.keys.sorted().joined(separator: ", ")))")]
+        lines.append("of the \(Recording.dangerousSyscalls.count) calls that matter for security (mount, ptrace, bpf, unshare, …), "
+                     + (dangerousAllowed.isEmpty ? "all stay denied"
+                        : "\(dangerousAllowed.joined(separator: ", ")) \(dangerousAllowed.count == 1 ? "is" : "are") allowed because the app used \(dangerousAllowed.count == 1 ? "it" : "them") (see the warnings); the rest stay denied"))
+        if !plan.enosys.isEmpty { lines.append("answered ENOSYS so libc falls back: \(plan.enosys.joined(separator: ", "))") }
+        lines.append("covers " + (a.phases?.joined(separator: "; ") ?? "one start (record without --no-restart, or merge a restart's recording, to cover a restart)"))
+        return lines
     }
 
     public static func mountLabel(_ m: MountSuggestion, runtime: String) -> String {

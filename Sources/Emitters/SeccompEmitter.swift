@@ -23,7 +23,8 @@ public enum SeccompEmitter {
     }
 
     public static func json(_ plan: SeccompPlan) throws -> String {
-        let p = Profile(architectures: plan.architectures.map(\.ociName), syscalls: rules(plan))
+        var p = Profile(architectures: plan.architectures.map(\.ociName), syscalls: rules(plan))
+        if plan.logOnly { p.defaultAction = "SCMP_ACT_LOG"; p.defaultErrnoRet = nil }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try enc.encode(p), as: UTF8.self) + "\n"
@@ -56,7 +57,7 @@ public enum SeccompEmitter {
         }
         let ns = namespace ?? "default"
         let cr = CR(metadata: .init(name: name, namespace: namespace, annotations: ["roprof.dev/generated-by": "roprof suggest --format spo"]),
-                    spec: .init(architectures: plan.architectures.map(\.ociName), syscalls: rules(plan)))
+                    spec: .init(defaultAction: plan.logOnly ? "SCMP_ACT_LOG" : "SCMP_ACT_ERRNO", architectures: plan.architectures.map(\.ociName), syscalls: rules(plan)))
         var out = "# roprof: the SeccompProfile for \(name). The operator installs it on each node as operator/\(ns)/\(name).json;\n"
             + "# a pod uses it with `roprof suggest --format kubernetes --spo --name \(name)\(namespace.map { " --namespace \($0)" } ?? "")`"
             + (bindImage == nil ? " (or --bind-image IMAGE adds a ProfileBinding).\n" : ", or through the ProfileBinding below.\n")

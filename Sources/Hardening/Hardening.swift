@@ -15,6 +15,8 @@ public struct SuggestOptions: Sendable {
     /// The recording the settings come from: printed commands name the one command that writes the
     /// files they reference (the seccomp profile).
     public var recordingPath: String? = nil
+    /// First rollout: the seccomp profile logs what it would deny (SCMP_ACT_LOG) instead of denying it.
+    public var seccompLogOnly = false
     /// The workload (Deployment) name; profiles are named after it. nil: the container's name.
     public var workloadName: String? = nil
     /// The namespace the workload and its SeccompProfile live in.
@@ -130,6 +132,7 @@ public struct Hardening {
         var seccomp: SeccompPlan? = nil
         if r.hasCompleteSyscallInventory {
             seccomp = SeccompPlan.build(r, baseline: catalog.seccompBaseline, target: options.targetArch, families: catalog.seccompFamilies)
+            seccomp!.logOnly = options.seccompLogOnly
             warnings += seccomp!.warnings
         } else if !options.runtimeDefaultSeccomp {
             warnings.append("the recording was made with --mode writes, so its syscall inventory is incomplete: no seccomp profile is generated (record with --mode full)")

@@ -14,6 +14,8 @@ public struct SeccompPlan: Equatable {
     /// made (an engine's own profile may have answered them ENOSYS while recording, as Docker's
     /// does for clone3) whose older equivalent it did make. libc falls back on ENOSYS, never on EPERM.
     public var enosys: [String] = []
+    /// First rollout: log what the profile would deny instead of denying it (SCMP_ACT_LOG).
+    public var logOnly = false
 
     /// Newer entry point → the older one libc falls back to when the newer answers ENOSYS.
     static let fallbacks: [String: [String]] = [

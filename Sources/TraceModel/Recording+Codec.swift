@@ -19,7 +19,11 @@ extension Recording {
     /// Sorts every collection so that equal content gives equal bytes.
     public func normalized() -> Recording {
         var r = self
-        r.runs.sort { $0.id < $1.id }
+        // A first start before its restart; otherwise by when they started (then by id: stable).
+        r.runs.sort { a, b in
+            let pa = a.phase == "restart" ? 1 : 0, pb = b.phase == "restart" ? 1 : 0
+            return (pa, a.startedAt, a.id) < (pb, b.startedAt, b.id)
+        }
         for i in r.runs.indices { r.runs[i].processes.sort { $0.pid < $1.pid } }
         r.files.sort { $0.key < $1.key }
         for i in r.files.indices {

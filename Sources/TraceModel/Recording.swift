@@ -85,6 +85,9 @@ public struct RunInfo: Codable, Equatable, Sendable {
     public var phase: String?
     /// restart: the environment the suggested remedies set for it.
     public var remedyEnv: [String: String]?
+    /// How the run was driven (`--ready-url`, `--while`): what `verify` needs to drive it the same way.
+    public var readyURL: String?
+    public var exercise: String?
 
     public init(id: String, command: [String], cwd: String, mode: TraceMode, host: HostFacts, startedAt: String,
                 durationSeconds: Double, exit: ExitInfo, attachedPid: Int?, complete: Bool, processes: [ProcessRecord]) {

@@ -16,6 +16,8 @@ public struct TraceOptions: Sendable {
     public var displayCommand: [String]?
     /// Wait until this answers before the --for window or the exercise starts.
     public var readyTarget: ReadinessProbe.Target?
+    /// --ready-url as given (stored in the recording, for `verify`'s next line).
+    public var readyURL: String?
     public var readyTimeout: Double = 60
     /// Once ready, run this untraced (sh -c), then stop the app.
     public var exercise: String?

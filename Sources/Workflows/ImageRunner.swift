@@ -128,6 +128,8 @@ enum ImageRunner {
                                              ports: run.ports.isEmpty ? nil : run.ports.map(\.container).sorted())
                 rec.runs[i].image?.published = run.ports.isEmpty ? nil : run.ports.sorted { ($0.host, $0.container) < ($1.host, $1.container) }
                 rec.runs[i].command = run.argv
+                rec.runs[i].readyURL = settings.readyURL
+                rec.runs[i].exercise = settings.exercise
                 rec.runs[i].cwd = cfg.workingDir
                 if run.window.stoppedByUs { rec.runs[i].stoppedByRoprof = true }
             }

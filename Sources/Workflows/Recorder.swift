@@ -132,7 +132,13 @@ public enum Recorder {
         let env = analysis.env
         // As the hardened container restarts: its state volumes keep what the first run wrote; its
         // tmpfs mounts (runtime, scratch, cache) start empty — a stale pid file does not survive.
-        let fresh = analysis.mounts.filter { $0.kind == .tmpfs }.map(\.path)
+        // Only run-time directories (pid files, sockets, locks) that hide nothing of the app's: never one
+        // holding its working directory, a file its command names, or entries it did not make.
+        let cwd = FileManager.default.currentDirectoryPath
+        let named = [cwd] + options.launch.argv.filter { $0.hasPrefix("/") } + [options.launch.executable]
+        let fresh = analysis.mounts.filter { m in
+            m.kind == .tmpfs && m.purpose == .runtime && m.hidesContent.isEmpty && !named.contains { PathGlob.isUnder($0, m.path) }
+        }.map(\.path)
         notify("restart: running the app again on the files its first run left" + (fresh.isEmpty ? "" : " (fresh " + fresh.joined(separator: ", ") + ")")
                + (env.isEmpty ? "" : ", with " + env.keys.sorted().map { "\($0)=\(env[$0]!)" }.joined(separator: " "))
                + ", so the profile covers a restart (--no-restart skips this)")

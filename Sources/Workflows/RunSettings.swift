@@ -72,6 +72,7 @@ public struct RunSettings: Sendable {
         o.duration = duration
         o.gracePeriod = grace
         o.readyTarget = readyTarget
+        o.readyURL = readyURL
         o.readyTimeout = readyTimeout
         o.exercise = exercise
         o.keepArgv = keepArgv

@@ -78,6 +78,9 @@ struct Suggest: ParsableCommand {
     @Option(help: ArgumentHelp("seccomp: the target architecture (syscall names are mapped; missing ones dropped).", valueName: "ARCH"))
     var arch: SeccompArch?
 
+    @Flag(help: "First rollout: the generated seccomp profile logs what it would deny (SCMP_ACT_LOG; the kernel's audit log shows each call) instead of denying it. Docker/OCI JSON, SPO, and every format that references the profile.")
+    var seccompLogOnly = false
+
     @Flag(help: "Use the runtime's default seccomp profile instead of the generated one.")
     var runtimeDefaultSeccomp = false
 
@@ -132,6 +135,7 @@ struct Suggest: ParsableCommand {
         req.options.container = container ?? "app"
         req.containerGiven = container != nil
         req.options.runtimeDefaultSeccomp = runtimeDefaultSeccomp
+        req.options.seccompLogOnly = seccompLogOnly
         req.options.targetArch = arch
         req.options.workloadName = name
         req.options.namespace = namespace

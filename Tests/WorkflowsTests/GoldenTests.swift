@@ -26,14 +26,8 @@ import TestSupport
     @Test("golden report", arguments: recordings, ["text", "markdown", "json"])
     func goldenReport(_ rec: String, _ format: String) throws {
         let r = try Recording.load(path: Self.absolute(Self.recording(rec)))
-        let catalog = try ProfileCatalog.load()
-        let a = Analyzer(runtime: try catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(r)
-        let text: String
-        switch format {
-        case "markdown": text = ReportMarkdown.render(a)
-        case "json": text = try ReportJSON.render(a)
-        default: text = ReportText.render(a, style: TextStyle(color: false), recordingPath: Self.recording(rec))
-        }
+        let text = try Reporter.render(r, runtime: "kubernetes", format: try #require(Reporter.Format(rawValue: format)),
+                                       recordingPath: Self.recording(rec), style: TextStyle(color: false))
         try compare(text, golden: "\(rec).report-\(format)")
     }
 

@@ -237,6 +237,8 @@ extension RunLifecycle {
             durationSeconds: (Date().timeIntervalSince(startTime) * 1000).rounded() / 1000,
             exit: exit, attachedPid: attachedPid, complete: !interruptedEarly, processes: procs)
         run.name = options.serviceName
+        run.readyURL = options.readyURL
+        run.exercise = options.exercise
         run.backend = backend
         run.stoppedByRoprof = stoppedByRoprof
         if interruptedEarly {
