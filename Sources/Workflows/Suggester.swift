@@ -93,7 +93,9 @@ public struct Suggester {
         let path = { (name: String) in (dir as NSString).appendingPathComponent(name) }
         var text = out.text ?? ""
         if f == .docker || f == .podman {
-            text = "#!/bin/sh\n# Runs from its own directory, where the files it names are.\ncd \"$(dirname \"$0\")\" || exit 1\nexec " + text
+            // The files the command names are written beside it: no "write it first" lines.
+            let command = text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+            text = "#!/bin/sh\n# roprof: runs from its own directory, where the files it names are.\ncd \"$(dirname \"$0\")\" || exit 1\n" + command
         }
         out.files.append((path(f.fileName), text))
         var written = [f.fileName]

@@ -93,6 +93,78 @@ struct ImageTests {
         #expect(runIt.status == 0 && runIt.stdout.contains("/data/db") && runIt.stdout.contains("state: must survive restarts"), "\(runIt.stdout)\(runIt.stderr)")
     }
 
+    /// The kustomize overlay, made as a user types it (relative paths, a base whose one container is
+    /// not named `app`), built by kustomize and run by `podman kube play` with the Localhost seccomp
+    /// profile: it serves, and its claim keeps the data across a pod restart.
+    @Test func kustomizeOverlayRunsUnderPodmanKubePlay() throws {
+        try requireImage()
+        let kubectl = try Support.which("kubectl")
+        let work = Support.scratch("kubeplay"), rec = work + "/rec.json"
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--image", Self.image, "--ready-url", "http://127.0.0.1:8000/health",
+                                 "--while", get("/items/a").replacingOccurrences(of: "\(Self.port)", with: "8000")], env: Self.env)
+        #expect(r.status == 0, "\(r.stderr)")
+        try FileManager.default.createDirectory(atPath: work + "/base", withIntermediateDirectories: true)
+        try """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: shop
+        spec:
+          replicas: 1
+          selector:
+            matchLabels: {app: shop}
+          template:
+            metadata:
+              labels: {app: shop}
+            spec:
+              containers:
+              - name: frontend
+                image: \(Self.image)
+                ports:
+                - {containerPort: 8000, hostPort: 8000, hostIP: 127.0.0.1}
+        """.write(toFile: work + "/base/deployment.yaml", atomically: true, encoding: .utf8)
+        try "resources:\n- deployment.yaml\n".write(toFile: work + "/base/kustomization.yaml", atomically: true, encoding: .utf8)
+        let o = try Support.run([roprof, "suggest", "--format", "kubernetes", "-o", "overlay/", "--kustomize-base", "../base", rec], cwd: work)
+        #expect(o.status == 0, "\(o.stderr)")
+        let built = try Support.run([kubectl, "kustomize", work + "/overlay"])
+        #expect(built.status == 0, "\(built.stderr)")
+        #expect(built.stdout.contains("readOnlyRootFilesystem: true") && built.stdout.contains("localhostProfile: profiles/roprof-seccomp.json"), "\(built.stdout)")
+        try built.stdout.write(toFile: work + "/built.yaml", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: work + "/seccomp/profiles", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: work + "/overlay/roprof-seccomp.json", toPath: work + "/seccomp/profiles/roprof-seccomp.json")
+        // The claims become podman volumes: fresh ones for this test (a claim is a new, empty volume).
+        let claimNames = try Array(Yams.load_all(yaml: built.stdout)).compactMap { $0 as? [String: Any] }
+            .filter { $0["kind"] as? String == "PersistentVolumeClaim" }.compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }
+        #expect(!claimNames.isEmpty, "the overlay claims the database directory")
+        let dropClaims = { for c in claimNames { _ = Support.spawnAndWait(["podman", "volume", "rm", "-f", c], env: Self.env) } }
+        defer { _ = Support.spawnAndWait(["podman", "kube", "down", work + "/built.yaml"], env: Self.env); dropClaims() }
+        dropClaims()
+        #expect(built.stdout.contains("runAsUser: 10001"), "the image's USER: \(built.stdout)")
+        _ = Support.spawnAndWait(["podman", "kube", "down", work + "/built.yaml"], env: Self.env)
+        // (spawnAndWait: kube play leaves conmon running, which would hold a pipe open.)
+        let play = Support.spawnAndWait(["/bin/sh", "-c", "exec podman kube play --seccomp-profile-root \(work)/seccomp \(work)/built.yaml >\(work)/play.log 2>&1"], env: Self.env)
+        #expect(play == 0, "podman kube play failed (status \(play)): \((try? String(contentsOfFile: work + "/play.log", encoding: .utf8)) ?? "")")
+        let pod = try Support.run(["podman", "pod", "ps", "--format", "{{.Name}}"], env: Self.env).stdout
+            .split(separator: "\n").map(String.init).first { $0.hasPrefix("shop-pod") } ?? "shop-pod"
+        var counts: [Int] = []
+        for round in 0..<2 {
+            var ok = false
+            for _ in 0..<150 where !ok {
+                ok = (try? Support.run(["/bin/sh", "-c", get("/health").replacingOccurrences(of: "\(Self.port)", with: "8000")]).status) == 0
+                if !ok { usleep(100_000) }
+            }
+            let logs = (try? Support.run(["podman", "logs", pod + "-frontend"], env: Self.env)).map { $0.stdout + $0.stderr } ?? ""
+            #expect(ok, "round \(round): the pod does not serve: \(logs)")
+            let a = try Support.run(["/bin/sh", "-c", get("/items/kube\(round)").replacingOccurrences(of: "\(Self.port)", with: "8000")])
+            if let n = a.stdout.split(whereSeparator: { !$0.isNumber }).last.flatMap({ Int($0) }) { counts.append(n) }
+            if round == 0 {
+                #expect(Support.spawnAndWait(["podman", "pod", "stop", "-t", "5", pod], env: Self.env) == 0)
+                #expect(Support.spawnAndWait(["podman", "pod", "start", pod], env: Self.env) == 0)
+            }
+        }
+        #expect(counts.count == 2 && counts[1] == counts[0] + 1, "the claim kept the data across the pod restart: \(counts)")
+    }
+
     /// Gunicorn as a non-root USER: its heartbeat files need /tmp (podman's U makes the tmpfs the
     /// user's), and its control socket under $HOME is only created once the suggested mount exists,
     /// where it calls chmod: verify names that refusal, and --refine learns it, then PASS.
