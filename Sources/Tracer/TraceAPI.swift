@@ -21,6 +21,8 @@ public struct TraceOptions: Sendable {
     public var readyTimeout: Double = 60
     /// Once ready, run this untraced (sh -c), then stop the app.
     public var exercise: String?
+    /// More environment for the exercise (verify: ROPROF_PHASE=first|restart).
+    public var exerciseEnvironment: [String: String] = [:]
     /// Attach to this running process and its descendants instead of launching.
     public var attachPid: Int32?
     /// check: paths the baseline already allows. A mutating call whose every path is allowed (and

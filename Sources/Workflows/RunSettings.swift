@@ -19,6 +19,8 @@ public struct RunSettings: Sendable {
     public var user: String?
     /// Keep argv word for word in the recording (by default secret-looking values are redacted).
     public var keepArgv = false
+    /// More environment for the --while exercise (verify tells it which run it drives: ROPROF_PHASE).
+    public var exerciseEnvironment: [String: String] = [:]
     public init() {}
 
     public var readyTarget: ReadinessProbe.Target? {
@@ -76,6 +78,7 @@ public struct RunSettings: Sendable {
         o.readyTimeout = readyTimeout
         o.exercise = exercise
         o.keepArgv = keepArgv
+        o.exerciseEnvironment = exerciseEnvironment
         return o
     }
 

@@ -128,16 +128,31 @@ public enum Verifier {
         let writable = rt.writable.map(\.path) + plan.mounts.map(\.path)
         let state = HostStateBox()
         defer { state.cleanUp() }
-        let first = try runSandboxed(plan: plan, policy: policy, settings: req.settings, writable: writable, noNewPrivs: allowed != nil, state: state, notify: notify)
+        var settings = req.settings
+        settings.exerciseEnvironment["ROPROF_PHASE"] = "first"
+        let first = try runSandboxed(plan: plan, policy: policy, settings: settings, writable: writable, noNewPrivs: allowed != nil, state: state, notify: notify)
         var outcome = first.outcome
         if outcome.passed && !persistent.isEmpty && !req.noRestart, let s = state.state {
             // State must survive a restart: run again on the same volumes.
             let kept = SandboxPlan.volumeContents(s)
             notify("restart: running the app again on the same volumes")
-            let second = try runSandboxed(plan: plan, policy: policy, settings: req.settings, writable: writable, noNewPrivs: allowed != nil, state: state, notify: notify)
+            // The exercise knows which run it drives (an exercise that creates fixed ids can read what exists).
+            settings.exerciseEnvironment["ROPROF_PHASE"] = "restart"
+            let second = try runSandboxed(plan: plan, policy: policy, settings: settings, writable: writable, noNewPrivs: allowed != nil, state: state, notify: notify)
             let files = kept.values.reduce(0) { $0 + $1.count }, bytes = kept.values.reduce(0) { $0 + $1.values.reduce(0, +) }
             verdict.restartNote = "after a restart on the same volumes (\(plural(files, "file")), \(Human.bytes(bytes)) kept in \(kept.keys.sorted().joined(separator: ", ")))"
             if !second.outcome.passed { outcome = second.outcome; verdict.failedAfterRestart = true }
+            // verify checks by itself that the state is still there: a state volume the first run left
+            // files in is not empty after the restart (an app may rotate or compact its files, e.g.
+            // recycled WAL segments, so names alone are no evidence; an emptied volume is).
+            let after = SandboxPlan.volumeContents(s)
+            let emptied = kept.filter { !$0.value.isEmpty && (after[$0.key] ?? [:]).isEmpty }.keys.sorted()
+            if !emptied.isEmpty && outcome.passed {
+                verdict.passed = false
+                verdict.failedAfterRestart = true
+                verdict.cause = "after the restart, the state volume\(emptied.count == 1 ? "" : "s") \(emptied.map(Human.printable).joined(separator: ", ")) \(emptied.count == 1 ? "is" : "are") empty: the first run's data is gone"
+                return verdict
+            }
         }
         verdict.passed = outcome.passed
         if outcome.passed { return verdict }

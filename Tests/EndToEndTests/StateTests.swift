@@ -281,3 +281,41 @@ struct StateTests {
         #expect(c.status == 0, "\(app): check on a third identical run:\n\(c.stdout)\(c.stderr)")
     }
 }
+
+/// A profile that holds for the app's life: a server that repairs its log with ftruncate and
+/// re-points a link with `ln -sfn` (renameat) only when it restarts on its own data. The default
+/// recording covers a restart, so the printed profile verifies as printed (no --refine); a
+/// recording of one start does not.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct RestartProfileTests {
+    let roprof = Support.roprof
+
+    @Test func theDefaultRecordingCoversARestart() throws {
+        let server = Support.packageRoot.appendingPathComponent("Fixtures/apps/restartserver/server.py").path
+        let dir = Support.scratch("restart"), port = 21000 + Int(getpid() % 3000)
+        let data = "/var/lib/roprof-restart-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let url = "http://127.0.0.1:\(port)/health"
+        let work = "for i in 1 2 3; do python3 -c \"import urllib.request as u; u.urlopen('http://127.0.0.1:\(port)/items/x').read()\"; done"
+        let cmd = ["/usr/bin/python3", server, "\(port)", data]
+        let full = try Support.run([roprof, "record", "--quiet", "-o", dir + "/full.json", "--ready-url", url, "--while", work, "--"] + cmd)
+        #expect(full.status == 0, "\(full.stderr)")
+        let rec = try Recording.load(path: dir + "/full.json")
+        #expect(Set(rec.runs.compactMap(\.phase)) == ["first", "restart"], "\(rec.runs.map(\.phase))")
+        #expect(rec.allSyscallNames.contains("ftruncate") && rec.allSyscallNames.contains("renameat"), "the restart's own calls are in the recording")
+        let report = try Support.run([roprof, "report", dir + "/full.json"]).stdout
+        #expect(report.contains("covers: a first start; a restart on the files the first run left"), "\(report)")
+        try? FileManager.default.removeItem(atPath: data)
+        let v = try Support.run([roprof, "verify", "--runtime", "docker", "--from", dir + "/full.json", "--ready-url", url, "--while", work, "--"] + cmd)
+        #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("again after a restart"), "as printed, through a restart: \(v.stdout)\(v.stderr)")
+
+        // One start only: the restart's calls were never seen.
+        try? FileManager.default.removeItem(atPath: data)
+        let one = try Support.run([roprof, "record", "--quiet", "--no-restart", "-o", dir + "/one.json", "--ready-url", url, "--while", work, "--"] + cmd)
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(try Recording.load(path: dir + "/one.json").runs.count == 1)
+        try? FileManager.default.removeItem(atPath: data)
+        let w = try Support.run([roprof, "verify", "--runtime", "docker", "--from", dir + "/one.json", "--ready-url", url, "--while", work, "--"] + cmd)
+        #expect(w.status == 1 && (w.stdout.contains("ftruncate") || w.stdout.contains("renameat")), "one start's profile fails on the restart: \(w.stdout)")
+    }
+}

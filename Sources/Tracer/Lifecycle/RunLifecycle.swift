@@ -188,7 +188,7 @@ public final class RunLifecycle {
 
     /// Runs the --while exercise (untraced); it dies with roprof should roprof be killed.
     private func startExercise(_ command: String) {
-        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        let env = ProcessInfo.processInfo.environment.merging(options.exerciseEnvironment) { $1 }.map { "\($0.key)=\($0.value)" }
         if let (pid, errorPipe) = try? Launcher.spawn(LaunchSpec(executable: "/bin/sh", argv: ["/bin/sh", "-c", command], environment: env),
                                                      filter: [], traced: false) {
             close(errorPipe)
