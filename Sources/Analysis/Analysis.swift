@@ -23,9 +23,6 @@ public struct Analysis: Codable, Equatable, Sendable {
     /// uids the app ran as (from the recording).
     public var uids: [Int]
     public var commands: [[String]]
-    /// Writes refused already where the app ran (EACCES/EPERM on every attempt): nothing depends on
-    /// them, and a read-only root changes nothing for them. Reported apart, never mounted.
-    public var alreadyFailing: [PathFinding]? = nil
     /// The parts of the app's life the recording covers (a first start, a restart on its own files).
     public var phases: [String]? = nil
     /// How the recorded run was driven (`--ready-url URL --while CMD`): verify drives it the same way.

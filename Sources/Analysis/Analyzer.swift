@@ -50,7 +50,7 @@ public struct Analyzer {
         }
         // A created directory's successful mkdir means its ancestors existed; an EEXIST mkdir means it existed.
         var harmless: [PathFinding] = [], unknown: [PathFinding] = [], unfixable: [PathFinding] = []
-        var breaking: [PathFinding] = [], alreadyFailing: [PathFinding] = []
+        var breaking: [PathFinding] = []
         for path in order.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             var p = byPath[path]!
             p.operations.sort()
@@ -97,17 +97,6 @@ public struct Analyzer {
                 if r.kind == .env || r.kind == .relocate { break }
             }
         }
-        // Refused already where the app ran (a non-root user's bytecode cache in a root-owned
-        // directory), on every attempt: the app carries on without them (a remedy for them still applies) and
-        // a read-only root changes nothing. Reported apart; never mounted.
-        breaking.removeAll { p in
-            guard !p.failed.isEmpty, p.failed.values.reduce(0, +) == p.count,
-                  p.failed.keys.allSatisfy({ $0 == "EACCES" || $0 == "EPERM" }) else { return false }
-            var q = p
-            q.note = "refused with \(p.failed.keys.sorted().joined(separator: "/")) already"
-            alreadyFailing.append(q)
-            return true
-        }
         // A relocating remedy moves the writes to its variable's directory, which then needs a mount.
         var relocated: [PathFinding] = []
         for app in applications.values where app.kind == .relocate {
@@ -144,7 +133,6 @@ public struct Analyzer {
         if let run = rec.runs.first(where: { $0.readyURL != nil || $0.exercise != nil }) {
             result.driveArguments = (run.readyURL.map { ["--ready-url", $0] } ?? []) + (run.exercise.map { ["--while", $0] } ?? [])
         }
-        result.alreadyFailing = alreadyFailing.isEmpty ? nil : alreadyFailing
         let phases = Set(rec.runs.compactMap(\.phase))
         if !phases.isEmpty {
             var covered: [String] = []

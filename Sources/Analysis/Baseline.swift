@@ -133,13 +133,13 @@ public struct Baseline: Codable, Equatable, Sendable {
             guard let key = k.string, ["format", "version", "runtime", "writes", "syscalls"].contains(key) else {
                 let known = ["format", "version", "runtime", "writes", "syscalls"]
                 let name = k.string ?? "?"
-                let guess = known.min { a, b in Self.distance(a, name) < Self.distance(b, name) }.flatMap { Self.distance($0, name) <= 2 ? $0 : nil }
+                let guess = DidYouMean.closest(name, known)
                 throw err(k, "unknown key '\(name)'" + (guess.map { "; did you mean '\($0)'?" } ?? "") + " (a baseline has format, version, runtime, writes, syscalls)")
             }
         }
         guard let runtime = map["runtime"]?.string else { throw err(map["runtime"] ?? root, "\"runtime\" must be a runtime name such as kubernetes") }
         var writes: [Write] = []
-        if let wn = map["writes"] {
+        if let wn = map["writes"], wn.null == nil {  // `writes:` with nothing under it: none
             guard let seq = wn.sequence else { throw err(wn, "\"writes\" must be a list of {path, mount, reason}") }
             for item in seq {
                 guard let m = item.mapping, let path = m["path"]?.string, !path.isEmpty else {
@@ -158,7 +158,7 @@ public struct Baseline: Codable, Equatable, Sendable {
             }
         }
         var syscalls: [String: [String]] = [:]
-        if let sn = map["syscalls"] {
+        if let sn = map["syscalls"], sn.null == nil {
             guard let sm = sn.mapping else { throw err(sn, "\"syscalls\" must map an architecture to a list of names") }
             for (k, v) in sm {
                 guard let arch = k.string, let seq = v.sequence else { throw err(k, "\"syscalls\" must map an architecture to a list of names") }
@@ -181,18 +181,6 @@ public struct Baseline: Codable, Equatable, Sendable {
             for (k, _) in sm { if let arch = k.string, let line = k.mark?.line { b.lines["syscalls." + arch] = line } }
         }
         return b
-    }
-
-    /// Edit distance, for "did you mean".
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        var prev = Array(0...b.count)
-        for (i, ca) in a.enumerated() {
-            var cur = [i + 1]
-            for (j, cb) in b.enumerated() { cur.append(min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1))) }
-            prev = cur
-        }
-        return prev[b.count]
     }
 }
 

@@ -64,12 +64,6 @@ public enum ReportText {
             let shown = Array(Set(a.harmless.map { NameShape.shapePath($0.path) })).sorted()
             out.append("  " + shown.prefix(12).map(Human.printable).joined(separator: "  ") + (shown.count > 12 ? "  …" : ""))
         }
-        if let refused = a.alreadyFailing, !refused.isEmpty {
-            out.append("")
-            out.append(style.bold("Refused already") + style.dim(" (EACCES/EPERM where the app ran: it carries on without them; a read-only root changes nothing)"))
-            for p in refused.prefix(10) { out.append("  " + Human.printable(shorten(p.path, 60)) + style.dim("  \(p.operations.joined(separator: ",")) ×\(p.count)")) }
-            if refused.count > 10 { out.append(style.dim("  … and \(refused.count - 10) more")) }
-        }
         if !a.unknown.isEmpty {
             out.append("")
             out.append(style.bold("Unresolved paths") + style.dim(" (recorded, but where they point is unknown)"))

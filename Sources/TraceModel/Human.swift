@@ -42,3 +42,24 @@ public enum Human {
     }
 }
 
+/// "Did you mean": the candidate nearest to a mistyped word.
+public enum DidYouMean {
+    /// The candidate nearest to `word` (edit distance at most 2, or a prefix of at least 3 characters), if any.
+    public static func closest(_ word: String, _ candidates: [String]) -> String? {
+        let w = Array(word)
+        let best = candidates.map { ($0, distance(w, Array($0))) }.min { ($0.1, $0.0) < ($1.1, $1.0) }
+        if let b = best, b.1 <= 2 { return b.0 }
+        return candidates.filter { $0.hasPrefix(word) && word.count >= 3 }.sorted().first
+    }
+
+    /// Levenshtein distance.
+    static func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var prev = Array(0...b.count)
+        for (i, ca) in a.enumerated() {
+            var cur = [i + 1]
+            for (j, cb) in b.enumerated() { cur.append(min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1))) }
+            prev = cur
+        }
+        return prev[b.count]
+    }
+}

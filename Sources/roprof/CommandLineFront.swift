@@ -2,6 +2,7 @@ import ArgumentParser
 import Emitters
 import Foundation
 import Glibc
+import TraceModel
 
 /// What happens before ArgumentParser sees the arguments: the global --color choice, "did you mean"
 /// for a mistyped command or option, and one-line usage errors.
@@ -84,20 +85,6 @@ enum CommandLineFront {
         Glibc.exit(2)
     }
 
-    /// The candidate nearest to `word` (edit distance at most 2, or a prefix), if any.
-    static func closest(_ word: String, _ candidates: [String]) -> String? {
-        func distance(_ a: [Character], _ b: [Character]) -> Int {
-            var prev = Array(0...b.count)
-            for (i, ca) in a.enumerated() {
-                var cur = [i + 1]
-                for (j, cb) in b.enumerated() { cur.append(min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1))) }
-                prev = cur
-            }
-            return prev[b.count]
-        }
-        let w = Array(word)
-        let best = candidates.map { ($0, distance(w, Array($0))) }.min { ($0.1, $0.0) < ($1.1, $1.0) }
-        if let b = best, b.1 <= 2 { return b.0 }
-        return candidates.filter { $0.hasPrefix(word) && word.count >= 3 }.sorted().first
-    }
+    /// The candidate nearest to `word`, if any.
+    static func closest(_ word: String, _ candidates: [String]) -> String? { DidYouMean.closest(word, candidates) }
 }

@@ -149,7 +149,7 @@ struct ImageTests {
         var counts: [Int] = []
         for round in 0..<2 {
             var ok = false
-            for _ in 0..<150 where !ok {
+            for _ in 0..<300 where !ok {  // a restarted pod runs its migrations again first
                 ok = (try? Support.run(["/bin/sh", "-c", get("/health").replacingOccurrences(of: "\(Self.port)", with: "8000")]).status) == 0
                 if !ok { usleep(100_000) }
             }
