@@ -7,8 +7,11 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case text, mark
 
 /// Options shared by commands that analyze a recording.
 struct AnalysisOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Target runtime: kubernetes, docker, podman, ecs, systemd (or one from --profiles).", valueName: "NAME"))
-    var runtime = "kubernetes"
+    @Option(name: .customLong("runtime"), help: ArgumentHelp("Target runtime: kubernetes, docker, podman, ecs, systemd (or one from --profiles); default kubernetes (verify --image: its engine).", valueName: "NAME"))
+    var runtimeGiven: String?
+
+    /// --runtime, or kubernetes.
+    var runtime: String { runtimeGiven ?? "kubernetes" }
 
     @Option(help: ArgumentHelp("A directory with your own runtimes/*.yaml and remedies/*.yaml (see docs/profiles.md).", valueName: "DIR"))
     var profiles: String?

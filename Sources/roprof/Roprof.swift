@@ -51,6 +51,11 @@ struct Roprof: ParsableCommand {
             try command.run()
             CLI.terminate(0)
         } catch {
+            // Help and version requested through a subcommand arrive here as ArgumentParser's own errors.
+            if exitCode(for: error) == .success {
+                print(fullMessage(for: error))
+                CLI.terminate(0)
+            }
             let (status, message) = CLI.report(error)
             if let m = message { FileHandle.standardError.write("roprof: error: \(m)\n".data(using: .utf8)!) }
             CLI.terminate(status)

@@ -65,7 +65,8 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         var req = VerifyRequest(recordingPath: from, settings: launch.settings)
-        req.runtime = analysis.runtime
+        // verify --image runs the printed command of its engine: that engine's runtime, unless --runtime says otherwise.
+        req.runtime = analysis.runtimeGiven ?? (image != nil ? engine : "kubernetes")
         req.profiles = analysis.profiles
         req.seccompFile = seccomp
         req.noSeccomp = noSeccomp

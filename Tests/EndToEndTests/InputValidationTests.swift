@@ -115,4 +115,10 @@ struct InputValidationTests {
         #expect(FileManager.default.fileExists(atPath: dir + "/target.json"), "the link's target is created")
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/link.json")) == dir + "/target.json", "the link stays a link")
     }
+
+    @Test(arguments: ["run", "record", "report", "suggest", "verify", "diagnose", "check", "baseline", "diff", "merge"])
+    func everyCommandsHelpTeaches(_ command: String) throws {
+        let o = try Support.run([roprof, command, "--help"])
+        #expect(o.status == 0 && o.stdout.contains("OVERVIEW:") && o.stdout.contains("USAGE:") && o.stderr.isEmpty, "\(command): \(o.status) \(o.stderr)")
+    }
 }
