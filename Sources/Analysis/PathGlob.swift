@@ -63,7 +63,7 @@ public enum PathGlob {
 /// Generalizes names that differ on every run (mkstemp suffixes, pids, object ids) into globs,
 /// so that reports group them and baselines stay stable.
 public enum NameShape {
-    public static func shape(_ component: String) -> String {
+    public static func shape(_ component: String, inTempDir: Bool = false) -> String {
         // Maildir's unique names (TIME.UNIQUE.HOST[,S=…][:2,FLAGS]): one per message.
         let parts = component.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
         if parts.count == 3, parts[0].count >= 9, parts[0].allSatisfy(\.isNumber), !parts[1].isEmpty,
@@ -73,9 +73,11 @@ public enum NameShape {
         var out = ""
         var token = ""
         func flush() {
+            // Python's tempfile in a temp directory: PREFIX + 8 characters of [a-z0-9_] + SUFFIX.
+            let pythonTemp = inTempDir && token.count == 8 && token.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") })
             if let w = numberedWord(token) {
                 if !out.hasSuffix("*") { out += w }
-            } else if isRandom(token) {
+            } else if isRandom(token) || (pythonTemp && !out.isEmpty) {
                 // tmpXXXXXX, ccXXXXXX: keep a known prefix glued to the random characters.
                 let keep = ["tmp", "cc"].first { token.hasPrefix($0) && isRandom(String(token.dropFirst($0.count)), loose: true) } ?? ""
                 if !out.hasSuffix("*") { out += keep + "*" }
@@ -109,7 +111,7 @@ public enum NameShape {
             if (prev == "tmp" || prev == "temp") && c.count == 8 && c.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) {
                 return "*"
             }
-            return shape(String(c))
+            return shape(String(c), inTempDir: prev == "tmp" || prev == "temp")
         }.joined(separator: "/")
     }
 

@@ -243,3 +243,12 @@ import TestSupport
     }
 }
 
+
+@Suite struct TempNameTests {
+    @Test func pythonTempfileNamesInATempDirAreShaped() {
+        #expect(NameShape.shapePath("/tmp/quickstart-wftqbfls.tmp") == "/tmp/quickstart-*.tmp")
+        #expect(NameShape.shapePath("/tmp/quickstart-a8f3k2x9.tmp") == "/tmp/quickstart-*.tmp")
+        #expect(NameShape.shapePath("/srv/app/settings.tmp") == "/srv/app/settings.tmp", "not in a temp directory")
+        #expect(NameShape.shapePath("/tmp/database.sqlite") == "/tmp/database.sqlite", "an 8-letter first word is a name")
+    }
+}
