@@ -111,6 +111,33 @@ struct EBPFTests {
 
     /// SIGKILL to roprof mid-run: no program of the probe stays attached or loaded, the launched app
     /// dies with roprof (as under ptrace), and no recording is left half-written.
+    /// `sh -c 'server & wait'` (and a daemon that left the session) under eBPF, then SIGKILL of roprof:
+    /// the whole tree dies with it, as under ptrace (a cancelled CI job leaves nothing running).
+    @Test func killedRoprofLeavesNoProcessOfTheTree() throws {
+        let dir = Support.scratch("ebpf-tree")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Support.roprof)
+        p.arguments = ["record", "--quiet", "--backend", "ebpf", "-o", dir + "/rec.json", "--", "/bin/sh", "-c",
+                       "sleep 300 & echo $! > \(dir)/child; setsid sleep 301 & echo $! > \(dir)/daemon; wait"]
+        try p.run()
+        func pid(_ name: String) -> Int32? {
+            (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        var child: Int32?, daemon: Int32?
+        for _ in 0..<100 where child == nil || daemon == nil { child = pid("child"); daemon = pid("daemon"); if child == nil || daemon == nil { usleep(50_000) } }
+        let c = try #require(child), d = try #require(daemon)
+        #expect(kill(c, 0) == 0 && kill(d, 0) == 0, "both run while recording")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        func gone(_ pid: Int32) -> Bool {
+            kill(pid, 0) != 0 || ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") ?? true)
+        }
+        var left = true
+        for _ in 0..<100 where left { left = !gone(c) || !gone(d); if left { usleep(50_000) } }
+        #expect(gone(c), "the server's child outlived roprof")
+        #expect(gone(d), "the daemon that left the session outlived roprof")
+    }
+
     @Test func killedRoprofLeavesNoProgram() throws {
         _ = try Support.which("bpftool")
         // A program of an earlier roprof is freed shortly after it exits (the kernel defers it).

@@ -33,6 +33,8 @@ public final class EBPFBackend: RunControl {
     var startLabel = ""
     var starterLog = ""
     var compatNoted = Set<pid_t>()
+    /// Launch mode: the run's cgroup, whose watchdog kills what is left when roprof ends.
+    var runCgroup: RunCgroup?
 
     /// Loads the probe (not yet attached). Throws `EBPFUnavailable` when the kernel or the privileges
     /// do not allow it.
@@ -151,7 +153,7 @@ public final class EBPFBackend: RunControl {
         lifecycle.begin()
         // A child's end must wake the ring buffer's wait at once (SIGCHLD is ignored by default).
         roprof_install_flag_handler(SIGCHLD, 0)
-        defer { lifecycle.end(); probe.close() }
+        defer { lifecycle.end(); probe.close(); runCgroup?.finish() }
         var errorPipe: Int32 = -1
         defer { if errorPipe >= 0 { Glibc.close(errorPipe) } }
         if let pid = options.attachPid {
@@ -170,6 +172,9 @@ public final class EBPFBackend: RunControl {
             let (pid, pipe) = try Launcher.spawnStopped(options.launch, filter: [], dieWithRoprof: true)
             errorPipe = pipe
             rootPid = pid
+            // The whole tree dies with roprof, as under ptrace (see RunCgroup).
+            runCgroup = RunCgroup.make()
+            if let cg = runCgroup, !cg.adopt(pid) { cg.finish(); runCgroup = nil }
             // Recorded from its exec on: the launcher's last calls before it are roprof's, not the app's.
             probe.track(UInt32(pid), recorded: false)
             try probe.attach()
