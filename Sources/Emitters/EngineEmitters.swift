@@ -14,9 +14,9 @@ public struct Emitted {
 /// `docker run` / `podman run` flags.
 public enum DockerEmitter {
     public static func flags(_ h: Hardening, _ o: SuggestOptions, engine: String, runtime: String) -> Emitted {
-        let (args, warnings) = arguments(h, o, engine: engine, runtime: runtime)
-        let image = o.image == "IMAGE" ? (h.imageReference ?? "IMAGE") : o.image
         let spec = ContainerRunSpec(h, o, engine: engine, runtime: runtime)
+        let args = arguments(spec)
+        let image = o.image == "IMAGE" ? (h.imageReference ?? "IMAGE") : o.image
         var header: [String] = []
         if let profile = spec.seccompProfile {
             let rec = o.recordingPath.map(shellQuote) ?? "RECORDING"
@@ -28,7 +28,7 @@ public enum DockerEmitter {
             header.append("#   mkdir -p roprof-files && touch " + spec.filesToCreate.map { shellQuote("roprof-files/" + PathGlob.name($0)) }.joined(separator: " "))
         }
         let lines = ["\(engine) run"] + args.map { "  " + shellWord($0) } + ["  " + shellQuote(image) + (h.command.isEmpty ? "" : " " + h.command.map(shellQuote).joined(separator: " "))]
-        return Emitted(text: header.map { $0 + "\n" }.joined() + lines.joined(separator: " \\\n") + "\n", warnings: warnings)
+        return Emitted(text: header.map { $0 + "\n" }.joined() + lines.joined(separator: " \\\n") + "\n", warnings: warnings(spec))
     }
 
     /// A shell word for `arg` in which `$PWD` still expands (single-file binds name it), everything
@@ -39,12 +39,10 @@ public enum DockerEmitter {
             .joined(separator: "\"$PWD\"")
     }
 
-    /// The `run` arguments (before the image) of the decisions for `engine`: what `flags` prints.
-    public static func arguments(_ h: Hardening, _ o: SuggestOptions, engine: String, runtime: String) -> (args: [String], warnings: [String]) {
-        let spec = ContainerRunSpec(h, o, engine: engine, runtime: runtime)
-        var warnings = spec.unnameable.map { "\(Human.printable($0)) cannot be written as a --mount flag (a comma, quote, '=' or control character); mount it by other means" }
-        warnings += spec.filesToCreate.map { "\(Human.printable($0)) is a single file: create ./roprof-files/\(PathGlob.name($0)) (with the image's content if it has any) before running" }
-        return (arguments(spec), warnings)
+    /// What a spec cannot express as flags, or needs the user to make first.
+    public static func warnings(_ spec: ContainerRunSpec) -> [String] {
+        spec.unnameable.map { "\(Human.printable($0)) cannot be written as a --mount flag (a comma, quote, '=' or control character); mount it by other means" }
+            + spec.filesToCreate.map { "\(Human.printable($0)) is a single file: create ./roprof-files/\(PathGlob.name($0)) (with the image's content if it has any) before running" }
     }
 
     /// A typed run spec as `run` arguments: what `suggest` prints and `verify --image` runs.

@@ -42,12 +42,12 @@ enum ImageVerifier {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var options = SuggestOptions()
         options.image = req.image
-        let (_, warnings) = DockerEmitter.arguments(h, options, engine: engine.name, runtime: runtime)
-        for w in warnings { notify("warning: \(w)") }
+        let printed = ContainerRunSpec(h, options, engine: engine.name, runtime: runtime)
+        for w in DockerEmitter.warnings(printed) { notify("warning: \(w)") }
         // The printed spec, with three local facts: the profile's path, fresh volume names (a user's own
         // volumes are never touched) and the ports published on loopback for the probe.
         let tag = "verify-\(getpid())"
-        var spec = ContainerRunSpec(h, options, engine: engine.name, runtime: runtime).renamingVolumes { $0 + "-" + tag }
+        var spec = printed.renamingVolumes { $0 + "-" + tag }
         if spec.seccompProfile != nil {
             let file = scratch + "/roprof-seccomp.json"
             if let data = vp.seccompOverride { try data.write(to: URL(fileURLWithPath: file)) }
