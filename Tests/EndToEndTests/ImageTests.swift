@@ -103,27 +103,7 @@ struct ImageTests {
         let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--image", Self.image, "--ready-url", "http://127.0.0.1:8000/health",
                                  "--while", get("/items/a").replacingOccurrences(of: "\(Self.port)", with: "8000")], env: Self.env)
         #expect(r.status == 0, "\(r.stderr)")
-        try FileManager.default.createDirectory(atPath: work + "/base", withIntermediateDirectories: true)
-        try """
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: shop
-        spec:
-          replicas: 1
-          selector:
-            matchLabels: {app: shop}
-          template:
-            metadata:
-              labels: {app: shop}
-            spec:
-              containers:
-              - name: frontend
-                image: \(Self.image)
-                ports:
-                - {containerPort: 8000, hostPort: 8000, hostIP: 127.0.0.1}
-        """.write(toFile: work + "/base/deployment.yaml", atomically: true, encoding: .utf8)
-        try "resources:\n- deployment.yaml\n".write(toFile: work + "/base/kustomization.yaml", atomically: true, encoding: .utf8)
+        try KustomizeBase.write(work + "/base", containers: [.init(name: "frontend", image: Self.image, loopbackPort: 8000)])
         let o = try Support.run([roprof, "suggest", "--format", "kubernetes", "-o", "overlay/", "--kustomize-base", "../base", rec], cwd: work)
         #expect(o.status == 0, "\(o.stderr)")
         let built = try Support.run([kubectl, "kustomize", work + "/overlay"])

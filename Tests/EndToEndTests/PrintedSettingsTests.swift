@@ -12,27 +12,9 @@ struct PrintedSettingsTests {
     let roprof = Support.roprof
     static let webapp = Support.packageRoot.appendingPathComponent("Tests/Data/Recordings/webapp.json").path
 
-    /// A base with one Deployment whose single container is not named `app`.
+    /// A base with one Deployment whose containers are not named `app`.
     func writeBase(_ dir: String, containers: [String] = ["frontend"], replicas: Int = 1) throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let cs = containers.map { "      - name: \($0)\n        image: registry.example/\($0):1\n" }.joined()
-        try """
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: shop
-        spec:
-          replicas: \(replicas)
-          selector:
-            matchLabels: {app: shop}
-          template:
-            metadata:
-              labels: {app: shop}
-            spec:
-              containers:
-        \(cs)
-        """.write(toFile: dir + "/deployment.yaml", atomically: true, encoding: .utf8)
-        try "resources:\n- deployment.yaml\n".write(toFile: dir + "/kustomization.yaml", atomically: true, encoding: .utf8)
+        try KustomizeBase.write(dir, containers: containers.map { .init(name: $0, image: "registry.example/\($0):1") }, replicas: replicas)
     }
 
     func deployment(_ yaml: String) throws -> [String: Any] {
