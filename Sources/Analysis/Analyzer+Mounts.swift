@@ -35,7 +35,7 @@ extension Analyzer {
                           advice: [String: [String]], facts: FilesystemFacts?, evidence: MountEvidence,
                           relocations: inout [Relocation]) -> [MountSuggestion] {
         // What the app creates or rewrites itself is not image content a mount would lose.
-        let attempted = Set(items.filter { !Set($0.operations).isDisjoint(with: ["mkdir", "create", "write", "truncate", "rename-to"]) }.map(\.path))
+        let attempted = Set(items.filter { !Set($0.operations).isDisjoint(with: ["mkdir", "create", "write", "truncate", "rename-to", "symlink", "link", "mknod", "bind"]) }.map(\.path))
             .union(created)
         let view = FilesystemView(facts: facts, attempted: attempted)
         var groups: [String: [PathFinding]] = [:]

@@ -28,7 +28,9 @@ public struct Analyzer {
         for f in rec.files where f.operation != .mount && f.operation != .chroot {
             // One place has one name: /var/run/x and /run/x are the same file.
             let raw = (f.root.map { $0 == "/" ? "" : $0 } ?? "") + f.path
-            let path = f.unresolved == nil ? (facts?.canonical(raw) ?? raw) : raw
+            // A call on the name itself (a link made, replaced or removed) resolves the directory
+            // holding the name, never a symlink the name is: `ln -sfn /opt/x $STATE/link` writes $STATE.
+            let path = f.unresolved == nil ? (facts.map { f.operation.followsFinalSymlink ? $0.canonical(raw) : $0.canonicalParent(raw) } ?? raw) : raw
             evidence.note(f, path: path)
             if f.operation == .sync { continue }  // evidence of durability, not a write
             if f.succeeded > 0 && [.create, .mkdir, .renameTo, .link, .symlink, .bind, .mknod, .tmpfile].contains(f.operation) && f.existedBefore != true {

@@ -92,6 +92,10 @@ public enum NameShape {
         flush()
         // tmpXXXXXX, ccXXXXXX, sess_XXXX: a known prefix glued to random characters.
         // (mktemp's default template is tmp.XXXXXXXXXX.)
+        // coreutils' temporary name for `ln -sf`, `install`, `cp --remove-destination`: Cu + 6 characters.
+        if out == component && component.count == 8 && component.hasPrefix("Cu") && isRandom(String(component.dropFirst(2)), loose: true) {
+            return "Cu*"
+        }
         for prefix in ["tmp.", "tmp", "cc", "sess_", "wgunicorn-", "hsperfdata_"] where out == component && component.hasPrefix(prefix) {
             let rest = String(component.dropFirst(prefix.count))
             if rest.count >= 5 && isRandom(rest, loose: true) { return prefix + "*" }

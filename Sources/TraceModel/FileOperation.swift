@@ -29,6 +29,17 @@ public enum FileOperation: String, Codable, CaseIterable, Comparable, Sendable {
 
     public static func < (a: FileOperation, b: FileOperation) -> Bool { a.rawValue < b.rawValue }
 
+    /// Whether the call acts on what a symlink at the path names (open, truncate, chmod) rather than
+    /// on the name itself (creating, replacing or removing a link is a write to the directory
+    /// holding the link, never to its target).
+    public var followsFinalSymlink: Bool {
+        switch self {
+        case .mkdir, .mknod, .renameFrom, .renameTo, .exchange, .whiteout, .link, .symlink, .unlink, .rmdir, .bind, .mqueue:
+            return false
+        default: return true
+        }
+    }
+
     /// Operations that leave new or changed content behind (as opposed to removing it).
     public var leavesContent: Bool {
         switch self {

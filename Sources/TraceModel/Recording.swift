@@ -169,6 +169,14 @@ public struct FilesystemFacts: Codable, Equatable, Sendable {
         return out
     }
 
+    /// The path with its directory canonical and its last name kept as it is (the name itself may be a link).
+    public func canonicalParent(_ path: String) -> String {
+        guard !symlinks.isEmpty, let slash = path.lastIndex(of: "/"), path != "/" else { return path }
+        let parent = slash == path.startIndex ? "/" : String(path[..<slash])
+        let dir = canonical(parent)
+        return (dir == "/" ? "" : dir) + path[slash...]
+    }
+
     /// Union: a directory seen in several runs keeps every entry any of them saw.
     public mutating func absorb(_ o: FilesystemFacts) {
         for (k, v) in o.directories {

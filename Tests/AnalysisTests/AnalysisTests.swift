@@ -101,6 +101,28 @@ import TestSupport
         #expect(a.mounts[0].hidesContent.isEmpty)
     }
 
+    /// `ln -sfn /opt/bots/grammars $STATE/usersys` (Django entrypoint) and Dovecot's
+    /// `/run/dovecot/dovecot.conf` → `/etc/dovecot/dovecot.conf`: making, replacing or removing a
+    /// link writes the directory holding it, never its target.
+    @Test func aLinkIsAWriteToItsDirectoryNeverToItsTarget() throws {
+        var r = RecordingFixture.recording([
+            RecordingFixture.m("/var/lib/bots/usersys.tmp", .symlink), RecordingFixture.m("/var/lib/bots/usersys.tmp", .renameFrom),
+            RecordingFixture.m("/var/lib/bots/usersys", .renameTo, existed: true),
+            RecordingFixture.m("/run/dovecot/dovecot.conf", .unlink), RecordingFixture.m("/run/dovecot/dovecot.conf", .symlink),
+            RecordingFixture.m("/var/run/dovecot/master.pid", .create),
+        ])
+        r.filesystem = RecordingFixture.facts(["/var/lib/bots": ["usersys"], "/opt/bots/grammars": ["x12.py"], "/opt/bots": ["grammars", "bots.py"],
+                                               "/run/dovecot": ["dovecot.conf", "master.pid"], "/etc/dovecot": ["dovecot.conf", "conf.d"]],
+                                              code: ["/opt/bots": ["bots.py"]],
+                                              symlinks: ["/var/lib/bots/usersys": "/opt/bots/grammars", "/run/dovecot/dovecot.conf": "/etc/dovecot/dovecot.conf",
+                                                         "/var/run": "/run"])
+        let a = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(r)
+        #expect(a.mounts.map(\.path) == ["/run/dovecot", "/var/lib/bots"], "\(a.mounts.map(\.path))")
+        // What the run made is not image content the mount hides.
+        #expect(a.mounts.first { $0.path == "/run/dovecot" }?.hidesContent == [])
+        #expect(!a.breaking.contains { $0.path.hasPrefix("/opt") || $0.path.hasPrefix("/etc") })
+    }
+
     @Test func sqliteIsPersistentWithItsJournals() throws {
         let r = RecordingFixture.recording([
             RecordingFixture.m("/data/db", .mkdir),
@@ -171,7 +193,7 @@ import TestSupport
         #expect(NameShape.shapePath("/srv/app/settings") == "/srv/app/settings", "elsewhere a word stays a word")
     }
 
-    @Test(arguments: [("tmpa8f3k2x", "tmp*"), ("quickstart-_ugspvpv.tmp", "quickstart-*.tmp"), ("app.pid", "app.pid"),
+    @Test(arguments: [("tmpa8f3k2x", "tmp*"), ("quickstart-_ugspvpv.tmp", "quickstart-*.tmp"), ("app.pid", "app.pid"), ("CuWrmk3X", "Cu*"), ("Customer", "Customer"),
                       ("m.cpython-311.pyc.140682336532912", "m.cpython-311.pyc.*"), ("wgunicorn-k2j3h4g5", "wgunicorn-*"),
                       ("ccA1b2C3.s", "cc*.s"), ("settings.py", "settings.py"), ("hsperfdata_root", "hsperfdata_root"),
                       // names that differ on every run of a real server (Redis, PostgreSQL, Java)

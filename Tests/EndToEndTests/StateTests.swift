@@ -305,6 +305,10 @@ struct RestartProfileTests {
         #expect(rec.allSyscallNames.contains("ftruncate") && rec.allSyscallNames.contains("renameat"), "the restart's own calls are in the recording")
         let report = try Support.run([roprof, "report", dir + "/full.json"]).stdout
         #expect(report.contains("covers: a first start; a restart on the files the first run left"), "\(report)")
+        // The link into the code directory is a write to the data directory, never a mount over the code.
+        let fixtureDir = (server as NSString).deletingLastPathComponent
+        let mounts = try Support.run([roprof, "suggest", "--format", "docker", dir + "/full.json"]).stdout
+        #expect(!mounts.contains("destination=\(fixtureDir)") && mounts.contains("destination=\(data)"), "\(mounts)")
         try? FileManager.default.removeItem(atPath: data)
         let v = try Support.run([roprof, "verify", "--runtime", "docker", "--from", dir + "/full.json", "--ready-url", url, "--while", work, "--"] + cmd)
         #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("again after a restart"), "as printed, through a restart: \(v.stdout)\(v.stderr)")

@@ -1,6 +1,7 @@
 """A small stateful server that behaves differently on a restart, as real ones do.
 
-First start: creates its write-ahead log and points a `current` symlink into its data directory.
+First start: creates its write-ahead log and points a `grammars` symlink in its data directory at
+its own code directory (as a Django entrypoint's `ln -sfn /opt/bots/grammars $STATE/usersys`).
 Every later start on the same data: repairs the log (ftruncate to its last whole record, as etcd
 does with its WAL) and re-points the link with `ln -sfn` (which replaces an existing link with
 renameat). Requests are served by threads (ThreadingHTTPServer): GET /items/NAME appends a record,
@@ -22,8 +23,8 @@ if os.path.exists(wal):
         content = f.read()
         whole = content.rfind(b"\n") + 1
         os.ftruncate(f.fileno(), whole)  # drop a torn last record
-os.makedirs(os.path.join(data, "gen"), exist_ok=True)
-subprocess.run(["ln", "-sfn", "gen", os.path.join(data, "current")], check=True)
+code = os.path.dirname(os.path.abspath(__file__))
+subprocess.run(["ln", "-sfn", code, os.path.join(data, "grammars")], check=True)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
