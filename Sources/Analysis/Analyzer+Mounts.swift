@@ -134,6 +134,8 @@ extension Analyzer {
         for base in ["/var/cache", "/var/log", "/var/lib", "/var/spool", "/run", "/var/run"] where PathGlob.parent(dir) == base {
             return true
         }
+        // A cache's layout below /var/cache/APP copies its inputs (a docroot, a URL): any depth.
+        if PathGlob.isUnder(dir, "/var/cache") && dir != "/var/cache" { return true }
         let name = PathGlob.name(dir)
         return ["tmp", "temp", "cache", ".cache", "run", "logs", "log"].contains(name) && !Self.systemDirs.contains(dir)
     }
@@ -158,7 +160,10 @@ extension Analyzer {
         if !dbFiles.isEmpty { stateWhy.append("database files (\(dbFiles.prefix(4).joined(separator: ", ")))") }
         // /tmp, /run, …: emptied at every boot by definition; an fsync there is not a wish to survive restarts.
         let inTemp = Self.scratchDirs.contains(where: { PathGlob.isUnder(point, $0) })
-        if !inTemp {
+        // A known writer of scratch (collectstatic, a compression cache) and FHS's /var/cache say
+        // the content can be rebuilt: a rename into place or an fsync there is not a wish to survive.
+        let knownScratch = items.compactMap({ evidence.scratchByRemedy[$0.path] }).first
+        if !inTemp && knownScratch == nil && fhs?.0 != .cache {
             for p in items { stateWhy += evidence.durable[p.path] ?? [] }
             if Self.dataDirNames.contains(PathGlob.name(point).lowercased()) { stateWhy.append("a data directory by its name (\(PathGlob.name(point)))") }
         }
@@ -167,7 +172,7 @@ extension Analyzer {
         if !stateWhy.isEmpty {
             return (.state, (fhs?.0 == .state ? [fhs!.1] : []) + stateWhy)
         }
-        if let known = items.compactMap({ evidence.scratchByRemedy[$0.path] }).first {
+        if let known = knownScratch {
             if let f = fhs, f.0 != .state { return (f.0, [f.1, "known writer: \(known)"]) }
             return (PathGlob.name(point).contains("cache") ? .cache : .scratch, ["known writer: \(known)"])
         }

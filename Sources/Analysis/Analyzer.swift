@@ -25,6 +25,10 @@ public struct Analyzer {
         var order: [String] = []
         let facts = rec.filesystem
         var evidence = MountEvidence()
+        // The command-line words of the processes that wrote each path (a remedy may need them as evidence).
+        var argvOf: [String: [Int: Set<String>]] = [:]
+        for run in rec.runs { for p in run.processes { argvOf[run.id, default: [:]][p.pid, default: []].formUnion(p.execs.flatMap(\.argv)) } }
+        var wordsByPath: [String: Set<String>] = [:]
         for f in rec.files where f.operation != .mount && f.operation != .chroot {
             // One place has one name: /var/run/x and /run/x are the same file.
             let raw = (f.root.map { $0 == "/" ? "" : $0 } ?? "") + f.path
@@ -32,6 +36,7 @@ public struct Analyzer {
             // holding the name, never a symlink the name is: `ln -sfn /opt/x $STATE/link` writes $STATE.
             let path = f.unresolved == nil ? (facts.map { f.operation.followsFinalSymlink ? $0.canonical(raw) : $0.canonicalParent(raw) } ?? raw) : raw
             evidence.note(f, path: path)
+            for run in f.runs { for pid in f.pids { wordsByPath[path, default: []].formUnion(argvOf[run]?[pid] ?? []) } }
             if f.operation == .sync { continue }  // evidence of durability, not a write
             if f.succeeded > 0 && [.create, .mkdir, .renameTo, .link, .symlink, .bind, .mknod, .tmpfile].contains(f.operation) && f.existedBefore != true {
                 created.insert(path)
@@ -73,7 +78,7 @@ public struct Analyzer {
         var adviceByPath: [String: [String]] = [:]
         for i in breaking.indices {
             let p = breaking[i]
-            for r in catalog.remedies where r.matches(path: p.path, processes: p.processes) {
+            for r in catalog.remedies where r.matches(path: p.path, processes: p.processes, arguments: wordsByPath[p.path] ?? []) {
                 // A file the app fsyncs is data, whatever its name (kv.log is a write-ahead log, not a log).
                 if r.kind == .stdout && evidence.durable[p.path] != nil { continue }
                 var app = applications[r.id] ?? RemedyApplication(id: r.id, title: r.title, kind: r.kind, env: r.env ?? [:], fix: r.fix,

@@ -218,21 +218,36 @@ env:
   PYTHONDONTWRITEBYTECODE: "1"
 why: "CPython writes compiled modules into __pycache__ next to the source; with PYTHONDONTWRITEBYTECODE=1 it skips the cache (ship precompiled .pyc in the image to keep start-up fast)."
 """#,
-        "remedies/django-static-media.yaml": #"""
-# Django collectstatic / media uploads
-id: django-static-media
-title: Django collectstatic / media uploads
+        "remedies/django-collectstatic.yaml": #"""
+# Django collectstatic run when the container starts
+id: django-collectstatic
+title: Django collectstatic at start-up
 match:
   paths:
-    - "**/staticfiles/**"
+    - "/**"
+  executables:
+    - "python*"
+    - "django-admin"
+  arguments:
+    - "collectstatic"
+kind: tmpfs
+fix: "Run `python manage.py collectstatic --noinput` in the image build (a RUN step) and drop it from the start command; until then STATIC_ROOT needs a scratch mount, refilled on every start."
+why: "collectstatic copies the apps' static files into STATIC_ROOT: regenerable build output, not data; it belongs in the image."
+"""#,
+        "remedies/django-static-media.yaml": #"""
+# Django media uploads
+id: django-static-media
+title: Django media uploads
+match:
+  paths:
     - "**/media/**"
   executables:
     - "python*"
     - "gunicorn"
     - "uwsgi"
 kind: persistent
-fix: "Run collectstatic in the image build; keep MEDIA_ROOT on a persistent volume."
-why: "collectstatic at start-up writes into the image; user uploads under MEDIA_ROOT must survive restarts."
+fix: "Keep MEDIA_ROOT on a persistent volume."
+why: "User uploads under MEDIA_ROOT must survive restarts."
 """#,
         "remedies/dotnet.yaml": #"""
 # NET runtime and NuGet caches
@@ -585,6 +600,21 @@ match:
 kind: tmpfs
 fix: "Mount an emptyDir (medium: Memory) at /tmp, or set TMPDIR to a mounted scratch dir."
 why: "tempfile.mkstemp/NamedTemporaryFile create random names in TMPDIR (/tmp by default)."
+"""#,
+        "remedies/rails-assets-precompile.yaml": #"""
+# Rails / webpack asset compilation run when the container starts
+id: rails-assets-precompile
+title: Asset compilation at start-up
+match:
+  paths:
+    - "/**"
+  arguments:
+    - "assets:precompile"
+    - "assets:clean"
+    - "webpacker:compile"
+kind: tmpfs
+fix: "Run `bin/rails assets:precompile` in the image build (a RUN step) and drop it from the start command; until then public/assets needs a scratch mount, rebuilt on every start."
+why: "Compiled assets are regenerable build output, not data; they belong in the image."
 """#,
         "remedies/ruby-bootsnap.yaml": #"""
 # Ruby bootsnap and tmp/ cache

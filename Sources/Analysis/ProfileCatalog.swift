@@ -35,6 +35,9 @@ public struct Remedy: Codable, Equatable, Sendable {
     public struct Match: Codable, Equatable, Sendable {
         public var paths: [String]
         public var executables: [String]?
+        /// Globs of which one must be a word of a writing process's command line (`collectstatic`):
+        /// evidence of what the run did, not just who did it.
+        public var arguments: [String]?
     }
     public var id: String
     public var title: String
@@ -45,8 +48,11 @@ public struct Remedy: Codable, Equatable, Sendable {
     public var why: String
 
     /// Whether this remedy is about `path` written by one of `processes` (executable paths).
-    public func matches(path: String, processes: [String]) -> Bool {
+    public func matches(path: String, processes: [String], arguments: Set<String> = []) -> Bool {
         guard match.paths.contains(where: { PathGlob.matches($0, path) }) else { return false }
+        if let words = match.arguments, !words.isEmpty, !arguments.contains(where: { a in words.contains { PathGlob.matches($0, a) } }) {
+            return false
+        }
         guard let exes = match.executables, !exes.isEmpty else { return true }
         let names = processes.map { ($0 as NSString).lastPathComponent }
         return names.contains { n in exes.contains { PathGlob.matches($0, n) } }

@@ -123,6 +123,43 @@ import TestSupport
         #expect(!a.breaking.contains { $0.path.hasPrefix("/opt") || $0.path.hasPrefix("/etc") })
     }
 
+    /// lighttpd's mod_deflate: its cache below /var/cache copies the docroot's layout and renames each
+    /// compressed file into place. A cache by FHS, mounted where the image's directory is.
+    @Test func aCacheBelowVarCacheIsDisposableAtTheImagesDirectory() throws {
+        var files: [FileMutation] = []
+        for dir in ["/var/cache/lighttpd/compress/srv", "/var/cache/lighttpd/compress/srv/www", "/var/cache/lighttpd/compress/srv/www/css"] {
+            files.append(RecordingFixture.m(dir, .mkdir))
+        }
+        files.append(RecordingFixture.m("/var/cache/lighttpd/compress/srv/www/css/site.css-gzip-1234.tmp", .create, bytes: 900, exe: "/usr/sbin/lighttpd"))
+        files.append(RecordingFixture.m("/var/cache/lighttpd/compress/srv/www/css/site.css-gzip-1234.tmp", .renameFrom, exe: "/usr/sbin/lighttpd"))
+        var renamed = RecordingFixture.m("/var/cache/lighttpd/compress/srv/www/css/site.css-gzip", .renameTo, exe: "/usr/sbin/lighttpd")
+        renamed.existsAfter = true
+        files.append(renamed)
+        let a = try analyze(RecordingFixture.recording(files), dirs: ["/var/cache/lighttpd": ["compress"], "/var/cache/lighttpd/compress": ["srv"]])
+        #expect(a.mounts.map(\.path) == ["/var/cache/lighttpd/compress"], "\(a.mounts.map(\.path))")
+        #expect(a.mounts.first?.kind == .tmpfs && a.mounts.first?.purpose == .cache, "\(a.mounts.first?.reason ?? "")")
+    }
+
+    /// `python manage.py collectstatic` at start-up: build output, never a volume of "database files".
+    @Test func collectstaticIsABuildStepNotState() throws {
+        var r = RecordingFixture.recording([
+            RecordingFixture.m("/app/staticfiles", .mkdir),
+            RecordingFixture.m("/app/staticfiles/admin/js/DateTimeShortcuts.js", .create, bytes: 19000),
+            RecordingFixture.m("/app/staticfiles/LICENSE", .create, bytes: 1000),
+            RecordingFixture.m("/app/media/avatar.png", .create, bytes: 5000),
+        ])
+        r.runs[0].processes[0].execs[0].argv = ["python3", "manage.py", "collectstatic", "--noinput"]
+        r.filesystem = RecordingFixture.facts(["/app": ["manage.py", "staticfiles", "media"]], code: ["/app": ["manage.py"]])
+        let a = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(r)
+        let st = a.mounts.first { $0.path == "/app/staticfiles" }
+        #expect(st?.kind == .tmpfs && st?.reason.contains("database") == false, "\(a.mounts.map { ($0.path, $0.reason) })")
+        #expect(a.remedies.contains { $0.id == "django-collectstatic" && $0.fix?.contains("image build") == true })
+        // The same writes by a server (no collectstatic on its command line) are not that remedy.
+        r.runs[0].processes[0].execs[0].argv = ["gunicorn", "app.wsgi"]
+        let b = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(r)
+        #expect(!b.remedies.contains { $0.id == "django-collectstatic" })
+    }
+
     @Test func sqliteIsPersistentWithItsJournals() throws {
         let r = RecordingFixture.recording([
             RecordingFixture.m("/data/db", .mkdir),
