@@ -27,6 +27,12 @@ public enum DockerEmitter {
             header.append("# single files bound from ./roprof-files (with the image's content, if it has any):")
             header.append("#   mkdir -p roprof-files && touch " + spec.filesToCreate.map { shellQuote("roprof-files/" + PathGlob.name($0)) }.joined(separator: " "))
         }
+        if let pre = spec.handOverArguments() {
+            header.append("# the app runs as \(spec.user ?? ""), but a new \(engine) volume belongs to root (or to the image directory's owner):")
+            header.append("# hand \(spec.handOver.count == 1 ? "it" : "them") to the app's user first (a no-op on later runs; the image needs chown)")
+            let words: [String] = ["\(engine) run"] + pre.map(shellWord) + [shellQuote(image)] + spec.handOverCommand.map(shellQuote)
+            header.append(words.joined(separator: " "))
+        }
         let lines = ["\(engine) run"] + args.map { "  " + shellWord($0) } + ["  " + shellQuote(image) + (h.command.isEmpty ? "" : " " + h.command.map(shellQuote).joined(separator: " "))]
         return Emitted(text: header.map { $0 + "\n" }.joined() + lines.joined(separator: " \\\n") + "\n", warnings: warnings(spec))
     }
@@ -43,6 +49,14 @@ public enum DockerEmitter {
     public static func warnings(_ spec: ContainerRunSpec) -> [String] {
         spec.unnameable.map { "\(Human.printable($0)) cannot be written as a --mount flag (a comma, quote, '=' or control character); mount it by other means" }
             + spec.filesToCreate.map { "\(Human.printable($0)) is a single file: create ./roprof-files/\(PathGlob.name($0)) (with the image's content if it has any) before running" }
+            + handOverWarnings(spec.handOver.map(\.destination), user: spec.user, how: "the printed one-off `\(spec.engine) run … --entrypoint=chown` gives")
+    }
+
+    /// Why the docker formats hand volumes over, and the other ways to do it.
+    static func handOverWarnings(_ paths: [String], user: String?, how: String) -> [String] {
+        guard let user, !paths.isEmpty else { return [] }
+        let list = paths.map(Human.printable).joined(separator: ", ")
+        return ["\(list): a new Docker volume belongs to root (or to the image directory's owner) and the app runs as \(user): \(how) \(paths.count == 1 ? "it" : "them") to the app's user before it starts; or make \(paths.count == 1 ? "the directory" : "the directories") in the image (RUN mkdir -p DIR && chown \(user) DIR). podman gives a new volume to the container's user itself; in Kubernetes fsGroup makes a claim writable"]
     }
 
     /// A typed run spec as `run` arguments: what `suggest` prints and `verify --image` runs.
@@ -85,6 +99,9 @@ public enum ComposeEmitter {
         var cap_add: [String]?
         var user: String?
         var working_dir: String?
+        var entrypoint: [String]? = nil
+        var network_mode: String? = nil
+        var depends_on: [String: [String: String]]? = nil
     }
     struct Mount: Encodable {
         var type: String
@@ -121,9 +138,24 @@ public enum ComposeEmitter {
                           environment: h.env.isEmpty ? nil : Dictionary(uniqueKeysWithValues: h.env.map { ($0.name, literal($0.value)) }),
                           security_opt: sec, cap_add: h.addCapabilities.isEmpty ? nil : h.addCapabilities,
                           user: h.uid.map { "\($0)\(h.gid.map { ":\($0)" } ?? "")" }, working_dir: h.workdir.map(literal))
+        var services = [o.container: svc]
+        var warnings: [String] = []
+        // A new volume belongs to root (or the image directory's owner): a one-off service hands it to
+        // the app's user before the app starts (docker-compose ≥ 1.29 waits for it to complete).
+        let forUser = Set(h.volumesForUser.map(\.name))
+        if let image, let user = svc.user, !forUser.isEmpty {
+            let owner = o.container + "-volume-owner"
+            let vols = h.volumes.filter { forUser.contains($0.name) }
+            services[owner] = Service(image: literal(image), read_only: true,
+                                      volumes: vols.map { Mount(type: "volume", source: $0.name, target: literal($0.mount.path)) },
+                                      security_opt: ["no-new-privileges:true"], cap_add: ["CHOWN"], user: "0:0",
+                                      entrypoint: ["chown", literal(user)] + vols.map { literal($0.mount.path) }, network_mode: "none")
+            services[o.container]!.depends_on = [owner: ["condition": "service_completed_successfully"]]
+            warnings += DockerEmitter.handOverWarnings(vols.map(\.mount.path), user: user, how: "the service \(owner) hands")
+        }
         let enc = YAMLEncoder()
         enc.options.sortKeys = true
-        return Emitted(text: try enc.encode(File(services: [o.container: svc], volumes: named.isEmpty ? nil : named)), warnings: [])
+        return Emitted(text: try enc.encode(File(services: services, volumes: named.isEmpty ? nil : named)), warnings: warnings)
     }
 }
 

@@ -35,11 +35,25 @@ public struct ContainerRunSpec: Equatable, Sendable {
     public var unnameable: [String] = []
     /// Single files the user must create before running.
     public var filesToCreate: [String] = []
+    /// Docker: named volumes (name, destination) to hand to `user` before the first run — a new
+    /// volume over a directory the image lacks belongs to root (podman gives it to the user itself).
+    public var handOver: [(name: String, destination: String)] = []
+
+    /// The one-off run that hands the `handOver` volumes to the app's user (a no-op after the first time):
+    /// the engine's own copy of the image's content happens first, as it does for the app.
+    public func handOverArguments() -> [String]? {
+        guard let u = user, !handOver.isEmpty else { return nil }
+        return ["--rm", "--user=0:0", "--network=none", "--cap-drop=ALL", "--cap-add=CHOWN", "--entrypoint=chown"]
+            + handOver.map { "--mount=type=volume,source=\($0.name),destination=\($0.destination)" }
+    }
+    /// The chown command's own arguments (after the image).
+    public var handOverCommand: [String] { [user ?? ""] + handOver.map(\.destination) }
 
     public static func == (a: ContainerRunSpec, b: ContainerRunSpec) -> Bool {
         a.engine == b.engine && a.mounts == b.mounts && a.env.map { "\($0.name)=\($0.value)" } == b.env.map { "\($0.name)=\($0.value)" }
             && a.seccompProfile == b.seccompProfile && a.user == b.user && a.ports == b.ports && a.addCapabilities == b.addCapabilities
             && a.workdir == b.workdir && a.readOnly == b.readOnly && a.apparmorProfile == b.apparmorProfile
+            && a.handOver.map { $0.name + "\u{0}" + $0.destination } == b.handOver.map { $0.name + "\u{0}" + $0.destination }
     }
 
     /// The decisions of `h` for `engine` (docker or podman) under `runtime`.
@@ -72,6 +86,10 @@ public struct ContainerRunSpec: Equatable, Sendable {
         if let uid = h.uid { user = "\(uid)\(h.gid.map { ":\($0)" } ?? "")" }
         if let wd = h.workdir, wd.hasPrefix("/"), !wd.contains("\n") { workdir = wd }
         ports = h.ports
+        if engine == "docker" {
+            let names = Set(h.volumesForUser.map(\.name))
+            handOver = h.volumes.filter { names.contains($0.name) && !unnameable.contains($0.mount.path) }.map { ($0.name, $0.mount.path) }
+        }
     }
 
     /// The state volumes (named volumes) of the spec.
@@ -83,6 +101,7 @@ public struct ContainerRunSpec: Equatable, Sendable {
     public func renamingVolumes(_ rename: (String) -> String) -> ContainerRunSpec {
         var s = self
         s.mounts = mounts.map { if case .volume(let n, let d) = $0 { return .volume(name: rename(n), destination: d) }; return $0 }
+        s.handOver = handOver.map { (rename($0.name), $0.destination) }
         return s
     }
 }

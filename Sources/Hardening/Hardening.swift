@@ -69,6 +69,9 @@ public struct Hardening {
     /// The recorded image's ENTRYPOINT and CMD (a workload runs it with only its own arguments).
     public var imageEntrypoint: [String]? = nil
     public var imageCmd: [String]? = nil
+    /// State volumes the app's non-root user must be given: a directory the image lacks (a new Docker
+    /// volume there belongs to root) or one the image gives to another user that the app cannot write.
+    public var volumesForUser: [Volume] = []
 
     /// Who the runs' processes ran as: root when any process was (or nothing was recorded), else the uid.
     static func user(of runs: [RunInfo]) -> (uid: Int?, ranAsRoot: Bool) {
@@ -138,10 +141,19 @@ public struct Hardening {
             warnings.append("the recording was made with --mode writes, so its syscall inventory is incomplete: no seccomp profile is generated (record with --mode full)")
         }
         let exes = Set(r.runs.flatMap { $0.processes.flatMap { $0.execs.map(\.exe) } })
-        if let uid {
+        var forUser: [Volume] = []
+        if let uid, uid != 0 {
+            let who = "\(uid)\(gid.map { ":\($0)" } ?? "")"
             for v in volumes where v.mount.kind == .persistent {
-                guard let o = v.mount.owner, o.uid != uid, o.mode & 0o002 == 0, !(o.gid == gid && o.mode & 0o020 != 0) else { continue }
-                warnings.append("\(Human.printable(v.mount.path)) is owned by uid \(o.uid) (mode \(String(o.mode, radix: 8))) where the app ran, but the app runs as uid \(uid): a volume there starts with that owner (docker/podman copy it from the image), so give the directory to the app's user in the image (RUN chown \(uid)\(gid.map { ":\($0)" } ?? "") \(v.mount.path)); Kubernetes' fsGroup covers a PersistentVolumeClaim")
+                if let o = v.mount.owner {
+                    guard o.uid != uid, o.mode & 0o002 == 0, !(o.gid == gid && o.mode & 0o020 != 0) else { continue }
+                    warnings.append("\(Human.printable(v.mount.path)) is owned by uid \(o.uid) (mode \(String(o.mode, radix: 8))) where the app ran, but the app runs as uid \(uid): a volume there starts with that owner (docker/podman copy it from the image); the docker and compose output hand it to \(who) with a one-off chown run, or give the directory to the app's user in the image (RUN chown \(who) \(v.mount.path)); Kubernetes' fsGroup covers a PersistentVolumeClaim")
+                } else if r.filesystem == nil {
+                    continue  // nothing known of the directory (a recording without filesystem facts)
+                }
+                // Otherwise a directory the app made at run time: the image lacks it, and a new Docker
+                // volume there is root's (the docker and compose formats say so and hand it over).
+                forUser.append(v)
             }
         }
         let (command, wrappers) = PrivilegeWrapper.strip(r.runs.first?.command ?? [])
@@ -150,12 +162,14 @@ public struct Hardening {
         if !wrappers.isEmpty {
             warnings.append("the recorded command runs through \(wrappers.joined(separator: ", ")), which drops privileges: the runtime's user setting does that in a container, so the command is given without it")
         }
-        return Hardening(analysis: a, volumes: volumes, env: a.env.keys.sorted().map { ($0, a.env[$0]!) },
+        var h = Hardening(analysis: a, volumes: volumes, env: a.env.keys.sorted().map { ($0, a.env[$0]!) },
                          uid: uid, gid: gid,  // from the processes themselves (nil when not recorded: never guessed)
                          ranAsRoot: ranAsRoot, addCapabilities: caps.sorted(), warnings: warnings, seccomp: seccomp,
                          executables: exes.sorted(), command: image.map { command == $0.entrypoint + $0.cmd ? [] : Array(command.dropFirst($0.entrypoint.count)) } ?? command,
                          workdir: image == nil ? workdirThatMatters(r, command: command, a) : nil, imageReference: image?.reference,
                          ports: image.map { $0.published ?? ($0.ports ?? []).map { PublishedPort(host: $0, container: $0) } } ?? [], imageEntrypoint: image?.entrypoint, imageCmd: image?.cmd)
+        h.volumesForUser = forUser
+        return h
     }
 }
 

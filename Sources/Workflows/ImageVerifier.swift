@@ -66,6 +66,15 @@ enum ImageVerifier {
         let what = "\(engine.name) with --read-only, \(plural(h.volumes.count, "mount")), \(plural(h.env.count, "environment variable"))"
             + (hasProfile ? " and the generated seccomp profile" : "")
         notify("verifying \(req.image) in \(what)")
+        // The volumes made the way the engine makes them (fresh), then handed to the app's user as printed.
+        if let pre = spec.handOverArguments() {
+            let r = engine.run(["run"] + pre + [req.image] + spec.handOverCommand)
+            if r.status != 0 {
+                var v = VerifyVerdict(passed: false, settings: what, subject: req.image)
+                v.cause = "the printed step that hands the volumes to the app's user failed: \(r.stderr.split(separator: "\n").first.map(String.init) ?? "exit \(r.status)")"
+                return v
+            }
+        }
         var runs = [once(image: req.image, engine: engine, args: args, settings: settings)]
         let hasState = h.volumes.contains { $0.mount.kind == .persistent }
         if runs[0].passed && hasState && vp.restart && !runs[0].window.interrupted {

@@ -72,7 +72,7 @@ public enum Verifier {
             // The image once, traced, under the suggested mounts and environment (no profile, no user or
             // capability changes, nothing published): what the hardened run needs.
             var spec = ContainerRunSpec(vp.hardening, SuggestOptions(), engine: image.engine, runtime: rt.name)
-            spec.seccompProfile = nil; spec.user = nil; spec.dropAllCapabilities = false; spec.addCapabilities = []; spec.ports = []
+            spec.seccompProfile = nil; spec.user = nil; spec.handOver = []; spec.dropAllCapabilities = false; spec.addCapabilities = []; spec.ports = []
             notify("refining: running \(image.image) once under the suggested mounts and environment to learn what they change")
             var req2 = image
             req2.publish = vp.hardening.ports

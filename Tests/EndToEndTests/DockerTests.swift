@@ -113,4 +113,82 @@ struct DockerTests {
                                  "--ready-url", "http://127.0.0.1:8000/health", "--while", get("/items/v")], env: Self.env)
         #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("again"), "\(v.stdout)\(v.stderr)")
     }
+
+    /// A state directory the app makes at run time (NATS JetStream's store, `mkdir -p $DATA_DIR`) as a
+    /// non-root USER: a new Docker volume there belongs to root. The printed docker script and compose
+    /// file hand it to the app's user first; podman does that itself. Each runs as printed, serves and
+    /// keeps its data across a restart; verify --image creates the volume as the engine does and passes.
+    @Test func aStateDirMadeAtRunTimeIsHandedToTheAppsUser() throws {
+        try requireDocker()
+        let image = "localhost/roprof-test/pyweb-rundir:1"
+        guard Support.spawnAndWait(["docker", "image", "inspect", image], env: Self.env) == 0 else {
+            throw Support.MissingTool(tool: "the docker test image \(image) (bash .ci/setup builds it)")
+        }
+        let dir = Support.scratch("docker-rundir"), rec = dir + "/rec.json"
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--engine", "docker", "--image", image,
+                                 "--ready-url", "http://127.0.0.1:8000/health", "--while", get("/items/rec")], env: Self.env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try Support.run([roprof, "suggest", "--format", "docker", "--runtime", "docker", "-o", dir + "/run/", rec])
+        #expect(out.stderr.contains("/data/store: a new Docker volume belongs to root"), "\(out.stderr)")
+        let script = try String(contentsOfFile: dir + "/run/docker-run.sh", encoding: .utf8)
+        #expect(script.contains("--entrypoint=chown") && script.contains("10001:10001 /data/store"), "\(script)")
+        let name = "roprof-docker-rundir-\(getpid())", volume = "roprof-data-store"
+        let detached = dir + "/run/detached.sh"
+        // Only the app's run goes to the background; the hand-over line runs as printed.
+        try script.replacingOccurrences(of: "docker run \\\n", with: "docker run -d --name \(name) \\\n")
+            .write(toFile: detached, atomically: true, encoding: .utf8)
+        defer {
+            _ = Support.spawnAndWait(["docker", "rm", "-f", name], env: Self.env)
+            _ = Support.spawnAndWait(["docker", "volume", "rm", "-f", volume], env: Self.env)
+        }
+        _ = Support.spawnAndWait(["docker", "volume", "rm", "-f", volume], env: Self.env)
+        var counts: [Int] = []
+        for round in 0..<2 {
+            #expect(Support.spawnAndWait(["/bin/sh", detached], env: Self.env) == 0, "round \(round): the printed script failed")
+            let serving = waitServing()
+            let logs = (try? Support.run(["docker", "logs", name], env: Self.env)).map { $0.stdout + $0.stderr } ?? ""
+            #expect(serving, "round \(round): the printed docker run does not serve: \(logs)")
+            let answer = try Support.run(["/bin/sh", "-c", get("/items/round\(round)")]).stdout
+            if let n = count(answer) { counts.append(n) }
+            _ = Support.spawnAndWait(["docker", "rm", "-f", name], env: Self.env)
+        }
+        #expect(counts == [1, 2], "served as the non-root user and kept the data across a restart: \(counts)")
+
+        // compose, as printed: a one-off service hands the volume over before the app starts.
+        let compose = try Support.which("docker-compose")
+        let c = try Support.run([roprof, "suggest", "--format", "compose", "--runtime", "docker", "-o", dir + "/compose/", rec])
+        let composeText = (try? String(contentsOfFile: dir + "/compose/compose.yaml", encoding: .utf8)) ?? ""
+        #expect(c.status == 0 && composeText.contains("service_completed_successfully"), "\(composeText)")
+        let project = "roprofrundir\(getpid())", composeDir = dir + "/compose"
+        defer { _ = try? Support.run([compose, "-p", project, "down", "-v", "-t", "2"], env: Self.env, cwd: composeDir) }
+        let up = try Support.run([compose, "-p", project, "up", "-d"], env: Self.env, cwd: composeDir)
+        #expect(up.status == 0 && waitServing(), "docker-compose up: \(up.stderr)")
+        let composeAnswer = try Support.run(["/bin/sh", "-c", get("/items/compose")]).stdout
+        #expect(count(composeAnswer) == 1, "the compose service writes its volume: \(composeAnswer)")
+        _ = try Support.run([compose, "-p", project, "down", "-v", "-t", "2"], env: Self.env, cwd: composeDir)
+
+        // podman, as printed (podman gives a new volume to the container's user itself).
+        let podmanEnv = ["CONTAINERS_CONF": Support.packageRoot.appendingPathComponent("Fixtures/podman/containers.conf").path]
+        if (try? Support.which("podman")) != nil, Support.spawnAndWait(["podman", "image", "exists", image], env: podmanEnv) == 0 {
+            let p = try Support.run([roprof, "suggest", "--format", "podman", "--runtime", "podman", "-o", dir + "/podman/", rec])
+            #expect(p.status == 0, "\(p.stderr)")
+            let ptext = try String(contentsOfFile: dir + "/podman/podman-run.sh", encoding: .utf8)
+            #expect(!ptext.contains("--entrypoint=chown"), "\(ptext)")
+            let pname = "roprof-podman-rundir-\(getpid())"
+            try ptext.replacingOccurrences(of: "podman run \\\n", with: "podman run -d --name \(pname) \\\n")
+                .write(toFile: dir + "/podman/detached.sh", atomically: true, encoding: .utf8)
+            defer {
+                _ = Support.spawnAndWait(["podman", "rm", "-f", pname], env: podmanEnv)
+                _ = Support.spawnAndWait(["podman", "volume", "rm", "-f", volume], env: podmanEnv)
+            }
+            #expect(Support.spawnAndWait(["/bin/sh", dir + "/podman/detached.sh"], env: podmanEnv) == 0)
+            #expect(waitServing(), "the printed podman run serves")
+            let podmanAnswer = try Support.run(["/bin/sh", "-c", get("/items/podman")]).stdout
+            #expect(count(podmanAnswer) == 1, "the podman service writes its volume: \(podmanAnswer)")
+        }
+
+        let v = try Support.run([roprof, "verify", "--runtime", "docker", "--engine", "docker", "--from", rec, "--image", image,
+                                 "--ready-url", "http://127.0.0.1:8000/health", "--while", get("/items/v")], env: Self.env)
+        #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("again"), "\(v.stdout)\(v.stderr)")
+    }
 }
