@@ -82,7 +82,17 @@ public struct VerifyVerdict {
     public var volumes: String?
     /// The last lines the app wrote (stderr, or the container's log).
     public var lastLines: [String] = []
+    /// The run passed, but nothing proved that the state volumes keep their data (no restart ran, or
+    /// the first run left them empty): never a PASS (exit 1), with `cause` saying what to add.
+    public var unproven = false
     public var exitStatus: Int32 { passed ? 0 : 1 }
+
+    /// The verdict when a state volume was suggested and its data was not shown to survive a restart.
+    public mutating func markUnproven(_ why: String) {
+        passed = false
+        unproven = true
+        cause = why
+    }
 
     public init(passed: Bool, settings: String, subject: String) { self.passed = passed; self.settings = settings; self.subject = subject }
 }

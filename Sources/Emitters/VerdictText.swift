@@ -11,6 +11,12 @@ public enum VerdictText {
             out.append(style.green("roprof verify: PASS") + " — \(v.subject) ran with \(v.settings)" + (v.restartNote.map { ", and again " + $0 } ?? ""))
             return out.joined(separator: "\n") + "\n"
         }
+        if v.unproven {
+            out.append(style.yellow("roprof verify: UNPROVEN") + " — \(v.subject) ran with \(v.settings), but its state was not shown to survive a restart")
+            if let c = v.cause { out.append("  why: " + c) }
+            out += v.notes.map { "  " + $0 }
+            return out.joined(separator: "\n") + "\n"
+        }
         out.append(style.red("roprof verify: FAIL") + " — \(v.subject) with \(v.settings)"
                    + (v.failedAfterRestart ? "; failed in the second run, " + (v.restartNote ?? "after a restart") : ""))
         if let c = v.cause { out.append("  cause: " + c) }

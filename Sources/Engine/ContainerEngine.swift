@@ -111,6 +111,14 @@ public struct ContainerEngine: Sendable {
     public func kill(_ container: String, signal: Int32) { run(["kill", "--signal", "\(signal)", container]) }
     public func remove(_ container: String) { run(["rm", "-f", "-t", "0", container]) }
     public func removeVolumes(_ names: [String]) { if !names.isEmpty { run(["volume", "rm", "-f"] + names) } }
+
+    /// How many entries a named volume holds (its directory on this host, which root can read); nil: unknown.
+    public func volumeEntryCount(_ name: String) -> Int? {
+        let o = run(["volume", "inspect", "--format", "{{.Mountpoint}}", name])
+        let dir = o.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard o.status == 0, dir.hasPrefix("/"), let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return nil }
+        return names.count
+    }
     public func logs(_ container: String) -> String { let o = run(["logs", container]); return o.stdout + o.stderr }
 
     /// Waits for the container to exit; its exit code.

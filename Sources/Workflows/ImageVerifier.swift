@@ -77,13 +77,23 @@ enum ImageVerifier {
         }
         var runs = [once(image: req.image, engine: engine, args: args, settings: settings)]
         let hasState = h.volumes.contains { $0.mount.kind == .persistent }
+        // What the first run left in the state volumes (the engine's own directories on this host).
+        let kept = volumes.compactMap { engine.volumeEntryCount($0) }
         if runs[0].passed && hasState && vp.restart && !runs[0].window.interrupted {
             notify("restart: running the image again on the same volumes")
             runs.append(once(image: req.image, engine: engine, args: args, settings: settings))
         }
         var verdict = VerifyVerdict(passed: runs.allSatisfy(\.passed), settings: what, subject: req.image)
         if runs.count > 1 { verdict.restartNote = "on the same volumes" }
-        if verdict.passed { return verdict }
+        if verdict.passed {
+            let state = h.volumes.filter { $0.mount.kind == .persistent }.map(\.mount.path)
+            if !state.isEmpty, let why = Verifier.unproven(volumes: state, restarted: runs.count > 1, noRestart: !vp.restart,
+                                                          keptEntries: kept.count == volumes.count ? kept.reduce(0, +) : 1,
+                                                          exercise: settings.exercise) {
+                verdict.markUnproven(why)
+            }
+            return verdict
+        }
         let failed = runs.first { !$0.passed } ?? runs.last!
         verdict.failedAfterRestart = runs.count > 1 && runs[0].passed
         let refused = refusals(failed.log)

@@ -132,9 +132,11 @@ public enum Verifier {
         settings.exerciseEnvironment["ROPROF_PHASE"] = "first"
         let first = try runSandboxed(plan: plan, policy: policy, settings: settings, writable: writable, noNewPrivs: allowed != nil, state: state, notify: notify)
         var outcome = first.outcome
+        var keptEntries = 0
         if outcome.passed && !persistent.isEmpty && !req.noRestart, let s = state.state {
             // State must survive a restart: run again on the same volumes.
             let kept = SandboxPlan.volumeContents(s)
+            keptEntries = kept.values.reduce(0) { $0 + $1.count }
             notify("restart: running the app again on the same volumes")
             // The exercise knows which run it drives (an exercise that creates fixed ids can read what exists).
             settings.exerciseEnvironment["ROPROF_PHASE"] = "restart"
@@ -155,7 +157,13 @@ public enum Verifier {
             }
         }
         verdict.passed = outcome.passed
-        if outcome.passed { return verdict }
+        if outcome.passed {
+            if !persistent.isEmpty, let why = unproven(volumes: persistent.map(\.path), restarted: verdict.restartNote != nil,
+                                                        noRestart: req.noRestart, keptEntries: keptEntries, exercise: req.settings.exercise) {
+                verdict.markUnproven(why)
+            }
+            return verdict
+        }
         verdict.cause = cause(outcome)
         for f in outcome.failedWrites {
             let dir = vp.analysis.mounts.first { PathGlob.isUnder(f.path, $0.path) }?.path
@@ -173,6 +181,20 @@ public enum Verifier {
         if let e = outcome.exerciseExit, e.shellStatus != 0 { verdict.notes.append("the --while exercise failed with status \(e.shellStatus)") }
         verdict.lastLines = Array(outcome.stderrTail.suffix(8))
         return verdict
+    }
+
+    /// Why a passing run does not prove that the state volumes keep their data, or nil when it does:
+    /// a restart ran on what the first run left in them.
+    public static func unproven(volumes: [String], restarted: Bool, noRestart: Bool, keptEntries: Int, exercise: String?) -> String? {
+        let list = volumes.map(Human.printable).joined(separator: ", ")
+        let them = volumes.count == 1 ? "it" : "them"
+        if noRestart { return "--no-restart: the app was not started again on \(list), so nothing showed the data survives a restart; run verify without --no-restart" }
+        if !restarted { return "the run was cut short, so the app was not started again on \(list): nothing showed the data survives a restart" }
+        if keptEntries == 0 {
+            return "the first run left \(list) empty, so the restart had no data to keep"
+                + (exercise == nil ? ": give verify the work that writes \(them) (--while 'COMMAND', as recorded)" : ": the --while exercise does not write \(them)")
+        }
+        return nil
     }
 
     /// The one line that says why verification failed, most telling first.

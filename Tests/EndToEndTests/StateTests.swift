@@ -312,6 +312,10 @@ struct RestartProfileTests {
         try? FileManager.default.removeItem(atPath: data)
         let v = try Support.run([roprof, "verify", "--runtime", "docker", "--from", dir + "/full.json", "--ready-url", url, "--while", work, "--"] + cmd)
         #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("again after a restart"), "as printed, through a restart: \(v.stdout)\(v.stderr)")
+        // Without the restart nothing shows the state survives: never a PASS.
+        try? FileManager.default.removeItem(atPath: data)
+        let u = try Support.run([roprof, "verify", "--no-restart", "--runtime", "docker", "--from", dir + "/full.json", "--ready-url", url, "--while", work, "--"] + cmd)
+        #expect(u.status == 1 && u.stdout.contains("UNPROVEN") && !u.stdout.contains("PASS") && u.stdout.contains("--no-restart"), "\(u.stdout)\(u.stderr)")
 
         // One start only: the restart's calls were never seen.
         try? FileManager.default.removeItem(atPath: data)
