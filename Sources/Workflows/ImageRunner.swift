@@ -44,6 +44,8 @@ enum ImageRunner {
         /// The directory mounted at /roprof-out (removed after `collect`).
         var out: String
         var log: String
+        /// Starts the same container again (its own files as the first start left them) and drives it.
+        var again: () -> (window: ContainerRun.Window, exitCode: Int32?, log: String)
 
         /// One line for when roprof inside wrote nothing: the exit and the container's last lines.
         func nothingCameOut(_ what: String) -> ModelError {
@@ -109,18 +111,47 @@ enum ImageRunner {
         notify("recording inside \(image) with \(engine.name)'s seccomp profile off (seccomp=unconfined): the profile is built from the app's own calls, not from what the engine's default profile let through")
         let window = ContainerRun(name: name, engine: engine, settings: settings).drive()
         let code = engine.wait(name)
-        return try collect(Inside(config: cfg, argv: argv, ports: ports, window: window, exitCode: code, out: out, log: engine.logs(name)))
+        let again = { () -> (window: ContainerRun.Window, exitCode: Int32?, log: String) in
+            let s = engine.run(["start", name])
+            guard s.status == 0 else { return (ContainerRun.Window(ready: false), nil, s.stderr) }
+            let w = ContainerRun(name: name, engine: engine, settings: settings).drive()
+            return (w, engine.wait(name), engine.logs(name))
+        }
+        return try collect(Inside(config: cfg, argv: argv, ports: ports, window: window, exitCode: code, out: out, log: engine.logs(name), again: again))
     }
 
     static func record(_ req: ImageRequest, settings: RunSettings, mode: TraceMode, service: String?, extraArgs: [String] = [],
-                       notify: Notify) throws -> RecordOutcome {
+                       restart: Bool = false, notify: Notify) throws -> RecordOutcome {
         let engine = try ContainerEngine(name: req.engine)
         var inner = ["record", "--quiet", "--mode", mode.rawValue, "-o", "/roprof-out/recording.json"]
         if let n = service { inner += ["--name", n] }
+        // A server roprof stops is started again, as the same container on the files its first start left
+        // (the inner roprof applies the suggested remedies then): the profile covers a restart.
+        if restart { inner += ["--restart-of", "/roprof-out/first.json"] }
         return try inside(image: req.image, engine: engine, command: settings.command, settings: settings, publish: req.publish, notify: notify,
                           extraArgs: extraArgs, inner: inner) { run in
             guard FileManager.default.fileExists(atPath: run.out + "/recording.json") else { throw run.nothingCameOut("no recording") }
             var rec = try Recording.load(path: run.out + "/recording.json")
+            var window = run.window
+            var restartNote: String? = nil
+            if restart && run.window.stoppedByUs && !run.window.interrupted && !run.window.readinessTimedOut
+                && rec.runs.allSatisfy({ $0.phase == nil }) {
+                try FileManager.default.moveItem(atPath: run.out + "/recording.json", toPath: run.out + "/first.json")
+                notify("restart: starting the container again on the files its first start left, so the profile covers a restart (--no-restart skips this)")
+                let second = run.again()
+                if FileManager.default.fileExists(atPath: run.out + "/recording.json"), let b = try? Recording.load(path: run.out + "/recording.json") {
+                    var a = rec
+                    for i in a.runs.indices { a.runs[i].phase = "first" }
+                    rec = Recording.merged([a, b])
+                    if !second.window.stoppedByUs || second.window.readinessTimedOut {
+                        restartNote = "the app failed when its container was started again on its own files (exit \(second.exitCode.map(String.init) ?? "?")\(second.window.readinessTimedOut ? ", never ready" : "")): what a restart does is in the recording"
+                    }
+                    if second.window.interrupted { window.interrupted = true }
+                    window.exercise = window.exercise.flatMap { $0.shellStatus != 0 ? $0 : nil } ?? second.window.exercise
+                } else {
+                    restartNote = "the container's second start left no recording (\(second.log.split(separator: "\n").last.map(String.init) ?? "no output")): the profile covers one start"
+                }
+            }
             let cfg = run.config
             for i in rec.runs.indices {
                 rec.runs[i].image = ImageRun(reference: req.image, id: cfg.id, digest: cfg.digest, engine: engine.name, user: cfg.user,
@@ -135,8 +166,10 @@ enum ImageRunner {
             }
             rec = rec.normalized()
             var outcome = RecordOutcome(recording: rec, exit: rec.runs.first?.exit ?? ExitInfo(code: run.exitCode.map(Int.init)))
-            outcome.exerciseExit = run.window.exercise
+            outcome.exerciseExit = window.exercise
             outcome.readinessTimedOut = run.window.readinessTimedOut
+            outcome.interrupted = window.interrupted
+            if let n = restartNote { outcome.notes.append(n) }
             return outcome
         }
     }

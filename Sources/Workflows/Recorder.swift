@@ -31,6 +31,9 @@ public struct RecordRequest: Sendable {
     /// Cover the app's life, not one boot: when the app is a server or keeps state, run it a second
     /// time on the files the first run left, under the remedies roprof suggests (launched apps).
     public var restart = false
+    /// Inside a container that `record --image` starts twice: when this recording of the first start
+    /// exists, this run is the restart (the remedies it suggests applied, its runs marked "restart").
+    public var restartOf: String?
     public init(settings: RunSettings) { self.settings = settings }
 }
 
@@ -87,15 +90,34 @@ public enum Recorder {
         var outcome: RecordOutcome
         switch req.source {
         case .image(let image):
-            outcome = try ImageRunner.record(image, settings: s, mode: req.mode, service: req.service, notify: notify)
+            outcome = try ImageRunner.record(image, settings: s, mode: req.mode, service: req.service, restart: req.restart, notify: notify)
         case .launch:
             var o = s.traceOptions(policy: policy, launch: try s.launchSpec())
             o.serviceName = req.service
             o.quietPath = req.quietPath
+            var firstRun: Recording? = nil
+            if let path = req.restartOf, FileManager.default.fileExists(atPath: path) {
+                // The container's second start: the app on the files its first start left, under the remedies.
+                let first = try Recording.load(path: path)
+                let env = try remedyEnvironment(first)
+                for (k, v) in env.sorted(by: { $0.key < $1.key }) {
+                    o.launch.environment.removeAll { $0.hasPrefix(k + "=") }
+                    o.launch.environment.append("\(k)=\(v)")
+                }
+                firstRun = first
+            }
             outcome = RecordOutcome(try appOutputToStderr(req.appStdoutToStderr) {
                 try Backend.trace(o, choice: s.backend, preferEBPF: req.preferEBPF, note: notify)
             })
-            if req.restart { try restartPhase(&outcome, options: o, req: req, notify: notify) }
+            if let first = firstRun {
+                let env = try remedyEnvironment(first)
+                for i in outcome.recording.runs.indices {
+                    outcome.recording.runs[i].phase = "restart"
+                    outcome.recording.runs[i].remedyEnv = env.isEmpty ? nil : env
+                }
+            } else if req.restart {
+                try restartPhase(&outcome, options: o, req: req, notify: notify)
+            }
         case .attach(let pid):
             var o = s.observingOptions(policy: policy)
             o.attachPid = pid
@@ -178,6 +200,12 @@ public enum Recorder {
             outcome.readinessTimedOut = second.readinessTimedOut
         }
         outcome.exerciseExit = outcome.exerciseExit ?? second.exerciseExit
+    }
+
+    /// The environment the remedies suggested for a recording set (what a restart runs under).
+    static func remedyEnvironment(_ r: Recording) throws -> [String: String] {
+        let catalog = try ProfileCatalog.load()
+        return Analyzer(runtime: try catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(r).env
     }
 
     /// A running container from now on, or a created/stopped one from its start (roprof starts it);

@@ -54,7 +54,7 @@ enum CommandLineFront {
         }
         // Options the command knows, read from its own help (so custom names such as --for count).
         let help = sub.helpMessage(columns: 10_000)
-        var known: Set<String> = ["--help", "--version", "--signal-is-planned"]
+        var known: Set<String> = ["--help", "--version", "--signal-is-planned", "--restart-of"]
         var scan = help[...]
         while let r = scan.range(of: "--") {
             let name = scan[r.lowerBound...].prefix { $0 == "-" || $0.isLetter || $0.isNumber }

@@ -32,6 +32,10 @@ struct Record: ParsableCommand {
     @Flag(help: "Record one start only. By default an app that serves (roprof stopped it) or keeps state is started a second time on the files its first run left, under the suggested remedies, so the seccomp profile holds on a restart.")
     var noRestart = false
 
+    /// Inside a container `record --image` starts twice: the first start's recording (see RecordRequest.restartOf).
+    @Option(name: .customLong("restart-of"), help: .private)
+    var restartOf: String?
+
     @OptionGroup var imageOptions: ImageOptions
     var image: String? { imageOptions.image }
 
@@ -57,6 +61,7 @@ struct Record: ParsableCommand {
         var req = RecordRequest(settings: launch.settings)
         req.mode = mode.traceMode
         req.restart = !noRestart
+        req.restartOf = restartOf
         req.service = name
         req.appStdoutToStderr = output == "-" || output == "/dev/stdout"
         req.source = attach.map { .attach(pid: $0) } ?? imageOptions.request.map { .image($0) } ?? watch.source(engine: imageOptions.engine) ?? .launch

@@ -128,6 +128,9 @@ struct DockerTests {
         let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--engine", "docker", "--image", image,
                                  "--ready-url", "http://127.0.0.1:8000/health", "--while", get("/items/rec")], env: Self.env)
         #expect(r.status == 0, "\(r.stderr)")
+        // A server in an image is started a second time, as the same container on its own files.
+        let phases = try Recording.load(path: rec).runs.compactMap(\.phase)
+        #expect(Set(phases) == ["first", "restart"], "\(phases) \(r.stderr)")
         let out = try Support.run([roprof, "suggest", "--format", "docker", "--runtime", "docker", "-o", dir + "/run/", rec])
         #expect(out.stderr.contains("/data/store: a new Docker volume belongs to root"), "\(out.stderr)")
         let script = try String(contentsOfFile: dir + "/run/docker-run.sh", encoding: .utf8)
