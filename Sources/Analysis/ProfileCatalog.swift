@@ -73,6 +73,8 @@ public struct ProfileCatalog: Sendable {
     public var seccompBaseline: [String]
     /// Equivalent entry points (Profiles/seccomp/families.yaml): allowing one allows the others.
     public var seccompFamilies: [SyscallFamily] = []
+    /// What Docker's default profile lets a container call (Profiles/seccomp/docker-default.yaml), to compare with.
+    public var dockerDefault: [String] = []
 
     /// The built-in catalog, optionally extended (and overridden by id/name) from `extraDirectory`.
     public static func load(extraDirectory: String? = nil) throws -> ProfileCatalog {
@@ -97,6 +99,7 @@ public struct ProfileCatalog: Sendable {
         var remedies: [String: Remedy] = [:]
         var seccomp: [String] = []
         var families: [SyscallFamily] = []
+        var dockerDefault: [String] = []
         let decoder = YAMLDecoder()
         for key in files.keys.sorted() {
             let text = files[key]!
@@ -113,18 +116,22 @@ public struct ProfileCatalog: Sendable {
                     struct SeccompFile: Decodable {
                         var syscalls: [Entry]?
                         var families: [SyscallFamily]?
+                        var allowed: [String]?
                         struct Entry: Decodable { var name: String }
                     }
                     let f = try decoder.decode(SeccompFile.self, from: text)
                     seccomp += (f.syscalls ?? []).map(\.name)
                     families += f.families ?? []
+                    dockerDefault += f.allowed ?? []
                 }
             } catch {
                 throw ModelError("profile '\(source)' is invalid: \(shortReason(error)) (see docs/profiles.md for the format)")
             }
         }
-        return ProfileCatalog(runtimes: runtimes, remedies: remedies.values.sorted { $0.id < $1.id },
-                              seccompBaseline: Array(Set(seccomp)).sorted(), seccompFamilies: families.sorted { $0.name < $1.name })
+        var catalog = ProfileCatalog(runtimes: runtimes, remedies: remedies.values.sorted { $0.id < $1.id },
+                                     seccompBaseline: Array(Set(seccomp)).sorted(), seccompFamilies: families.sorted { $0.name < $1.name })
+        catalog.dockerDefault = Array(Set(dockerDefault)).sorted()
+        return catalog
     }
 
     public func runtime(named name: String) throws -> RuntimeProfile {

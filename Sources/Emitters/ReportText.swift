@@ -113,6 +113,12 @@ public enum ReportText {
         lines.append("of the \(Recording.dangerousSyscalls.count) calls that matter for security (mount, ptrace, bpf, unshare, …), "
                      + (dangerousAllowed.isEmpty ? "all stay denied"
                         : "\(dangerousAllowed.joined(separator: ", ")) \(dangerousAllowed.count == 1 ? "is" : "are") allowed because the app used \(dangerousAllowed.count == 1 ? "it" : "them") (see the warnings); the rest stay denied"))
+        if plan.dockerDefaultCount > 0 {
+            let pct = plan.names.count * 100 / plan.dockerDefaultCount
+            lines.append("Docker's default profile allows \(plan.dockerDefaultCount) calls on \(plan.arch.rawValue): this one allows \(plan.names.count) (\(pct)% of that)"
+                         + (plan.beyondDockerDefault.isEmpty ? ", none beyond it"
+                            : "; beyond it: " + plan.beyondDockerDefault.map { $0 == "clone3" ? "clone3 (Docker answers it ENOSYS; the app calls it)" : $0 }.joined(separator: ", ")))
+        }
         if !plan.enosys.isEmpty { lines.append("answered ENOSYS so libc falls back: \(plan.enosys.joined(separator: ", "))") }
         lines.append("covers " + (a.phases?.joined(separator: "; ") ?? "one start (record without --no-restart, or merge a restart's recording, to cover a restart)"))
         return lines

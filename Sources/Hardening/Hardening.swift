@@ -134,7 +134,7 @@ public struct Hardening {
         }
         var seccomp: SeccompPlan? = nil
         if r.hasCompleteSyscallInventory {
-            seccomp = SeccompPlan.build(r, baseline: catalog.seccompBaseline, target: options.targetArch, families: catalog.seccompFamilies)
+            seccomp = SeccompPlan.build(r, baseline: catalog.seccompBaseline, target: options.targetArch, families: catalog.seccompFamilies, dockerDefault: catalog.dockerDefault)
             seccomp!.logOnly = options.seccompLogOnly
             warnings += seccomp!.warnings
         } else if !options.runtimeDefaultSeccomp {

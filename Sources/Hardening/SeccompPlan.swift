@@ -37,8 +37,13 @@ public struct SeccompPlan: Equatable {
 
     /// The families a plan widened the recorded calls with, and what each added (for the report).
     public var familiesAdded: [String: [String]] = [:]
+    /// How many calls Docker's default profile allows on this architecture (0: not known), and which
+    /// calls this profile allows that Docker's default does not.
+    public var dockerDefaultCount = 0
+    public var beyondDockerDefault: [String] = []
 
-    public static func build(_ r: Recording, baseline: [String], target: SeccompArch?, families: [SyscallFamily] = []) -> SeccompPlan {
+    public static func build(_ r: Recording, baseline: [String], target: SeccompArch?, families: [SyscallFamily] = [],
+                             dockerDefault: [String] = []) -> SeccompPlan {
         let native = SeccompArch(rawValue: r.runs.first?.host.arch ?? "") ?? .native
         let arch = target ?? native
         let table = SyscallTable(arch: arch)
@@ -70,6 +75,11 @@ public struct SeccompPlan: Equatable {
         }
         var plan = SeccompPlan(arch: arch, architectures: [arch] + arch.compatArches, names: names.sorted(), warnings: warnings, dropped: dropped)
         plan.familiesAdded = familiesAdded
+        let docker = Set(dockerDefault.filter { table.number($0) != nil })
+        if !docker.isEmpty {
+            plan.dockerDefaultCount = docker.count
+            plan.beyondDockerDefault = names.subtracting(docker).sorted()
+        }
         plan.enosys = fallbacks.keys.filter { new in
             !names.contains(new) && table.number(new) != nil && !names.isDisjoint(with: fallbacks[new]!)
         }.sorted()

@@ -21,7 +21,7 @@ public enum Reporter {
         case .json: return try ReportJSON.render(a)
         case .text:
             let plan = r.hasCompleteSyscallInventory
-                ? SeccompPlan.build(r, baseline: catalog.seccompBaseline, target: nil, families: catalog.seccompFamilies) : nil
+                ? SeccompPlan.build(r, baseline: catalog.seccompBaseline, target: nil, families: catalog.seccompFamilies, dockerDefault: catalog.dockerDefault) : nil
             return ReportText.render(a, style: style, recordingPath: recordingPath, seccomp: plan)
         }
     }

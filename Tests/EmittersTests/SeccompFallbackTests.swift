@@ -44,7 +44,19 @@ import Analysis
         let run = RunInfo(id: "r", command: ["app"], cwd: "/", mode: .full, host: HostFacts(arch: "x86_64", kernel: "6", uid: 0, gid: 0),
                           startedAt: "2026-01-01T00:00:00Z", durationSeconds: 1, exit: ExitInfo(code: 0), attachedPid: nil, complete: true, processes: [])
         let rec = Recording(runs: [run], files: [], syscalls: ["x86_64": Dictionary(uniqueKeysWithValues: calls.map { ($0, 1) })], blindSpots: [])
-        return SeccompPlan.build(rec, baseline: catalog.seccompBaseline, target: .x86_64, families: catalog.seccompFamilies)
+        return SeccompPlan.build(rec, baseline: catalog.seccompBaseline, target: .x86_64, families: catalog.seccompFamilies,
+                                 dockerDefault: catalog.dockerDefault)
+    }
+
+    /// The report compares the profile with Docker's default: an ordinary app's profile stays inside
+    /// it; a call Docker's default denies shows up by name only when the app made it.
+    @Test func theProfileIsMeasuredAgainstDockersDefault() {
+        let ordinary = plan(["read", "write", "openat", "clone", "accept4", "epoll_wait"])
+        #expect((280...340).contains(ordinary.dockerDefaultCount), "\(ordinary.dockerDefaultCount)")
+        #expect(ordinary.beyondDockerDefault.isEmpty, "\(ordinary.beyondDockerDefault)")
+        #expect(ordinary.names.count < ordinary.dockerDefaultCount)
+        let mounting = plan(["read", "mount", "unshare"])
+        #expect(mounting.beyondDockerDefault == ["mount", "unshare"], "\(mounting.beyondDockerDefault)")
     }
 
     @Test func everyMemberOfAFamilyIsAllowedWhenOneIs() throws {
