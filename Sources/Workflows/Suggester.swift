@@ -47,6 +47,8 @@ public struct SuggestRequest: Sendable {
     public var schedules: [String: String] = [:]
     /// --container was given (otherwise the base's only container is patched, whatever its name).
     public var containerGiven = false
+    /// A kernel log (path, or - for stdin) from a run under a log-only profile: its logged calls join the profile.
+    public var kernelLog: String?
     public var options = SuggestOptions()
     public init(recordingPath: String) { self.recordingPath = recordingPath }
 }
@@ -64,6 +66,8 @@ public struct Suggester {
     let req: SuggestRequest
     let rec: Recording
     let catalog: ProfileCatalog
+    /// What --kernel-log added to the profile (and what it left out), for stderr.
+    public private(set) var kernelLogNotes: [String] = []
     var recording: String { req.recordingPath }
     var runtime: String? { req.runtime }
     var workloads: Bool { req.workloads }
@@ -75,8 +79,53 @@ public struct Suggester {
         var req = req
         if req.options.recordingPath == nil { req.options.recordingPath = req.recordingPath }
         self.req = req
-        rec = try Recording.load(path: req.recordingPath)
+        var rec = try Recording.load(path: req.recordingPath)
         catalog = try ProfileCatalog.load(extraDirectory: req.profiles)
+        if let path = req.kernelLog { kernelLogNotes = try Self.addLogged(path, to: &rec) }
+        self.rec = rec
+    }
+
+    /// Adds the calls a log-only profile let through (the kernel's seccomp records) to the recording's
+    /// inventory, so the profile built from it allows them. A call that matters for security is added
+    /// only for a program the recording ran; every addition is named with its program.
+    static func addLogged(_ path: String, to rec: inout Recording) throws -> [String] {
+        let data: Data
+        if path == "-" { data = FileHandle.standardInput.readDataToEndOfFile() }
+        else {
+            guard let d = FileManager.default.contents(atPath: path) else {
+                throw ModelError("--kernel-log '\(Human.printable(path))' is not readable: save the kernel log first (dmesg > kernel.log, or journalctl -k > kernel.log)")
+            }
+            data = d
+        }
+        guard data.count <= 256 << 20 else { throw ModelError("--kernel-log '\(Human.printable(path))' is larger than 256 MiB: give the part since the rollout (journalctl -k --since …)") }
+        let log = KernelSeccompLog.parse(String(decoding: data, as: UTF8.self))
+        if log.calls.isEmpty {
+            return ["note: --kernel-log: no seccomp records (audit type 1326) in \(Human.printable(path)): run the app under the --seccomp-log-only profile first, and read the log as root"]
+        }
+        let programs = Set(rec.runs.flatMap { $0.processes.flatMap { $0.execs.flatMap { [$0.exe, $0.resolved].compactMap { $0 } } } })
+        let names = Set(programs.map { ($0 as NSString).lastPathComponent })
+        let known = rec.allSyscallNames
+        var added: [String: Set<String>] = [:], refused: [String] = []
+        for (call, n) in log.calls.sorted(by: { ($0.key.name, $0.key.exe) < ($1.key.name, $1.key.exe) }) where !known.contains(call.name) {
+            let ran = programs.contains(call.exe) || names.contains((call.exe as NSString).lastPathComponent)
+            if Recording.dangerousSyscalls.contains(call.name) {
+                guard ran else { refused.append("\(call.name) (\(call.exe))"); continue }
+                rec.dangerousCallers = rec.dangerousCallers ?? [:]
+                rec.dangerousCallers![call.name, default: []].append(call.exe)
+            }
+            rec.syscalls[call.arch.rawValue, default: [:]][call.name, default: 0] += n
+            added[call.name, default: []].insert((call.exe as NSString).lastPathComponent + (ran ? "" : " (a program the recording never ran)"))
+        }
+        var notes: [String] = []
+        if added.isEmpty { notes.append("note: --kernel-log: every logged call is already in the profile") }
+        else {
+            notes.append("added from the kernel log: " + added.keys.sorted().map { "\($0) (\(added[$0]!.sorted().joined(separator: ", ")))" }.joined(separator: ", "))
+        }
+        if !refused.isEmpty {
+            notes.append("warning: --kernel-log: left out calls that matter for security made by programs the recording never ran: \(refused.joined(separator: ", ")) — record the app doing that work if it is the app's")
+        }
+        if log.unknown > 0 { notes.append("note: --kernel-log: \(log.unknown) seccomp record\(log.unknown == 1 ? "" : "s") of an unknown architecture or call number skipped") }
+        return notes
     }
 
     /// One format, as text.

@@ -81,6 +81,9 @@ struct Suggest: ParsableCommand {
     @Flag(help: "First rollout: the generated seccomp profile logs what it would deny (SCMP_ACT_LOG; the kernel's audit log shows each call) instead of denying it. Docker/OCI JSON, SPO, and every format that references the profile.")
     var seccompLogOnly = false
 
+    @Option(help: ArgumentHelp("After a rollout under --seccomp-log-only: a saved kernel log (dmesg > kernel.log, journalctl -k, /var/log/audit/audit.log; - for stdin) whose seccomp records name the calls the profile would have denied. They join the generated profile, each named with its program.", valueName: "FILE"))
+    var kernelLog: String?
+
     @Flag(help: "Use the runtime's default seccomp profile instead of the generated one.")
     var runtimeDefaultSeccomp = false
 
@@ -136,6 +139,7 @@ struct Suggest: ParsableCommand {
         req.containerGiven = container != nil
         req.options.runtimeDefaultSeccomp = runtimeDefaultSeccomp
         req.options.seccompLogOnly = seccompLogOnly
+        req.kernelLog = kernelLog
         req.options.targetArch = arch
         req.options.workloadName = name
         req.options.namespace = namespace
@@ -143,6 +147,7 @@ struct Suggest: ParsableCommand {
         req.options.claims = claims
         req.options.apparmor = apparmor
         let suggester = try Suggester(req)
+        for n in suggester.kernelLogNotes { CLI.warn(n) }
         let out: SuggestOutput
         if let dir = all {
             out = try suggester.all(dir: dir)

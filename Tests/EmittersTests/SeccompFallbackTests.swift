@@ -115,3 +115,20 @@ import Analysis
         #expect(DockerEmitter.shellWord("--read-only") == "--read-only")
     }
 }
+
+/// The kernel's seccomp records, as dmesg, journalctl -k and the audit log print them.
+@Suite struct KernelSeccompLogTests {
+    @Test func readsTheCallTheArchitectureAndTheProgram() {
+        let text = """
+        [10434.428975] audit: type=1326 audit(1796234003.077:4): auid=4294967295 uid=10001 gid=10001 ses=4294967295 pid=29926 comm="cat" exe="/usr/bin/cat" sig=0 arch=c000003e syscall=221 compat=0 ip=0x7ff0162993ca code=0x7ffc0000
+        Dec 02 17:50:01 host kernel: audit: type=1326 audit(1796234003.085:5): pid=29927 comm="python3" exe="/usr/bin/python3.11" sig=0 arch=c000003e syscall=140 compat=0 ip=0x7fb55b3c9b67 code=0x7ffc0000
+        type=SECCOMP msg=audit(1796234003.085:6): pid=29927 comm="python3" exe="/usr/bin/python3.11" sig=0 arch=c000003e syscall=140 compat=0 ip=0x7fb55b3c9b67 code=0x7ffc0000
+        type=SECCOMP msg=audit(1796234003.085:7): pid=1 comm="x" exe="/x" sig=0 arch=deadbeef syscall=1 compat=0
+        [1.0] docker0: port 1 entered disabled state
+        """
+        let log = KernelSeccompLog.parse(text)
+        #expect(log.calls[.init(arch: .x86_64, name: "fadvise64", exe: "/usr/bin/cat")] == 1)
+        #expect(log.calls[.init(arch: .x86_64, name: "getpriority", exe: "/usr/bin/python3.11")] == 2)
+        #expect(log.calls.count == 2 && log.unknown == 1)
+    }
+}
