@@ -265,7 +265,13 @@ public enum SystemdEmitter {
         if let s = h.seccomp, !o.runtimeDefaultSeccomp {
             lines.append("SystemCallArchitectures=native")
             lines.append("SystemCallErrorNumber=EPERM")
-            lines.append("SystemCallFilter=" + s.names.joined(separator: " "))
+            // systemd answers an allow-list's other calls with one errno: it cannot answer the newer entry
+            // points ENOSYS (so libc falls back) as the Docker/OCI profile does. EPERM there breaks libc
+            // (threads fail on clone3), so they are allowed: each is a newer door to a call the app uses.
+            if !s.enosys.isEmpty {
+                lines.append("# allowed because systemd cannot answer them ENOSYS: \(s.enosys.joined(separator: " ")) (newer entry points of calls the app makes)")
+            }
+            lines.append("SystemCallFilter=" + Array(Set(s.names + s.enosys)).sorted().joined(separator: " "))
         }
         return Emitted(text: lines.joined(separator: "\n") + "\n", warnings: warnings)
     }
