@@ -8,6 +8,9 @@ struct MountEvidence {
     var gone = Set<String>()
     /// Path → the title of the known writer (a tmpfs remedy) that says it is scratch.
     var scratchByRemedy: [String: String] = [:]
+    /// Path → the peak size of files without a name written there (O_TMPFILE, unlinked while open):
+    /// uploads and request bodies spooled to disk, whose size depends on the input.
+    var unnamedBytes: [String: Int] = [:]
 
     mutating func note(_ f: FileMutation, path: String) {
         let who = f.processes.first.map { " (" + PathGlob.name($0) + ")" } ?? ""
@@ -19,6 +22,7 @@ struct MountEvidence {
             durable[path, default: []].append("\(PathGlob.name(path)) renamed into place and kept\(who)")
         }
         if f.existsAfter == false { gone.insert(path) }
+        if f.flags.contains("unnamed"), let b = f.bytes { unnamedBytes[path] = max(unnamedBytes[path] ?? 0, b) }
     }
 }
 
@@ -214,6 +218,10 @@ extension Analyzer {
         if purpose == .state && sqlite && !persistent.isDisjoint(with: items.map(\.path)) {
             reason += "; SQLite needs the whole directory writable for its journals"
         }
+        let spooled = items.compactMap { evidence.unnamedBytes[$0.path] }.max()
+        if let b = spooled {
+            reason += "; its size depends on the input: files without a name (uploads, request bodies spooled to disk) held \(Human.bytes(b)) here at their peak"
+        }
         reason += " (written by \(processes.prefix(3).joined(separator: ", ")))"
         var alternatives: [String] = []
         let initFromImage = kind == .persistent && !hidden.isEmpty
@@ -224,6 +232,9 @@ extension Analyzer {
             } else {
                 alternatives.append("the image already has \(hidden.count) entr\(hidden.count == 1 ? "y" : "ies") here (\(list)) that this mount hides: copy them into the mount with an init step (cp -a \(point)/. /mnt/) or mount only the written files (subPath)")
             }
+        }
+        if let b = spooled {
+            alternatives.append("the \(Human.bytes(b)) recorded is what this run sent: size the mount for the largest input the app accepts (its upload or body limit), or set that limit; a larger input fails with ENOSPC")
         }
         if kind == .file {
             alternatives.append("mount just this file (Kubernetes subPath, docker -v FILE:\(point)), or make the app write it elsewhere")

@@ -8,6 +8,8 @@ struct CallTable {
     let names: SyscallTable
     private(set) var calls: [MutatingCall?]
     private(set) var dangerous: [Bool]
+    /// close (1), close_range (2), exit_group/exit (3): where a file without a name may lose its last fd.
+    private(set) var closing: [UInt8]
     static let size = 1024
 
     init(arch: SeccompArch) {
@@ -15,6 +17,10 @@ struct CallTable {
         names = SyscallTable(arch: arch)
         calls = [MutatingCall?](repeating: nil, count: Self.size)
         dangerous = [Bool](repeating: false, count: Self.size)
+        closing = [UInt8](repeating: 0, count: Self.size)
+        for (name, kind) in [("close", UInt8(1)), ("close_range", 2), ("exit_group", 3), ("exit", 3)] {
+            if let nr = number(name) { closing[nr] = kind }
+        }
         for (name, call) in MutatingCall.catalog {
             if arch == .x86 && name == "mmap" { continue }  // i386 old_mmap takes a struct; mmap2 is decoded
             if let nr = number(name) { calls[nr] = call }
@@ -30,6 +36,7 @@ struct CallTable {
     }
 
     func call(_ nr: Int) -> MutatingCall? { nr >= 0 && nr < Self.size ? calls[nr] : nil }
+    func closingKind(_ nr: Int) -> UInt8 { nr >= 0 && nr < Self.size ? closing[nr] : 0 }
     func isDangerous(_ nr: Int) -> Bool { nr >= 0 && nr < Self.size && dangerous[nr] }
     func name(_ nr: Int) -> String { names.name(nr) ?? "syscall_\(nr)" }
 }

@@ -13,6 +13,9 @@ final class ProcessState {
     var gid: Int?
     var exit: ExitInfo?
     var compatNoted = false
+    /// The process made an O_TMPFILE file or unlinked a file: it may write through a file with no name,
+    /// whose size (ptrace, full mode) is read when the fd closes or the process exits.
+    var mayHoldUnnamed = false
     init(pid: pid_t, ppid: pid_t?, exe: String) { self.pid = pid; self.ppid = ppid; self.exe = exe }
 
     /// A child of `parent` seen before its first exec: it runs the parent's program, as the parent's user.

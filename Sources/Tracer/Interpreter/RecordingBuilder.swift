@@ -81,6 +81,17 @@ final class RecordingBuilder {
         if let b = bytes { m.bytes = max(m.bytes ?? 0, b) }
     }
 
+    /// The size a file without a name reached (O_TMPFILE, or unlinked while open), read as its last
+    /// fd closed: the peak of what the run held there, kept on that path's entry for `op`.
+    func noteUnnamedSize(_ path: TracedPath, _ op: FileOperation, bytes: Int, process: String, pid: Int32) {
+        let key = Key(root: path.root ?? "", path: path.bytes, op: op)
+        if files[key] == nil {
+            record(path, op, syscall: "close", flags: ["unnamed"], process: process, pid: pid, errno: nil, bytes: bytes)
+        }
+        files[key]!.bytes = max(files[key]!.bytes ?? 0, bytes)
+        if !files[key]!.flags.contains("unnamed") { files[key]!.flags.append("unnamed") }
+    }
+
     private var flagNameCache: [UInt64: [String]] = [:]
     /// The names of open flags, made once per distinct flags value.
     func openFlagNames(_ flags: UInt64) -> [String] {

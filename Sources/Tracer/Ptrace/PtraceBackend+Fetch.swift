@@ -16,6 +16,9 @@ extension PtraceBackend {
         guard info.op == .seccomp, let arch = SeccompArch.fromAudit(info.arch, nr: info.nr), let table = tables[arch] else { resume(t); return }
         let nr = Int(info.nr & ~0x4000_0000)
         countEntry(t, arch: arch, nr: nr, table: table)
+        if t.process.mayHoldUnnamed, case let kind = table.closingKind(nr), kind != 0 {
+            sampleUnnamedFiles(t, fd: kind == 1 ? Int32(truncatingIfNeeded: info.arg(0)) : nil)
+        }
         let retData = UInt16(truncatingIfNeeded: infoBuffer.10)
         if retData == TracePolicy.denyTag {
             let name = table.name(nr)
@@ -38,6 +41,9 @@ extension PtraceBackend {
         }
         guard let call = table.call(nr) else { resume(t); return }
         if var pending = fetchEntry(t, info: info, call: call, name: table.name(nr), arch: arch) {
+            if pending.facts.openFlags & LinuxFlag.oTmpfileBit != 0 || pending.facts.name == "unlink" || pending.facts.name == "unlinkat" {
+                t.process.mayHoldUnnamed = true
+            }
             if case .denyAsync = call {
                 // Denied with ENOSYS while recording: the app falls back to plain syscalls, which are seen.
                 pending.forceErrno = ENOSYS
@@ -52,6 +58,28 @@ extension PtraceBackend {
             t.pending = pending
         }
         resume(t)
+    }
+
+    /// The sizes of files without a name the process holds (all of them, or the one fd being closed):
+    /// what an upload spooled through O_TMPFILE or a file unlinked while open held at its peak, charged
+    /// to the directory (O_TMPFILE) or the path it had (unlinked).
+    func sampleUnnamedFiles(_ t: Tracee, fd: Int32?) {
+        let pid = t.process.pid
+        let fds: [Int32] = fd.map { [$0] } ?? ProcFS.openFds(pid: pid).map(\.fd)
+        for n in fds where n >= 0 {
+            guard var raw = ProcFS.readlinkBytes("/proc/\(pid)/fd/\(n)"), raw.first == UInt8(ascii: "/"),
+                  raw.count > Self.deletedSuffix.count, raw.suffix(Self.deletedSuffix.count).elementsEqual(Self.deletedSuffix) else { continue }
+            var st = stat()
+            guard stat("/proc/\(pid)/fd/\(n)", &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0 else { continue }
+            raw.removeLast(Self.deletedSuffix.count)
+            raw = PathText.stripRoot(raw, t.process.root)
+            // An O_TMPFILE file reads as DIR/#INODE: its directory is what the recording names.
+            let slash = raw.lastIndex(of: UInt8(ascii: "/")) ?? 0
+            let isTmpfile = slash + 1 < raw.count && raw[slash + 1] == UInt8(ascii: "#") && raw[(slash + 2)...].allSatisfy { $0 >= 48 && $0 <= 57 }
+            let path = isTmpfile ? (slash == 0 ? [UInt8(ascii: "/")] : Array(raw[..<slash])) : raw
+            builder.noteUnnamedSize(TracedPath(bytes: path, root: t.process.root), isTmpfile ? .tmpfile : .unlink,
+                                    bytes: Int(st.st_size), process: t.process.exe, pid: pid)
+        }
     }
 
     /// Counts a call at its entry, and notes compat calls and the calls that matter for security.

@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import TraceModel
+
+/// Uploads spooled through files without a name (Starlette's UploadFile: a SpooledTemporaryFile that
+/// rolls over into an O_TMPFILE file in /tmp). The recording counts what they held at their peak, the
+/// report says the size depends on the input, and the suggested /tmp holds an upload larger than the
+/// recorded one (under the sandbox's real tmpfs size limit); one far past it fails.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct UploadTests {
+    let roprof = Support.roprof
+
+    func upload(_ mib: Int, port: Int) -> String {
+        "/usr/bin/python3 -c \"import urllib.request as u; r=u.urlopen(u.Request('http://127.0.0.1:\(port)/upload', data=b'x'*(\(mib)<<20), method='POST')); print(r.read().decode())\""
+    }
+
+    @Test func anUploadSpooledWithoutANameSizesTmp() throws {
+        let server = Support.packageRoot.appendingPathComponent("Fixtures/apps/upload/server.py").path
+        let dir = Support.scratch("upload"), port = 24000 + Int(getpid() % 3000)
+        let url = "http://127.0.0.1:\(port)/health", cmd = ["/usr/bin/python3", server, "\(port)"]
+        let r = try Support.run([roprof, "record", "--quiet", "-o", dir + "/rec.json", "--ready-url", url, "--while", upload(12, port: port), "--"] + cmd)
+        #expect(r.status == 0, "\(r.stderr)")
+        let rec = try Recording.load(path: dir + "/rec.json")
+        let held = rec.files.filter { $0.path == "/tmp" && $0.operation == .tmpfile }.compactMap(\.bytes).max() ?? 0
+        #expect(held >= 12 << 20, "the O_TMPFILE file's peak is in the recording: \(held)")
+        let report = try Support.run([roprof, "report", dir + "/rec.json"]).stdout
+        #expect(report.contains("its size depends on the input") && report.contains("size 32Mi"), "\(report)")
+        // Under the suggested mount (a 32Mi tmpfs): a larger upload than the recorded one fits …
+        let ok = try Support.run([roprof, "verify", "--no-restart", "--from", dir + "/rec.json", "--ready-url", url, "--while", upload(20, port: port), "--"] + cmd)
+        #expect(ok.status == 0 && ok.stdout.contains("PASS"), "\(ok.stdout)\(ok.stderr)")
+        // … and one past the limit the report warns of does not.
+        let big = try Support.run([roprof, "verify", "--no-restart", "--from", dir + "/rec.json", "--ready-url", url, "--while", upload(48, port: port), "--"] + cmd)
+        #expect(big.status == 1 && big.stdout.contains("FAIL"), "\(big.stdout)\(big.stderr)")
+    }
+}
