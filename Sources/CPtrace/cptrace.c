@@ -44,7 +44,10 @@ static void report(int fd, int stage, int err) {
 }
 
 pid_t roprof_spawn(const struct roprof_spawn_config *c) {
-    pid_t pid = fork();
+    // clone() without CLONE_VM is fork() into new namespaces. The child then runs only raw system calls
+    // (glibc's per-thread state is the parent's there) until it execs.
+    pid_t pid = c->new_namespaces ? (pid_t)syscall(SYS_clone, (unsigned long)(SIGCHLD | c->new_namespaces), NULL, NULL, NULL, NULL)
+                                  : fork();
     if (pid != 0) return pid;
     if (c->parent_death_signal) prctl(PR_SET_PDEATHSIG, c->parent_death_signal);
 
@@ -67,17 +70,24 @@ pid_t roprof_spawn(const struct roprof_spawn_config *c) {
             rc = roprof_mount_setattr(AT_FDCWD, s->target, s->recursive ? ROPROF_AT_RECURSIVE : 0,
                                       s->attr_set, s->attr_clr);
         else if (s->kind == 2) { rc = mkdir(s->target, 0755); if (rc != 0 && errno == EEXIST) rc = 0; }
+        else if (s->kind == 3) { int fd = open(s->target, O_CREAT | O_WRONLY | O_CLOEXEC, 0644); rc = fd < 0 ? -1 : close(fd); }
+        else if (s->kind == 4) rc = symlink(s->source, s->target);
         if (rc != 0) { report(c->error_fd, ROPROF_STAGE_MOUNT_BASE + i, errno); _exit(126); }
     }
     if (c->cwd && chdir(c->cwd) != 0) { report(c->error_fd, ROPROF_STAGE_CHDIR, errno); _exit(126); }
     if (c->run_as_uid >= 0) {
         gid_t g = (gid_t)c->run_as_gid;
-        if (setgroups(1, &g) != 0 || setresgid(g, g, g) != 0 || setresuid((uid_t)c->run_as_uid, (uid_t)c->run_as_uid, (uid_t)c->run_as_uid) != 0) {
+        // Raw calls: glibc's wrappers would try to change every thread of the parent it remembers.
+        uid_t u = (uid_t)c->run_as_uid;
+        if (syscall(SYS_setgroups, 1, &g) != 0 || syscall(SYS_setresgid, g, g, g) != 0 || syscall(SYS_setresuid, u, u, u) != 0) {
             report(c->error_fd, ROPROF_STAGE_USER, errno); _exit(126);
         }
     }
     if (c->close_inherited) syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
-    if (c->stop_for_seize) raise(SIGSTOP);
+    if (c->stop_for_seize) {
+        if (c->go_fd >= 0) { char b; while (read(c->go_fd, &b, 1) < 0 && errno == EINTR) {} }
+        else syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
+    }
     if (c->filter) {
         struct sock_fprog prog = { c->filter_len, (struct sock_filter *)c->filter };
         if (c->force_no_new_privs) prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);

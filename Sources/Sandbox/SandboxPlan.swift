@@ -23,6 +23,11 @@ public struct SandboxPlan {
     }
 
     public var readOnlyRoot = true
+    /// As tight as a container: new PID, UTS and IPC namespaces (the app is PID 1 and sees only its own
+    /// processes), a private /dev (a tmpfs with the usual devices, its own /dev/shm, pts and mqueue), a
+    /// /proc of its own with /proc/sys and friends read-only, and private copies of the files the
+    /// runtime leaves writable (/etc/hosts, …). Nothing it writes there reaches the host.
+    public var isolate = false
     /// Directories the runtime leaves writable (from its profile).
     public var runtimeWritable: [String]
     public var mounts: [Mount]
@@ -47,7 +52,7 @@ public struct SandboxPlan {
     public static let scratchPrefix = "roprof-sandbox-"
 
 
-    static let MS_BIND: UInt = 4096, MS_REC: UInt = 16384, MS_NOSUID: UInt = 2, MS_NODEV: UInt = 4
+    static let MS_BIND: UInt = 4096, MS_REC: UInt = 16384, MS_NOSUID: UInt = 2, MS_NODEV: UInt = 4, MS_NOEXEC: UInt = 8, MS_MOVE: UInt = 8192
 
     /// Creates missing mount points and the backing directories of persistent mounts, and turns
     /// the plan into the mount steps the child runs between fork and exec.
@@ -72,6 +77,7 @@ public struct SandboxPlan {
                         throw TraceError.sandboxSetup("cannot create the mount point file \(m.path)")
                     }
                     state.createdFiles.append(m.path)
+                    Self.remember(m.path, kind: "file", in: state)
                 }
                 let src = scratch + "/file-\(i)"
                 try? FileManager.default.copyItem(atPath: m.path, toPath: src)
@@ -96,7 +102,23 @@ public struct SandboxPlan {
             }
         }
         var runtimeSteps: [MountStep] = []
+        var isolation: [MountStep] = []
+        if isolate {
+            isolation = try isolationSteps(scratch: scratch)
+            // Files the runtime leaves writable (/etc/hosts, …): a private copy each, as the engine binds its own.
+            for (i, w) in runtimeWritable.sorted().enumerated() where !Self.isKernelPlace(w) {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: w, isDirectory: &isDir), !isDir.boolValue,
+                      !mounts.contains(where: { $0.path == w }) else { continue }
+                let src = scratch + "/runtime-file-\(i)"
+                try? FileManager.default.copyItem(atPath: w, toPath: src)
+                if !FileManager.default.fileExists(atPath: src) { FileManager.default.createFile(atPath: src, contents: nil) }
+                before.append(MountStep(kind: .mount, source: src, target: w, flags: Self.MS_BIND))
+                unlock.append(MountStep(kind: .setattr, target: w, attrClear: 1))
+            }
+        }
         for w in runtimeWritable.sorted() {
+            if isolate && Self.isKernelPlace(w) { continue }  // the private /dev and /proc stand for them
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: w, isDirectory: &isDir), isDir.boolValue else { continue }
             if mountPoints.contains(w) {
@@ -109,10 +131,13 @@ public struct SandboxPlan {
         var steps = before
         if readOnlyRoot {
             steps.append(MountStep(kind: .setattr, target: "/", recursive: true, attrSet: 1))
-            steps += runtimeSteps + unlock
+            steps += isolation + runtimeSteps + unlock
+        } else {
+            steps += isolation
         }
         steps += after
         spec.mountNamespace = true
+        spec.isolate = isolate
         spec.mountSteps = steps
         for (k, v) in environment {
             spec.environment.removeAll { $0.hasPrefix(k + "=") }
@@ -120,6 +145,49 @@ public struct SandboxPlan {
         }
         spec.environment.sort()
         return state
+    }
+
+    /// /dev, /proc and what is below them: the kernel's places, which isolation replaces.
+    static func isKernelPlace(_ path: String) -> Bool {
+        ["/dev", "/proc", "/sys"].contains { path == $0 || path.hasPrefix($0 + "/") }
+    }
+
+    /// A private /dev (built in the scratch directory, then moved over /dev) and a /proc of the new
+    /// PID namespace with the kernel's knobs read-only, as container engines set them up.
+    func isolationSteps(scratch: String) throws -> [MountStep] {
+        let dev = scratch + "/dev"
+        try FileManager.default.createDirectory(atPath: dev, withIntermediateDirectories: true)
+        var s: [MountStep] = [MountStep(kind: .mount, source: "tmpfs", target: dev, fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NOEXEC,
+                                        data: "mode=755,size=65536k")]
+        for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+            var st = stat()
+            guard stat("/dev/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR else { continue }
+            s.append(MountStep(kind: .file, target: dev + "/" + name))
+            s.append(MountStep(kind: .mount, source: "/dev/" + name, target: dev + "/" + name, flags: Self.MS_BIND))
+        }
+        s.append(MountStep(kind: .mkdir, target: dev + "/shm"))
+        s.append(MountStep(kind: .mount, source: "shm", target: dev + "/shm", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC,
+                           data: "mode=1777,size=65536k"))
+        s.append(MountStep(kind: .mkdir, target: dev + "/pts"))
+        s.append(MountStep(kind: .mount, source: "devpts", target: dev + "/pts", fstype: "devpts", flags: Self.MS_NOSUID | Self.MS_NOEXEC,
+                           data: "newinstance,ptmxmode=0666,mode=0620"))
+        s.append(MountStep(kind: .symlink, source: "pts/ptmx", target: dev + "/ptmx"))
+        s.append(MountStep(kind: .mkdir, target: dev + "/mqueue"))
+        s.append(MountStep(kind: .mount, source: "mqueue", target: dev + "/mqueue", fstype: "mqueue", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC))
+        for (link, to) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+            s.append(MountStep(kind: .symlink, source: to, target: dev + "/" + link))
+        }
+        if runtimeWritable.contains("/dev/termination-log") { s.append(MountStep(kind: .file, target: dev + "/termination-log")) }
+        s.append(MountStep(kind: .mount, source: dev, target: "/dev", flags: Self.MS_MOVE))
+        s.append(MountStep(kind: .mount, source: "proc", target: "/proc", fstype: "proc", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC))
+        for p in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"] where FileManager.default.fileExists(atPath: p) {
+            s.append(MountStep(kind: .mount, source: p, target: p, flags: Self.MS_BIND | Self.MS_REC))
+            s.append(MountStep(kind: .setattr, target: p, recursive: true, attrSet: 1))
+        }
+        for p in ["/proc/kcore", "/proc/keys", "/proc/timer_list"] where FileManager.default.fileExists(atPath: p) {
+            s.append(MountStep(kind: .mount, source: "/dev/null", target: p, flags: Self.MS_BIND))
+        }
+        return s
     }
 
     func ensureDirectory(_ path: String, _ state: HostState) throws {
@@ -134,6 +202,34 @@ public struct SandboxPlan {
                 throw TraceError.sandboxSetup("cannot create the mount point \(d): \(String(cString: strerror(errno)))")
             }
             state.createdDirs.append(d)
+            Self.remember(d, kind: "dir", in: state)
+        }
+    }
+
+    /// What `prepare` made on the host, written down as it is made (scratch/created): a roprof killed
+    /// before its cleanup leaves it for the next run's `removeStale` to remove.
+    static func remember(_ path: String, kind: String, in state: HostState) {
+        guard let scratch = state.scratch else { return }
+        let line = Array((kind + "\u{0}" + path + "\u{0}").utf8)
+        let fd = open(scratch + "/created", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+
+    /// Removes what a killed roprof's sandbox made on the host, from its scratch/created list: the
+    /// mount-point files it created (still empty) and directories (still empty), newest first.
+    static func removeCreated(listedIn scratch: String) {
+        guard let data = FileManager.default.contents(atPath: scratch + "/created") else { return }
+        let fields = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        var entries: [(kind: String, path: String)] = []
+        var i = 0
+        while i + 1 < fields.count { entries.append((fields[i], fields[i + 1])); i += 2 }
+        for e in entries.reversed() where e.path.hasPrefix("/") && e.path != "/" {
+            var st = stat()
+            guard lstat(e.path, &st) == 0 else { continue }
+            if e.kind == "file" && (st.st_mode & S_IFMT) == S_IFREG && st.st_size == 0 { unlink(e.path) }
+            if e.kind == "dir" && (st.st_mode & S_IFMT) == S_IFDIR { rmdir(e.path) }  // fails unless empty: never data
         }
     }
 
@@ -158,7 +254,10 @@ public struct SandboxPlan {
         let tmp = FileManager.default.temporaryDirectory.path
         for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(scratchPrefix) {
             guard let pid = Int32(name.dropFirst(scratchPrefix.count).prefix { $0 != "-" }), pid != getpid() else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: tmp + "/" + name) }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                removeCreated(listedIn: tmp + "/" + name)
+                try? FileManager.default.removeItem(atPath: tmp + "/" + name)
+            }
         }
     }
 

@@ -134,4 +134,12 @@ extension ProcFS {
         defer { free(real) }
         return String(cString: real) == resolved ? candidate : resolved
     }
+
+    /// Whether the process has a handler for `signal` (SigCgt in /proc/PID/status); true when unknown.
+    static func catches(pid: pid_t, signal: Int32) -> Bool {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+              let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) else { return true }
+        return mask & (1 << UInt64(signal - 1)) != 0
+    }
 }

@@ -22,7 +22,8 @@ public enum Diagnoser {
                                 notify: @escaping Notify) throws -> Diagnosis {
         let catalog = try ProfileCatalog.load(extraDirectory: profiles)
         let rt = try catalog.runtime(named: runtime)
-        let plan = SandboxPlan(runtimeWritable: rt.writable.map(\.path), mounts: [], environment: [:])
+        var plan = SandboxPlan(runtimeWritable: rt.writable.map(\.path), mounts: [], environment: [:])
+        plan.isolate = true
         SandboxPlan.removeStale()
         let box = HostStateBox()
         defer { box.cleanUp() }

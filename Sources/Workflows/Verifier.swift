@@ -105,6 +105,7 @@ public enum Verifier {
         var plan = SandboxPlan(runtimeWritable: rt.writable.map(\.path), mounts: mounts,
                                environment: Dictionary(uniqueKeysWithValues: vp.hardening.env.map { ($0.name, $0.value) }))
         plan.readOnlyRoot = readOnly
+        plan.isolate = true
         return plan
     }
 
@@ -167,7 +168,8 @@ public enum Verifier {
         verdict.cause = cause(outcome)
         for f in outcome.failedWrites {
             let dir = vp.analysis.mounts.first { PathGlob.isUnder(f.path, $0.path) }?.path
-            let fix = req.without.first(where: { PathGlob.isUnder(f.path, $0) }).map { "it needs the mount at \($0) (left out with --without)" }
+            let fix = PathGlob.isUnder(f.path, "/proc/sys") ? "the kernel's settings are read-only in a container: set this one on the node (sysctl), or in the pod's securityContext.sysctls if it is namespaced"
+                : req.without.first(where: { PathGlob.isUnder(f.path, $0) }).map { "it needs the mount at \($0) (left out with --without)" }
                 ?? dir.map { "it is under the suggested mount \($0): check the recording covers this run" }
                 ?? "a write the recording never saw: record this run again (roprof run) or mount \(PathGlob.parent(f.path))"
             verdict.findings.append(.init(label: f.errno, detail: Human.printable(f.path) + "  \(f.operation) by \(f.processes.map { PathGlob.name($0) }.joined(separator: ","))"

@@ -136,6 +136,29 @@ struct CrashTests {
         #expect(temps.isEmpty, "\(temps)")
     }
 
+    /// The mount points a verify made on the host for its volumes (a directory the host lacks) are
+    /// removed by the next verify when the first was killed before it could clean up.
+    @Test func aKilledVerifysMountPointsAreRemovedByTheNextOne() throws {
+        let dir = Support.scratch("stale"), rec = dir + "/rec.json"
+        let base = "/srv/roprof-stale-\(getpid())", data = base + "/data"
+        let app = ["/bin/sh", "-c", "mkdir -p \(data) && echo x > \(data)/f && sync \(data)/f && sleep 30"]
+        let r = try Support.run([roprof, "record", "--quiet", "--no-restart", "--for", "1", "-o", rec, "--"] + app)
+        #expect(r.status == 0, "\(r.stderr)")
+        try FileManager.default.removeItem(atPath: base)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let pid = Self.spawn([roprof, "verify", "--quiet", "--no-seccomp", "--no-restart", "--from", rec, "--"] + app, dir: dir)
+        var made = false
+        for _ in 0..<100 where !made { usleep(50_000); made = FileManager.default.fileExists(atPath: base) }
+        usleep(200_000)
+        kill(pid, SIGKILL)
+        _ = Self.wait(pid, timeout: 10)
+        #expect(made, "verify made the mount point \(base) on the host")
+        let v = try Support.run([roprof, "verify", "--quiet", "--no-seccomp", "--from", dir + "/rec.json", "--for", "1", "--", "/bin/true"])
+        _ = v
+        #expect(!FileManager.default.fileExists(atPath: data) && !FileManager.default.fileExists(atPath: base),
+                "the killed verify's mount points are gone after the next verify")
+    }
+
     // MARK: - Signals
 
     struct SignalCase: CustomStringConvertible, Sendable {

@@ -102,4 +102,52 @@ struct SandboxTests {
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         #expect(!mounts.contains("roprof-sandbox"), "nothing leaks into the host mount namespace")
     }
+
+    /// The verify sandbox is as tight as a container: the app is PID 1 of its own PID namespace and
+    /// cannot see or signal host processes (nor write through /proc/PID/root); its hostname, /dev,
+    /// /dev/shm and /etc/hosts are its own; the kernel's settings under /proc/sys are read-only.
+    /// Nothing it does reaches the host, and a write to /proc/sys is reported, never a PASS.
+    @Test func theSandboxIsAsTightAsAContainer() throws {
+        let dir = Support.scratch("isolation"), rec = dir + "/true.json"
+        #expect(try Support.run([roprof, "record", "--quiet", "-o", rec, "--", "/bin/true"]).status == 0)
+        let tag = "roprof-isolation-\(getpid())"
+        let victim = Process()
+        victim.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        victim.arguments = ["60"]
+        try victim.run()
+        defer { victim.terminate() }
+        let hostName = try Support.run(["hostname"]).stdout
+        let hostsBefore = try String(contentsOfFile: "/etc/hosts", encoding: .utf8)
+        let probe = """
+        echo "pid=$$"
+        kill -9 \(victim.processIdentifier) 2>/dev/null && echo "killed a host process"
+        echo x > /proc/\(victim.processIdentifier)/root/tmp/\(tag) 2>/dev/null && echo "wrote through /proc/PID/root"
+        hostname \(tag) && echo "hostname=$(hostname)"
+        touch /dev/\(tag) /dev/shm/\(tag) && mknod /dev/\(tag)-null c 1 3 && echo "wrote /dev"
+        echo "127.0.0.1 \(tag)" >> /etc/hosts && echo "wrote /etc/hosts"
+        echo "processes=$(ls /proc | grep -c '^[0-9]')"
+        echo 1 > /proc/sys/vm/drop_caches 2>/dev/null || echo "proc-sys refused"
+        exit 0
+        """
+        let v = try Support.run([roprof, "verify", "--no-seccomp", "--runtime", "docker", "--from", rec, "--", "/bin/sh", "-c", probe])
+        let out = v.stdout + v.stderr
+        // What the app printed (the verdict repeats the script, so whole lines only).
+        let said = Set(out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
+        #expect(said.contains("pid=1"), "the app is PID 1 of its own namespace: \(out)")
+        #expect(!said.contains("killed a host process") && victim.isRunning, "a host process survives: \(out)")
+        #expect(!said.contains("wrote through /proc/PID/root"))
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/\(tag)"))
+        let hostNameAfter = try Support.run(["hostname"]).stdout
+        #expect(said.contains("hostname=\(tag)") && hostNameAfter == hostName, "the hostname is its own")
+        #expect(said.contains("wrote /dev") && said.contains("wrote /etc/hosts"), "a container's /dev and /etc/hosts are writable: \(out)")
+        for p in ["/dev/\(tag)", "/dev/shm/\(tag)", "/dev/\(tag)-null"] { #expect(!FileManager.default.fileExists(atPath: p), "\(p) reached the host") }
+        let hostsAfter = try String(contentsOfFile: "/etc/hosts", encoding: .utf8)
+        #expect(hostsAfter == hostsBefore, "the host's /etc/hosts is untouched")
+        #expect(out.contains("processes=") && !out.contains("processes=0"), "\(out)")
+        if let n = out.split(separator: "\n").first(where: { $0.hasPrefix("processes=") }).flatMap({ Int($0.dropFirst(10)) }) {
+            #expect(n < 10, "only its own processes are visible: \(n)")
+        }
+        #expect(said.contains("proc-sys refused") && v.status == 1 && v.stdout.contains("/proc/sys/vm/drop_caches"),
+                "a write to the kernel's settings is refused and reported: \(out)")
+    }
 }

@@ -40,7 +40,8 @@ enum {
 
 /// One step of a mount plan, executed in order in the child before exec.
 /// kind 0: mount(source, target, fstype, flags, data); kind 1: mount_setattr(target, recursive, set, clr);
-/// kind 2: mkdir(target) ignoring EEXIST (for mount points inside a fresh tmpfs).
+/// kind 2: mkdir(target) ignoring EEXIST (for mount points inside a fresh tmpfs);
+/// kind 3: an empty file at target (a bind target); kind 4: symlink(source, target).
 struct roprof_mount_step {
     int kind;
     const char *source;
@@ -71,6 +72,9 @@ struct roprof_spawn_config {
     int run_as_uid;                        // -1: keep; else setgroups({gid}), setresgid, setresuid before exec
     int run_as_gid;
     int close_inherited;                   // 1: no fd above 2 survives the exec (close_range CLOEXEC)
+    int new_namespaces;                    // 0, or CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC to start in (clone, not fork)
+    int go_fd;                             // -1; else (PID 1 cannot stop itself) wait here until the parent,
+                                           // having stopped and seized the child, writes a byte or closes it
 };
 
 /// Stage codes written to error_fd as two ints {stage, errno} (stage ≥ 100 + i: mount step i).
@@ -84,7 +88,7 @@ enum {
     ROPROF_STAGE_MOUNT_BASE = 100,
 };
 
-/// fork(); the child follows the config and execs. Returns the pid, or -1 with errno.
+/// fork() (or clone() into new namespaces); the child follows the config and execs. Returns the pid, or -1 with errno.
 pid_t roprof_spawn(const struct roprof_spawn_config *config);
 
 /// Signal-handler helper: a C handler that sets bit `sig` in a mask Swift polls.

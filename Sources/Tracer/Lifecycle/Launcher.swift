@@ -4,7 +4,9 @@ import Glibc
 
 /// One step of the sandbox mount plan (executed in the child, between fork and exec).
 public struct MountStep: Sendable, Equatable {
-    public enum Kind: Int32, Sendable { case mount = 0, setattr = 1, mkdir = 2 }
+    /// mount: mount(2); setattr: mount_setattr(2); mkdir: a directory; file: an empty file (a bind
+    /// target); symlink: `target` becomes a link to `source`.
+    public enum Kind: Int32, Sendable { case mount = 0, setattr = 1, mkdir = 2, file = 3, symlink = 4 }
     public var kind: Kind
     public var source: String?
     public var target: String
@@ -35,6 +37,9 @@ public struct LaunchSpec: Sendable {
     /// No fd above 2 survives the exec (for a command whose descendants outlive roprof, such as a
     /// container engine's monitor: it must not hold a pipe of roprof's caller open).
     public var closeInherited = false
+    /// Start in new PID, UTS and IPC namespaces, as a container does: the command is PID 1 there, sees
+    /// and signals only its own processes, and its hostname and System V IPC are its own.
+    public var isolate = false
     public init(executable: String, argv: [String], environment: [String], cwd: String? = nil) {
         self.executable = executable; self.argv = argv; self.environment = environment; self.cwd = cwd
     }
@@ -66,6 +71,11 @@ enum Launcher {
     static func spawn(_ spec: LaunchSpec, filter: [UInt8], traced: Bool = true, dieWithRoprof: Bool? = nil) throws -> (pid: pid_t, errorPipe: Int32) {
         var fds: [Int32] = [0, 0]
         guard pipe2(&fds, O_CLOEXEC) == 0 else { throw TraceError.system("pipe2", errno) }
+        // PID 1 of a new namespace cannot stop itself: it waits on this pipe for the parent instead.
+        var go: [Int32] = [-1, -1]
+        if spec.isolate && traced {
+            guard pipe2(&go, O_CLOEXEC) == 0 else { let e = errno; close(fds[0]); close(fds[1]); throw TraceError.system("pipe2", e) }
+        }
         var owned: [UnsafeMutablePointer<CChar>] = []
         defer { owned.forEach { free($0) } }
         func c(_ s: String?) -> UnsafePointer<CChar>? {
@@ -95,16 +105,29 @@ enum Launcher {
                             force_no_new_privs: spec.noNewPrivs ? 1 : 0, error_fd: fds[1],
                             parent_death_signal: (dieWithRoprof ?? !traced) ? SIGKILL : 0,
                             run_as_uid: spec.runAs.map { Int32(bitPattern: $0.uid) } ?? -1, run_as_gid: spec.runAs.map { Int32(bitPattern: $0.gid) } ?? -1,
-                            close_inherited: spec.closeInherited ? 1 : 0)
+                            close_inherited: spec.closeInherited ? 1 : 0,
+                            new_namespaces: spec.isolate ? Self.isolationFlags : 0, go_fd: go[0])
                         return roprof_spawn(&cfg)
                     }
                 }
             }
         }
         close(fds[1])
-        if pid < 0 { let e = errno; close(fds[0]); throw TraceError.system("fork", e) }
+        if go[0] >= 0 { close(go[0]) }
+        if pid < 0 { let e = errno; close(fds[0]); if go[1] >= 0 { close(go[1]) }; throw TraceError.system("fork", e) }
+        if go[1] >= 0 {
+            // Stop it from here (a signal from the parent namespace reaches its PID 1), then leave the
+            // byte it waits for: it reads it once the backend, holding it, lets it continue.
+            kill(pid, SIGSTOP)
+            var one: UInt8 = 1
+            _ = write(go[1], &one, 1)
+            close(go[1])
+        }
         return (pid, fds[0])
     }
+
+    /// CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC.
+    static let isolationFlags: Int32 = 0x2000_0000 | 0x0400_0000 | 0x0800_0000
 
     /// Spawns the command stopped before its exec (SIGSTOP), for a backend to take hold of it before
     /// it runs; a child that failed before it could stop (sandbox setup, --user) is reported as the

@@ -280,7 +280,15 @@ public final class PtraceBackend: RunControl {
 
     // MARK: - What the lifecycle asks of the ptrace backend
 
-    public func signalApp(_ signal: Int32) { kill(rootPid, signal) }
+    public func signalApp(_ signal: Int32) {
+        // PID 1 of its own namespace (the verify sandbox, as in a container) ignores a signal it has no
+        // handler for: `docker stop` then waits out its grace period and kills it. The end is the same.
+        if options.launch.isolate, !ProcFS.catches(pid: rootPid, signal: signal) {
+            killApp()
+            return
+        }
+        kill(rootPid, signal)
+    }
     public func killApp() { for tid in tracees.keys { kill(tid, SIGKILL) } }
     public func detach() { beginDetach() }
     public var appEnded: Bool { rootExit != nil }
