@@ -19,17 +19,27 @@ public enum Human {
         return s + String(repeating: " ", count: width - s.count)
     }
 
-    /// A printable form of a path: control characters (newlines, tabs, escapes) shown escaped.
+    /// A printable form of a path: control characters (C0, DEL and C1: newlines, tabs, terminal
+    /// escapes) and the invisible characters that reorder or hide text (bidi overrides and isolates,
+    /// zero-width marks) shown escaped, so a file name cannot rewrite what the terminal shows.
     public static func printable(_ s: String) -> String {
         escape(s) { u in
             switch u {
             case "\n": return "\\n"
             case "\t": return "\\t"
             case "\r": return "\\r"
-            default: return u.value < 0x20 || u.value == 0x7f ? String(format: "\\x%02x", u.value) : nil
+            default:
+                let v = u.value
+                if v < 0x20 || v == 0x7f { return String(format: "\\x%02x", v) }
+                if (0x80...0x9f).contains(v) || deceptive.contains(v) { return String(format: "\\u{%04x}", v) }
+                return nil
             }
         }
     }
+
+    /// Bidi embeddings, overrides and isolates, zero-width characters, and the line/paragraph separators.
+    static let deceptive: Set<UInt32> = [0x061c, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202b, 0x202c,
+                                         0x202d, 0x202e, 0x2060, 0x2066, 0x2067, 0x2068, 0x2069, 0xfeff]
 
     /// Rewrites each scalar that `replacement` maps (nil keeps it): the one escaping loop that
     /// printable text, XML and systemd quoting share.

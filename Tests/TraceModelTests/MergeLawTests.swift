@@ -51,3 +51,14 @@ import Testing
         #expect(ArgvRedaction.redact(argv) == expected)
     }
 }
+
+/// What reaches a terminal: no file name can move the cursor, recolour, reorder or hide text.
+@Suite struct PrintableTests {
+    @Test func controlsBidiAndZeroWidthAreEscaped() {
+        #expect(Human.printable("a\nb\u{1b}[2Jc") == "a\\nb\\x1b[2Jc")
+        #expect(Human.printable("x\u{9b}31my") == "x\\u{009b}31my", "C1 CSI")
+        #expect(Human.printable("invoice\u{202e}fdp.exe") == "invoice\\u{202e}fdp.exe", "right-to-left override")
+        #expect(Human.printable("a\u{200b}b\u{2066}c\u{feff}") == "a\\u{200b}b\\u{2066}c\\u{feff}")
+        #expect(Human.printable("café/日本語") == "café/日本語", "ordinary text is kept")
+    }
+}
