@@ -8,18 +8,25 @@ struct MountEvidence {
     var gone = Set<String>()
     /// Path → the title of the known writer (a tmpfs remedy) that says it is scratch.
     var scratchByRemedy: [String: String] = [:]
+    /// Names that came from the app's input (login users, option values) → why: a directory so named
+    /// is one of many (per user, per tenant), and its mount widens to the directory holding them.
+    var inputNames: [String: String] = [:]
+    /// Mount point → why it was widened from a per-input directory.
+    var widened: [String: String] = [:]
     /// Path → the peak size of files without a name written there (O_TMPFILE, unlinked while open):
     /// uploads and request bodies spooled to disk, whose size depends on the input.
     var unnamedBytes: [String: Int] = [:]
 
     mutating func note(_ f: FileMutation, path: String) {
         let who = f.processes.first.map { " (" + PathGlob.name($0) + ")" } ?? ""
+        // Per-run names (Maildir's, mkstemp's) shaped, so the same run words its reasons the same way.
+        let name = NameShape.shape(PathGlob.name(path))
         if f.isDurable {
-            durable[path, default: []].append(f.operation == .sync ? "\(f.syscalls.first ?? "fsync") on \(PathGlob.name(path))\(who)"
-                                                                      : "\(f.flags.contains("O_SYNC") ? "O_SYNC" : "O_DSYNC") writes to \(PathGlob.name(path))\(who)")
+            durable[path, default: []].append(f.operation == .sync ? "\(f.syscalls.first ?? "fsync") on \(name)\(who)"
+                                                                      : "\(f.flags.contains("O_SYNC") ? "O_SYNC" : "O_DSYNC") writes to \(name)\(who)")
         }
         if f.operation == .renameTo && f.succeeded > 0 && f.existsAfter == true {
-            durable[path, default: []].append("\(PathGlob.name(path)) renamed into place and kept\(who)")
+            durable[path, default: []].append("\(name) renamed into place and kept\(who)")
         }
         if f.existsAfter == false { gone.insert(path) }
         if f.flags.contains("unnamed"), let b = f.bytes { unnamedBytes[path] = max(unnamedBytes[path] ?? 0, b) }
@@ -36,8 +43,9 @@ extension Analyzer {
     /// directory holding code; never over a directory the image already has without saying so; a
     /// pre-existing directory inside a mount keeps a mount of its own so it is not hidden.
     func synthesizeMounts(_ items: [PathFinding], created: Set<String>, persistent: Set<String>,
-                          advice: [String: [String]], facts: FilesystemFacts?, evidence: MountEvidence,
+                          advice: [String: [String]], facts: FilesystemFacts?, evidence given: MountEvidence,
                           relocations: inout [Relocation]) -> [MountSuggestion] {
+        var evidence = given
         // What the app creates or rewrites itself is not image content a mount would lose.
         let attempted = Set(items.filter { !Set($0.operations).isDisjoint(with: ["mkdir", "create", "write", "truncate", "rename-to", "symlink", "link", "mknod", "bind"]) }.map(\.path))
             .union(created)
@@ -49,8 +57,13 @@ extension Analyzer {
             let isState = persistent.contains(p.path) || evidence.durable[p.path] != nil
             // (O_TMPFILE names the directory the unnamed file lives in: that directory is the mount.)
             // Data (a database under /tmp/app, say) keeps its own persistent mount inside a scratch one.
-            let (point, isFile) = mountPoint(for: p.path, created: created, isDirectory: p.operations.contains("mkdir") || p.operations.contains("tmpfile"),
+            var (point, isFile) = mountPoint(for: p.path, created: created, isDirectory: p.operations.contains("mkdir") || p.operations.contains("tmpfile"),
                                              foldIntoScratch: !persistent.contains(p.path), view: view)
+            if let (wide, why) = widenPerInput(point, view: view, names: evidence.inputNames) {
+                point = wide
+                isFile = false
+                if evidence.widened[wide] == nil { evidence.widened[wide] = why }
+            }
             if isFile && isState && view.code(PathGlob.parent(p.path)) != nil {
                 relocate[PathGlob.parent(p.path), default: []].append(p)
                 continue
@@ -131,6 +144,24 @@ extension Analyzer {
         if Self.systemDirs.contains(d) { return (path, true) }  // one file in /etc, /var, …: a file mount
         if !Self.scratchDirs.contains(d) && view.code(d) != nil { return (path, true) }  // next to code
         return (d, false)
+    }
+
+    /// A mount point inside a per-input directory (named after a login user of the image or an option's
+    /// value) widens to the directory holding it, where the next user's or tenant's goes too — when that
+    /// directory is the app's own (not a system directory, no code in it).
+    func widenPerInput(_ point: String, view: FilesystemView, names: [String: String]) -> (String, String)? {
+        guard !names.isEmpty else { return nil }
+        var cur = ""
+        for comp in point.split(separator: "/") {
+            let parent = cur.isEmpty ? "/" : cur
+            cur += "/" + comp
+            guard let why = names[String(comp)] else { continue }
+            // Only a directory holding nothing of the image's but other such directories (bob beside alice).
+            guard !Self.systemDirs.contains(parent), view.code(parent) == nil, parent != "/",
+                  let foreign = view.foreign(parent), foreign.allSatisfy({ names[$0] != nil }) else { return nil }
+            return (parent, "per-input directories: \(why), so \(Human.printable(cur)) is one of many like it in \(Human.printable(parent))")
+        }
+        return nil
     }
 
     func isScratch(_ dir: String) -> Bool {
@@ -218,6 +249,7 @@ extension Analyzer {
         if purpose == .state && sqlite && !persistent.isDisjoint(with: items.map(\.path)) {
             reason += "; SQLite needs the whole directory writable for its journals"
         }
+        if let w = evidence.widened[point] { reason += "; \(w)" }
         let spooled = items.compactMap { evidence.unnamedBytes[$0.path] }.max()
         if let b = spooled {
             reason += "; its size depends on the input: files without a name (uploads, request bodies spooled to disk) held \(Human.bytes(b)) here at their peak"

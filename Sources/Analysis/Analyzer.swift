@@ -18,6 +18,26 @@ public struct Analyzer {
     /// Directories that hold only run-time scratch in an image.
     static let scratchDirs: Set<String> = ["/tmp", "/var/tmp", "/run", "/var/run", "/run/lock", "/var/lock"]
 
+    /// The values given to options (`--tenant acme`, `--user=alice`, `-u bob`): names, not paths,
+    /// numbers or flags, of at least three characters.
+    static func optionValues(_ argv: [String]) -> [(String, String)] {
+        var out: [(String, String)] = []
+        func isName(_ v: String) -> Bool {
+            v.count >= 3 && v.count <= 64 && !v.hasPrefix("-") && !v.contains("/") && !v.contains("=") && v != "<redacted>"
+                && v.unicodeScalars.allSatisfy { ($0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-@".unicodeScalars.contains($0))) }
+                && !v.allSatisfy(\.isNumber)
+        }
+        for (i, w) in argv.enumerated().dropFirst() where w.hasPrefix("-") && w != "-" && w != "--" {
+            if let eq = w.firstIndex(of: "=") {
+                let v = String(w[w.index(after: eq)...])
+                if isName(v) { out.append((String(w[..<eq]), v)) }
+            } else if i + 1 < argv.count, isName(argv[i + 1]) {
+                out.append((w, argv[i + 1]))
+            }
+        }
+        return out
+    }
+
     public func analyze(_ rec: Recording) -> Analysis {
         // 1. One finding per path (all operations), in the container's view (chroot root + path).
         var byPath: [String: PathFinding] = [:]
@@ -116,6 +136,16 @@ public struct Analyzer {
 
         // 3. Mount synthesis over what is left.
         var relocations: [Relocation] = []
+        // Names that come from the app's input, not from the app: a login user of the image, a value
+        // given to an option on a command line. A directory named after one is one of many like it.
+        var inputNames: [String: String] = [:]
+        for u in facts?.users ?? [] { inputNames[u] = "\(u) is a login user of the image (/etc/passwd)" }
+        for run in rec.runs {
+            for p in run.processes {
+                for e in p.execs { for (opt, value) in Self.optionValues(e.argv) where inputNames[value] == nil { inputNames[value] = "\(value) was given on the command line (\(opt) \(value))" } }
+            }
+        }
+        evidence.inputNames = inputNames
         var mounts = synthesizeMounts(breaking.filter { !stopped.contains($0.path) } + relocated, created: created.union(relocated.map(\.path)),
                                       persistent: persistentPaths, advice: adviceByPath, facts: facts, evidence: evidence,
                                       relocations: &relocations)

@@ -117,6 +117,9 @@ extension Recording {
             if let p = f.pids.first(where: { $0 < 0 }) { return "\(at).pids has \(p): pids are positive" }
             if !keys.insert(f.key).inserted { return "\(at) repeats the path '\(Human.printable(f.path))' with the operation \(f.operation.rawValue)" }
         }
+        if let users = filesystem?.users, let u = users.first(where: { $0.isEmpty || $0.contains("/") || $0.contains("\u{0}") }) {
+            return "filesystem.users has '\(Human.printable(u))': user names are not empty and hold no '/'"
+        }
         for (i, r) in runs.enumerated() {
             if r.durationSeconds < 0 || !r.durationSeconds.isFinite { return "runs[\(i)].durationSeconds is \(r.durationSeconds): durations are finite and not negative" }
             if let p = r.processes.first(where: { $0.pid < 0 || ($0.ppid ?? 0) < 0 }) { return "runs[\(i)].processes has pid \(p.pid): pids are positive" }

@@ -149,8 +149,11 @@ public struct FilesystemFacts: Codable, Equatable, Sendable {
     public var directories: [String: DirectoryFacts]
     /// A symlinked directory on a written path → the real directory it names (`/var/run` → `/run`).
     public var symlinks: [String: String]
-    public init(directories: [String: DirectoryFacts] = [:], symlinks: [String: String] = [:]) {
-        self.directories = directories; self.symlinks = symlinks
+    /// The login users of the image where the app ran (/etc/passwd, uids 1000–59999): a directory named
+    /// after one is per-user, and its siblings are other users' (nil in older recordings).
+    public var users: [String]?
+    public init(directories: [String: DirectoryFacts] = [:], symlinks: [String: String] = [:], users: [String]? = nil) {
+        self.directories = directories; self.symlinks = symlinks; self.users = users
     }
 
     /// The path with every symlinked directory on it replaced by its real directory.
@@ -188,6 +191,7 @@ public struct FilesystemFacts: Codable, Equatable, Sendable {
             } else { directories[k] = v }
         }
         for (k, v) in o.symlinks where symlinks[k] == nil { symlinks[k] = v }
+        if let u = o.users { users = Array(Set((users ?? []) + u)).sorted() }
     }
 }
 

@@ -160,6 +160,38 @@ import TestSupport
         #expect(!b.remedies.contains { $0.id == "django-collectstatic" })
     }
 
+    /// Dovecot delivering mail for alice: /var/mail/eval/alice is one user's directory of many; the
+    /// volume is the mail root the image has, so bob's mail has a place too. A tenant named on the
+    /// command line widens the same way; a system directory never does.
+    @Test func perUserAndPerTenantDirectoriesWidenToWhereTheyAllGo() throws {
+        var r = RecordingFixture.recording([
+            RecordingFixture.m("/var/mail/eval/alice", .mkdir), RecordingFixture.m("/var/mail/eval/alice/Maildir", .mkdir),
+            RecordingFixture.m("/var/mail/eval/alice/Maildir/new/1700000000.M1P2.host", .create, bytes: 900),
+        ])
+        r.runs[0].processes[0].execs[0] = ExecRecord(exe: "/usr/lib/dovecot/dovecot-lda", argv: ["dovecot-lda", "-d", "alice"])
+        var facts = RecordingFixture.facts(["/var/mail": ["eval"], "/var/mail/eval": ["alice", "bob"]])
+        facts.users = ["alice", "bob"]
+        r.filesystem = facts
+        let a = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(r)
+        #expect(a.mounts.map(\.path) == ["/var/mail/eval"], "\(a.mounts.map(\.path))")
+        #expect(a.mounts.first?.reason.contains("alice is a login user of the image") == true, "\(a.mounts.first?.reason ?? "")")
+
+        var t = RecordingFixture.recording([RecordingFixture.m("/srv/tenants/acme", .mkdir), RecordingFixture.m("/srv/tenants/acme/db.sqlite", .create, bytes: 4096)])
+        t.runs[0].processes[0].execs[0].argv = ["app", "--tenant", "acme"]
+        t.filesystem = RecordingFixture.facts(["/srv/tenants": []])
+        let b = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(t)
+        #expect(b.mounts.map(\.path) == ["/srv/tenants"], "\(b.mounts.map(\.path))")
+        #expect(b.mounts.first?.reason.contains("--tenant acme") == true)
+
+        // A home directory stays one user's: /home is a system directory.
+        var h = RecordingFixture.recording([RecordingFixture.m("/home/alice/.cache/x", .create)])
+        var hf = RecordingFixture.facts(["/home": ["alice"], "/home/alice": [".cache"], "/home/alice/.cache": []])
+        hf.users = ["alice"]
+        h.filesystem = hf
+        let c = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(h)
+        #expect(!c.mounts.contains { $0.path == "/home" }, "\(c.mounts.map(\.path))")
+    }
+
     @Test func sqliteIsPersistentWithItsJournals() throws {
         let r = RecordingFixture.recording([
             RecordingFixture.m("/data/db", .mkdir),

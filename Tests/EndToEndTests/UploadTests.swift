@@ -34,3 +34,27 @@ struct UploadTests {
         #expect(big.status == 1 && big.stdout.contains("FAIL"), "\(big.stdout)\(big.stderr)")
     }
 }
+
+/// A local delivery agent given the user on its command line (`dovecot-lda -d USER`): the recording
+/// delivered for alice; the printed settings must hold for bob too, so the volume is the mail root,
+/// not alice's directory.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct PerUserTests {
+    let roprof = Support.roprof
+
+    @Test func aSecondUsersMailHasAPlace() throws {
+        let deliver = Support.packageRoot.appendingPathComponent("Fixtures/apps/maildeliver/deliver.py").path
+        let dir = Support.scratch("mail"), root = "/var/mail/roprof-\(getpid())"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let r = try Support.run(["/bin/sh", "-c", "echo 'Subject: hi' | \(roprof) record --quiet -o \(dir)/rec.json -- /usr/bin/python3 \(deliver) -d alice \(root)"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try Support.run([roprof, "report", "--format", "json", dir + "/rec.json"]).stdout
+        let json = try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any]
+        let mounts = (json?["mounts"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+        #expect(mounts == [root], "the mail root is the volume, not alice's directory alone: \(mounts)")
+        try FileManager.default.removeItem(atPath: root + "/alice")
+        let v = try Support.run(["/bin/sh", "-c", "echo 'Subject: hi' | \(roprof) verify --from \(dir)/rec.json -- /usr/bin/python3 \(deliver) -d bob \(root)"])
+        #expect(v.status == 0 && v.stdout.contains("PASS"), "bob's delivery under the settings recorded for alice: \(v.stdout)\(v.stderr)")
+    }
+}

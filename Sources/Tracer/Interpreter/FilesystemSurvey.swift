@@ -73,7 +73,21 @@ enum FilesystemSurvey {
                 continue
             }
         }
+        facts.users = loginUsers(root: viewRoot ?? "")
         return facts
+    }
+
+    /// The login users (uid 1000–59999) of the passwd file under `root`, at most 1000.
+    static func loginUsers(root: String) -> [String]? {
+        guard let text = try? String(contentsOfFile: root + "/etc/passwd", encoding: .utf8) else { return nil }
+        var out: [String] = []
+        for line in text.split(separator: "\n").prefix(100_000) {
+            let f = line.split(separator: ":", omittingEmptySubsequences: false)
+            guard f.count >= 3, let uid = Int(f[2]), (1000..<60000).contains(uid), !f[0].isEmpty, !f[0].contains("/") else { continue }
+            out.append(String(f[0]))
+            if out.count >= 1000 { break }
+        }
+        return out.sorted()
     }
 
     static func entries(_ dir: String) -> [String] {
