@@ -123,8 +123,39 @@ public enum KubernetesEmitter {
         let container = K8s.Container(name: o.container, env: h.env.isEmpty ? nil : h.env.map { .init(name: $0.name, value: $0.value) },
                                       securityContext: sc, volumeMounts: h.volumes.isEmpty ? nil : mounts(h))
         return K8s.DeploymentPatch(metadata: .init(name: o.workload, annotations: nil),
-                                   spec: .init(template: .init(spec: .init(securityContext: podSecurityContext(h), containers: [container],
+                                   spec: .init(template: .init(spec: .init(securityContext: podSecurityContext(h),
+                                                                           initContainers: fileInit(h, o, securityContext: sc).map { [$0] },
+                                                                           containers: [container],
                                                                            volumes: h.volumes.isEmpty ? nil : volumes(h)))))
+    }
+
+    /// The image the single-file mounts' init container runs (the app's own), when it is known.
+    static func fileInitImage(_ h: Hardening, _ o: SuggestOptions) -> String? {
+        h.imageReference ?? (o.image == "IMAGE" ? nil : o.image)
+    }
+
+    /// An init container, in the app's image, that puts each single-file mount's file (the image's own
+    /// content, or an empty file) into its emptyDir, so the subPath mount binds a file over a file.
+    static func fileInit(_ h: Hardening, _ o: SuggestOptions, securityContext sc: K8s.SecurityContext) -> K8s.Container? {
+        let files = h.volumes.filter { $0.mount.kind == .file }
+        guard !files.isEmpty, let image = fileInitImage(h, o) else { return nil }
+        let script = files.map { v in
+            let dst = "/roprof-files/\(v.name)/\(PathGlob.name(v.mount.path))"
+            return "{ cp -p \(shellQuote(v.mount.path)) \(shellQuote(dst)) 2>/dev/null || : > \(shellQuote(dst)); }"
+        }.joined(separator: " && ")
+        // The app's profile lists the app's calls, not cp's: the runtime's default profile for this step.
+        var initSC = sc
+        initSC.seccompProfile = K8s.SeccompProfile(type: "RuntimeDefault", localhostProfile: nil)
+        initSC.appArmorProfile = nil
+        return K8s.Container(name: "roprof-files", image: image, command: ["/bin/sh", "-c", script], env: nil, securityContext: initSC,
+                             volumeMounts: files.map { K8s.VolumeMount(name: $0.name, mountPath: "/roprof-files/\($0.name)", subPath: nil) })
+    }
+
+    /// What a single-file mount needs that the output cannot give without the image's name.
+    public static func fileMountWarnings(_ h: Hardening, _ o: SuggestOptions) -> [String] {
+        let files = h.volumes.filter { $0.mount.kind == .file }.map { Human.printable($0.mount.path) }
+        guard !files.isEmpty, fileInitImage(h, o) == nil else { return [] }
+        return ["\(files.joined(separator: ", ")): a subPath of an emptyDir that does not exist is made a directory, which cannot be mounted over a file: add an init container in the app's image that copies the file into the emptyDir first (give suggest --image IMAGE and roprof writes it), or make the app write it in a directory of its own"]
     }
 
     /// The strategic-merge patch alone (what `kubectl patch` takes); with `o.claims`, the
@@ -282,6 +313,13 @@ public enum KubernetesEmitter {
             var newPod = pod
             newPod["containers"] = Node(newContainers)
             if !newVolumes.isEmpty { newPod = try mergeList(newPod, key: "volumes", items: newVolumes, by: "name") }
+            // Single-file mounts: an init container in the container's own image makes each file first.
+            var withImage = o
+            if withImage.image == "IMAGE", let img = c["image"]?.string { withImage.image = img }
+            if let initC = fileInit(h, withImage, securityContext: ours) {
+                newPod = try mergeList(newPod, key: "initContainers", items: [initC], by: "name")
+                note("initContainers: added roprof-files (makes the single-file mounts' files in their emptyDirs)")
+            }
             out.append(set(doc, podPath, newPod))
             patched += 1
         }

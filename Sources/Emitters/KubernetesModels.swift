@@ -36,6 +36,9 @@ enum K8s {
         var restartPolicy: String? = nil
         /// Pod level: fsGroup makes a non-root app's volumes writable by its group.
         var securityContext: PodSecurityContext? = nil
+        /// Makes each single-file mount's file in its emptyDir first (a subPath that does not exist is
+        /// created as a directory, which cannot be bound over a file).
+        var initContainers: [Container]? = nil
         var containers: [Container]
         var volumes: [Volume]?
     }

@@ -176,6 +176,7 @@ public struct Suggester {
         switch f {
         case .kubernetes:
             var w = h.warnings + KubernetesEmitter.restrictedViolations(h).map { "Pod Security Standards (restricted): \($0)" }
+                + KubernetesEmitter.fileMountWarnings(h, options)
             if h.seccomp != nil && !options.runtimeDefaultSeccomp {
                 w.append(options.spo
                     ? "apply the SeccompProfile first: roprof suggest --format spo --name \(options.workload)\(options.namespace.map { " --namespace \($0)" } ?? "") REC | kubectl apply -f -"

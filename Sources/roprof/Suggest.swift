@@ -69,7 +69,7 @@ struct Suggest: ParsableCommand {
     @Flag(help: "kubernetes: whole workloads from a merged recording of several services of one image (record each with --name): a Deployment per long-running service, a CronJob per one-shot service, shared claims once.")
     var workloads = false
 
-    @Option(help: ArgumentHelp("--workloads: the image the workloads run.", valueName: "IMAGE"))
+    @Option(help: ArgumentHelp("The app's image, named in the docker, podman and compose commands, the Kubernetes init container that makes single-file mounts, and the --workloads (default: the image the recording was made in, if any).", valueName: "IMAGE"))
     var image = "IMAGE"
 
     @Option(help: ArgumentHelp("--workloads: the schedule of a one-shot service (repeatable).", valueName: "NAME=CRON"))
@@ -134,6 +134,7 @@ struct Suggest: ParsableCommand {
         req.bindImage = bindImage
         req.workloads = workloads
         req.workloadImage = image
+        req.options.image = image
         req.schedules = try schedules()
         req.options.container = container ?? "app"
         req.containerGiven = container != nil

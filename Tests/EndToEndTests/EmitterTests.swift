@@ -34,6 +34,35 @@ struct EmitterTests {
         #expect(v.status == 0, "kubernetes-validate: \(v.stdout)\(v.stderr)")
     }
 
+    /// A single file the app writes in /etc: the Kubernetes output makes it in its emptyDir with an init
+    /// container in the app's image (a subPath the kubelet has to create would be a directory, which
+    /// cannot be mounted over a file); without a known image it says what to add. Valid under the schemas.
+    @Test func aSingleFileMountGetsItsFileMadeFirst() throws {
+        var r = RecordingFixture.recording([RecordingFixture.m("/etc/motd", .truncate, bytes: 29)], uid: 1000)
+        r.filesystem = RecordingFixture.facts(["/etc": ["motd", "passwd"]])
+        let dir = Support.scratch("filemount")
+        try r.encoded().write(to: URL(fileURLWithPath: dir + "/plain.json"))
+        r.runs[0].image = ImageRun(reference: "registry.example/motd:1", id: "sha256:0", digest: nil, engine: "podman", user: "1000",
+                                   workingDir: "/", entrypoint: [], cmd: ["app"], env: [])
+        try r.encoded().write(to: URL(fileURLWithPath: dir + "/image.json"))
+        let o = try suggest(["--format", "kubernetes", dir + "/image.json"])
+        #expect(o.status == 0, "\(o.stderr)")
+        let doc = try Yams.load(yaml: o.stdout) as? [String: Any]
+        let spec = (((doc?["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]) ?? [:]
+        let initC = (spec["initContainers"] as? [[String: Any]])?.first
+        #expect(initC?["image"] as? String == "registry.example/motd:1", "\(o.stdout)")
+        #expect(((initC?["command"] as? [String])?.last ?? "").contains("cp -p /etc/motd"), "\(o.stdout)")
+        let mount = ((spec["containers"] as? [[String: Any]])?.first?["volumeMounts"] as? [[String: Any]])?.first
+        #expect(mount?["subPath"] as? String == "motd" && mount?["mountPath"] as? String == "/etc/motd")
+        let m = try suggest(["--format", "kubernetes", "--manifest", Support.packageRoot.appendingPathComponent("Fixtures/manifests/web.yaml").path,
+                             "--container", "web", dir + "/plain.json"])
+        #expect(m.status == 0 && m.stdout.contains("roprof-files") && m.stderr.contains("initContainers: added roprof-files"), "the manifest's own image: \(m.stderr)")
+        let v = try kubernetesValidate(m.stdout)
+        #expect(v.status == 0, "kubernetes-validate: \(v.stdout)\(v.stderr)")
+        let plain = try suggest(["--format", "kubernetes", dir + "/plain.json"])
+        #expect(!plain.stdout.contains("initContainers") && plain.stderr.contains("/etc/motd: a subPath of an emptyDir"), "\(plain.stderr)")
+    }
+
     @Test func manifestPatchChangesOnlyTheContainerAndPodVolumes() throws {
         let manifest = Support.packageRoot.appendingPathComponent("Fixtures/manifests/web.yaml").path
         let o = try suggest(["--format", "kubernetes", "--manifest", manifest, "--container", "web", Self.recording("webapp")])
