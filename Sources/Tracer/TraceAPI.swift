@@ -36,6 +36,8 @@ public struct TraceOptions: Sendable {
     /// verify: stop the app (as at the end of --for) once one syscall has been denied this many times:
     /// a server looping on a denied accept4 would otherwise spin until a timeout.
     public var denyStormLimit: Int?
+    /// --verbose: say which backend `auto` picked and why.
+    public var explainBackend = false
     public init(launch: LaunchSpec, policy: TracePolicy) { self.launch = launch; self.policy = policy }
 }
 
@@ -76,20 +78,51 @@ public enum BackendChoice: String, CaseIterable, Sendable {
 public enum Backend {
     /// Runs one recording with the chosen backend. `preferEBPF`: what `auto` means for this command.
     /// `note` gets the one line that says which backend ran (auto) or why auto fell back.
+    /// For a launched command, `auto` with `preferEBPF` (check) decides by measured cost: eBPF's fixed
+    /// load against ptrace's stops, from what earlier runs of the same command measured here (see
+    /// `BackendCosts`); `options.explainBackend` puts the reason in a note. Every launched run adds
+    /// its own measurements.
     public static func trace(_ options: TraceOptions, choice: BackendChoice, preferEBPF: Bool, watch: WatchTarget? = nil,
                              note: (String) -> Void) throws -> TraceResult {
-        let wantEBPF = choice == .ebpf || (choice == .auto && (preferEBPF || watch != nil))
+        var wantEBPF = choice == .ebpf || (choice == .auto && (preferEBPF || watch != nil))
+        let launched = watch == nil && options.attachPid == nil
+        // Per mode: a full-inventory run stops on every call, a check only where the baseline says.
+        let key = BackendCosts.key(options.launch.argv + ["\u{0}" + options.policy.mode.rawValue], cwd: options.launch.cwd ?? FileManager.default.currentDirectoryPath)
+        var costs = launched ? BackendCosts.load() : nil
+        if choice == .auto && preferEBPF && launched, let c = costs {
+            let d = c.choose(key: key)
+            wantEBPF = d.ebpf
+            if options.explainBackend { note("backend: " + d.why) }
+        }
         if wantEBPF {
             do {
+                let started = monotonicMs()
                 let session = try EBPFBackend(options: options, watch: watch)
+                let loaded = monotonicMs() - started
                 let result = try session.run()
-                if choice == .auto && watch == nil { note("recorded with the eBPF backend (nothing was stopped)") }
+                if choice == .auto && watch == nil && !options.explainBackend { note("recorded with the eBPF backend (nothing was stopped)") }
+                if launched, var c = costs {
+                    c.noteLoad(ms: loaded)
+                    c.noteCommand(key, stops: session.ptraceStopsEstimate)
+                    c.save()
+                }
                 return result
             } catch let e as EBPFUnavailable {
                 if choice == .ebpf || watch != nil { throw e }
                 note("recording with ptrace: \(e.description)")
+                costs = nil
             }
         }
-        return try PtraceBackend(options: options).run()
+        let cpuBefore = cpuMicroseconds()
+        let session = PtraceBackend(options: options)
+        let result = try session.run()
+        if launched, var c = costs ?? (launched ? BackendCosts.load() : nil) {
+            // The tracer's CPU per stop, twice over for the tracee's side of each stop (the kernel's switches).
+            let perStop = (cpuMicroseconds() - cpuBefore) / Double(max(session.stops, 1)) * 2
+            c.noteStops(session.stops, us: session.stops >= 500 ? perStop : nil)
+            c.noteCommand(key, stops: session.stops)
+            c.save()
+        }
+        return result
     }
 }

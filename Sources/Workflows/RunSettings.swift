@@ -19,6 +19,8 @@ public struct RunSettings: Sendable {
     public var user: String?
     /// Keep argv word for word in the recording (by default secret-looking values are redacted).
     public var keepArgv = false
+    /// --verbose: say which backend `auto` picked and why.
+    public var verbose = false
     /// More environment for the --while exercise (verify tells it which run it drives: ROPROF_PHASE).
     public var exerciseEnvironment: [String: String] = [:]
     public init() {}
@@ -78,6 +80,7 @@ public struct RunSettings: Sendable {
         o.readyTimeout = readyTimeout
         o.exercise = exercise
         o.keepArgv = keepArgv
+        o.explainBackend = verbose
         o.exerciseEnvironment = exerciseEnvironment
         return o
     }

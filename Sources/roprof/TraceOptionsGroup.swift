@@ -25,8 +25,11 @@ struct LaunchOptions: ParsableArguments {
     @Flag(help: "Never show the live status line on stderr.")
     var quiet = false
 
-    @Option(help: ArgumentHelp("ptrace: sees the most (failed writes, io_uring fallback); ebpf: nothing is stopped (needs root or CAP_BPF+CAP_PERFMON and a kernel with BTF); auto: eBPF for check, for attaching and for containers when it loads here, ptrace otherwise.", valueName: "ptrace|ebpf|auto"))
+    @Option(help: ArgumentHelp("ptrace: sees the most (failed writes, io_uring fallback); ebpf: nothing is stopped (needs root or CAP_BPF+CAP_PERFMON and a kernel with BTF); auto: for check, whichever costs less for this command by what earlier runs measured here (eBPF's load against ptrace's stops; ptrace until measured), eBPF for attaching and for containers, ptrace otherwise.", valueName: "ptrace|ebpf|auto"))
     var backend: BackendChoice = .auto
+
+    @Flag(help: "Say which backend auto picked and why (the measured costs it compared).")
+    var verbose = false
 
     @Option(name: .customLong("user"), help: ArgumentHelp("Run the command as this user, as a container's USER does: a name or uid, optionally :group (roprof itself stays root to trace it).", valueName: "USER[:GROUP]"))
     var user: String?
@@ -69,6 +72,7 @@ struct LaunchOptions: ParsableArguments {
         s.backend = backend
         s.user = user
         s.keepArgv = keepArgv
+        s.verbose = verbose
         return s
     }
 }

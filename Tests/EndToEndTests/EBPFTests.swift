@@ -89,8 +89,16 @@ struct EBPFTests {
                                     "/bin/sh", "-c", "echo x > \(dir)/out"])
         #expect(base.status == 0)
         try Support.run([Support.roprof, "baseline", dir + "/base.json"]).stdout.write(toFile: dir + "/base.yaml", atomically: true, encoding: .utf8)
-        let auto = try Support.run(drop + ["-c", quoted([Support.roprof, "check", "--quiet", "--baseline", dir + "/base.yaml", "--",
-                                                        "/bin/sh", "-c", "echo x > \(dir)/out"])])
+        // auto picks by measured cost: a cache (its own, here) where a ptrace stop is dear makes eBPF the
+        // choice once this command's stops are known; without the privilege it falls back, saying why.
+        let cache = dir + "/cache"
+        try FileManager.default.createDirectory(atPath: cache + "/roprof", withIntermediateDirectories: true)
+        let kernel = try Support.run(["uname", "-r"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try "{\"kernel\":\"\(kernel)\",\"ptraceStopUs\":[100000],\"ebpfLoadMs\":[50],\"commands\":{}}".write(toFile: cache + "/roprof/backend-costs.json", atomically: true, encoding: .utf8)
+        let check = [Support.roprof, "check", "--quiet", "--baseline", dir + "/base.yaml", "--", "/bin/sh", "-c", "echo x > \(dir)/out"]
+        let first = try Support.run(drop + ["-c", quoted(check.dropLast(4) + ["--verbose"] + check.suffix(4))], env: ["XDG_CACHE_HOME": cache])
+        #expect(first.status == 0 && first.stderr.contains("backend: ptrace: this command has not been measured"), "\(first.stderr)")
+        let auto = try Support.run(drop + ["-c", quoted(check)], env: ["XDG_CACHE_HOME": cache])
         let lines = auto.stderr.split(separator: "\n").filter { $0.contains("eBPF") }
         #expect(auto.status == 0, "\(auto.stdout)\(auto.stderr)")
         #expect(lines.count == 1 && lines[0].contains("recording with ptrace") && lines[0].contains("CAP_BPF"), "\(auto.stderr)")
@@ -136,6 +144,31 @@ struct EBPFTests {
         for _ in 0..<100 where left { left = !gone(c) || !gone(d); if left { usleep(50_000) } }
         #expect(gone(c), "the server's child outlived roprof")
         #expect(gone(d), "the daemon that left the session outlived roprof")
+    }
+
+    /// Nothing of the probe stays loaded or attached after a run that ends by itself, or that roprof
+    /// is told to stop (SIGINT, SIGTERM); SIGKILL is the next test.
+    @Test(arguments: [0, SIGINT, SIGTERM])
+    func noProgramOutlivesARun(_ signal: Int32) throws {
+        _ = try Support.which("bpftool")
+        var before = try Self.probePrograms()
+        for _ in 0..<50 where !before.isEmpty { usleep(100_000); before = try Self.probePrograms() }
+        let dir = Support.scratch("ebpf-exit")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Support.roprof)
+        p.arguments = ["record", "--quiet", "--backend", "ebpf", "-o", dir + "/rec.json", "--", "/bin/sh", "-c",
+                       signal == 0 ? "echo x > \(dir)/out" : "echo x > \(dir)/out; exec sleep 30"]
+        try p.run()
+        if signal != 0 {
+            for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/out") { usleep(50_000) }
+            usleep(100_000)
+            kill(p.processIdentifier, signal)
+        }
+        p.waitUntilExit()
+        var left: [String] = ["?"]
+        for _ in 0..<50 where !left.isEmpty { left = try Self.probePrograms(); if !left.isEmpty { usleep(100_000) } }
+        #expect(left.isEmpty, "programs left after the run (signal \(signal)):\n\(left.joined(separator: "\n"))")
+        #expect(FileManager.default.fileExists(atPath: dir + "/rec.json"), "the recording is written (signal \(signal))")
     }
 
     @Test func killedRoprofLeavesNoProgram() throws {

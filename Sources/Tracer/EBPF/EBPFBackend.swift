@@ -12,6 +12,8 @@ public final class EBPFBackend: RunControl {
     let options: TraceOptions
     let watch: WatchTarget?
     let builder = RecordingBuilder()
+    /// The stops a ptrace run of the same command would have taken: one per file event seen (at least).
+    var ptraceStopsEstimate: Int { builder.mutationEvents }
     let lifecycle: RunLifecycle
     let probe: EBPFProbe
     let processes = ProcessTable()

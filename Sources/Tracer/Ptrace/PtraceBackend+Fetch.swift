@@ -10,6 +10,7 @@ extension PtraceBackend {
     // MARK: - Stops
 
     func onSeccompStop(_ t: Tracee) {
+        stops += 1
         guard Ptrace.syscallInfo(t.tid, into: &infoBuffer) else { resume(t); return }
         let info = SyscallInfo(infoBuffer)
         if Self.debugEvents { FileHandle.standardError.write("roprof-seccomp \(t.tid) op=\(info.op) nr=\(info.nr)\n".data(using: .utf8)!) }
@@ -95,6 +96,7 @@ extension PtraceBackend {
 
     func onSyscallExit(_ t: Tracee) {
         guard let p = t.pending else { resume(t); return }
+        stops += 1
         guard Ptrace.syscallInfo(t.tid, into: &infoBuffer) else { resume(t); return }
         let info = SyscallInfo(infoBuffer)
         if Self.debugEvents { FileHandle.standardError.write("roprof-exit \(t.tid) op=\(info.op) rval=\(info.rval)\n".data(using: .utf8)!) }

@@ -42,6 +42,8 @@ public final class PtraceBackend: RunControl {
     var spinBudgetNs: UInt64 = (sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 && ProcessInfo.processInfo.environment["ROPROF_NO_SPIN"] == nil) ? 50_000 : 0
     let nativeArch = SeccompArch.native
     var denyStorm: DeniedSyscall?
+    /// Stops taken (seccomp and syscall-exit): what the run cost under ptrace (see BackendCosts).
+    public internal(set) var stops = 0
     /// Attach mode: every syscall is stepped with PTRACE_SYSCALL (no filter in a running process).
     let attachMode: Bool
     var detaching = false
