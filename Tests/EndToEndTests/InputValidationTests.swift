@@ -121,4 +121,21 @@ struct InputValidationTests {
         let o = try Support.run([roprof, command, "--help"])
         #expect(o.status == 0 && o.stdout.contains("OVERVIEW:") && o.stdout.contains("USAGE:") && o.stderr.isEmpty, "\(command): \(o.status) \(o.stderr)")
     }
+
+    /// A recording is meant to be committed: it never lists the names in / or the shared temp
+    /// directories (other users' temp files), only how many there were.
+    @Test func recordingsDoNotListTheRootOrTheSharedTempDirectories() throws {
+        let dir = Support.scratch("unlisted")
+        let secret = "/tmp/someone-elses-\(getpid())"
+        FileManager.default.createFile(atPath: secret, contents: Data("x".utf8))
+        defer { try? FileManager.default.removeItem(atPath: secret) }
+        let r = try Support.run([Support.roprof, "record", "--quiet", "-o", dir + "/rec.json", "--", "/bin/sh", "-c", "echo x > /tmp/mine-\(getpid())"])
+        #expect(r.status == 0, "\(r.stderr)")
+        try? FileManager.default.removeItem(atPath: "/tmp/mine-\(getpid())")
+        let text = try String(contentsOfFile: dir + "/rec.json", encoding: .utf8)
+        #expect(!text.contains("someone-elses"), "another user's temp file is named in the recording")
+        let rec = try Recording.load(path: dir + "/rec.json")
+        #expect(rec.filesystem?.directories["/tmp"]?.entries == [] && (rec.filesystem?.directories["/tmp"]?.entryCount ?? 0) > 0)
+        #expect(rec.filesystem?.directories["/"]?.entries == [])
+    }
 }

@@ -15,6 +15,7 @@ enum FilesystemSurvey {
     static let codeExtensions: Set<String> = ["py", "pyc", "js", "mjs", "cjs", "ts", "rb", "php", "pl", "pm", "sh", "bash", "jar",
         "war", "class", "so", "go", "java", "lua", "ex", "exs", "beam", "rs", "c", "h", "cc", "cpp", "wasm", "node", "html", "css"]
     static let maxScan = 2000
+    static let unlisted: Set<String> = ["/", "/tmp", "/var/tmp", "/dev/shm"]
 
     static func take(_ files: [FileMutation], viewRoot: String? = nil) -> FilesystemFacts {
         var facts = FilesystemFacts()
@@ -62,8 +63,12 @@ enum FilesystemSurvey {
             case S_IFDIR:
                 guard facts.directories[path] == nil else { continue }
                 let names = entries(host)
+                // The root and the shared temp directories are never mounted over as a whole, and their
+                // names are other people's (other users' temp files): counted, never listed — a recording
+                // is meant to be committed.
+                let listed = Self.unlisted.contains(path) ? [] : Array(names.sorted().prefix(DirectoryFacts.maxEntries))
                 var d = DirectoryFacts(uid: Int(st.st_uid), gid: Int(st.st_gid), mode: Int(st.st_mode & 0o7777),
-                                       entries: Array(names.sorted().prefix(DirectoryFacts.maxEntries)), entryCount: names.count)
+                                       entries: listed, entryCount: names.count)
                 if codeCandidates.contains(host) && !systemDirs.contains(path) && !skipped.contains(where: { path.hasPrefix($0 + "/") }) {
                     let code = codeSamples(host, written: written)
                     d.code = code.isEmpty ? nil : code
