@@ -37,7 +37,12 @@ public struct Analysis: Codable, Equatable, Sendable {
     public var image: String? = nil
 
     public var verdict: String {
-        let n = breaking.count + unfixable.count
+        // Writes that failed on every attempt where the app was recorded (EACCES: a non-root app's
+        // bytecode, say) fail today already: counted apart, so the headline is what a read-only root adds.
+        let already = breaking.filter(\.allFailed).count
+        let n = breaking.count - already + unfixable.count
+        let apart = already == 0 ? "" : " (\(already) more already fail\(already == 1 ? "s" : "") where it was recorded, and the app carried on)"
+        if n == 0 && already > 0 { return "nothing new breaks under a read-only root in \(runtime): \(already) write\(already == 1 ? "" : "s") already fail\(already == 1 ? "s" : "") where it was recorded, and the app carried on" }
         if n == 0 { return "nothing breaks under a read-only root in \(runtime)" }
         var fixes: [String] = []
         if !mounts.isEmpty { fixes.append("\(mounts.count) mount\(mounts.count == 1 ? "" : "s")") }
@@ -46,7 +51,7 @@ public struct Analysis: Codable, Equatable, Sendable {
         if flagFixes > 0 { fixes.append("\(flagFixes) command change\(flagFixes == 1 ? "" : "s")") }
         let fixText = fixes.isEmpty ? "" : "; " + fixes.joined(separator: " and ") + " fix \(n == 1 ? "it" : "them")"
         let unfix = unfixable.isEmpty ? "" : " (\(unfixable.count) cannot be fixed with a mount)"
-        return "\(n) path\(n == 1 ? "" : "s") break\(n == 1 ? "s" : "") under a read-only root in \(runtime)\(fixText)\(unfix)"
+        return "\(n) path\(n == 1 ? "" : "s") break\(n == 1 ? "s" : "") under a read-only root in \(runtime)\(fixText)\(unfix)\(apart)"
     }
 }
 

@@ -195,6 +195,10 @@ public enum ECSEmitter {
             warnings.append("persistent volumes are EFS placeholders: replace fs-REPLACE-ME with your file system id")
         }
         if h.seccomp != nil { warnings.append("ECS has no custom seccomp profiles on Fargate; on EC2 pass the generated profile through dockerSecurityOptions") }
+        let files = h.volumes.filter { $0.mount.kind == .file }.map { Human.printable($0.mount.path) }
+        if !files.isEmpty {
+            warnings.append("\(files.joined(separator: ", ")): an ECS volume mounts on a directory, never over a single file: make the app write \(files.count == 1 ? "it" : "them") in a directory of its own (its setting for that path), then record again")
+        }
         if h.ranAsRoot { warnings.append("the task runs as root: set \"user\" in the container definition to a non-root uid once the app runs as one") }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -121,6 +121,7 @@ public enum ReportText {
         }
         if !plan.enosys.isEmpty { lines.append("answered ENOSYS so libc falls back: \(plan.enosys.joined(separator: ", "))") }
         lines.append("covers " + (a.phases?.joined(separator: "; ") ?? "one start (record without --no-restart, or merge a restart's recording, to cover a restart)"))
+        lines.append("not seen: what the app does on work the recording did not give it (other requests, error paths, upgrades): roll out with --seccomp-log-only, then suggest --kernel-log")
         return lines
     }
 
