@@ -129,6 +129,26 @@ public enum KubernetesEmitter {
                                                                            volumes: h.volumes.isEmpty ? nil : volumes(h)))))
     }
 
+    /// A whole Deployment (and its claims) running `image` with the settings, as `verify --image
+    /// --format kubernetes` hands it to `podman kube play`: the image's own ENTRYPOINT with the
+    /// recorded arguments, and each port published on the host as `ports` says (loopback for the probe).
+    public static func verifyManifest(_ h: Hardening, _ o: SuggestOptions, name: String, image: String,
+                                      ports: [PublishedPort]) throws -> String {
+        var o = o
+        o.image = image
+        let sc = securityContext(h, o)
+        let container = K8s.Container(name: o.container, image: image, command: nil, args: h.command.isEmpty ? nil : h.command,
+                                      workingDir: h.workdir, env: h.env.isEmpty ? nil : h.env.map { .init(name: $0.name, value: $0.value) },
+                                      securityContext: sc, volumeMounts: h.volumes.isEmpty ? nil : mounts(h),
+                                      ports: ports.isEmpty ? nil : ports.map { K8s.ContainerPort(containerPort: $0.container, hostPort: $0.host, hostIP: $0.hostIP) })
+        let pod = K8s.PodSpec(securityContext: podSecurityContext(h), initContainers: fileInit(h, o, securityContext: sc).map { [$0] },
+                              containers: [container], volumes: h.volumes.isEmpty ? nil : volumes(h))
+        let labels = ["app.kubernetes.io/name": name]
+        let d = K8s.Deployment(metadata: .init(name: name, labels: labels),
+                               spec: .init(replicas: 1, selector: .init(matchLabels: labels), template: .init(metadata: .init(labels: labels), spec: pod)))
+        return try ([try YAMLEncoder().encode(d)] + pvcs(h, o).map { try YAMLEncoder().encode($0) }).joined(separator: "---\n")
+    }
+
     /// The image the single-file mounts' init container runs (the app's own), when it is known.
     static func fileInitImage(_ h: Hardening, _ o: SuggestOptions) -> String? {
         h.imageReference ?? (o.image == "IMAGE" ? nil : o.image)

@@ -31,7 +31,9 @@ enum K8s {
         var env: [EnvVar]?
         var securityContext: SecurityContext
         var volumeMounts: [VolumeMount]?
+        var ports: [ContainerPort]? = nil
     }
+    struct ContainerPort: Codable { var containerPort: Int; var hostPort: Int?; var hostIP: String? }
     struct PodSpec: Codable {
         var restartPolicy: String? = nil
         /// Pod level: fsGroup makes a non-root app's volumes writable by its group.

@@ -10,6 +10,8 @@ public struct ImageRequest: Sendable {
     public var engine = "podman"
     /// Ports to publish besides the --ready-url one, as the user wrote them (`[IP:]HOST:CONTAINER`).
     public var publish: [PublishedPort] = []
+    /// verify: which printed output runs (nil: the engine's own command; "kubernetes": podman kube play).
+    public var format: String?
     public init(image: String) { self.image = image }
 }
 

@@ -35,6 +35,7 @@ enum ImageVerifier {
 
     static func verify(_ req: ImageRequest, plan vp: VerifyPlan, runtime: String, settings: RunSettings, leftOut: [String],
                        notify: Notify) throws -> VerifyVerdict {
+        if req.format == "kubernetes" { return try verifyKube(req, plan: vp, settings: settings, leftOut: leftOut, notify: notify) }
         let engine = try ContainerEngine(name: req.engine)
         let h = vp.hardening
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("roprof-verify-image-\(getpid())").path
@@ -75,21 +76,31 @@ enum ImageVerifier {
                 return v
             }
         }
-        var runs = [once(image: req.image, engine: engine, args: args, settings: settings)]
+        var phased = settings
+        phased.exerciseEnvironment["ROPROF_PHASE"] = "first"
+        var runs = [once(image: req.image, engine: engine, args: args, settings: phased)]
         let hasState = h.volumes.contains { $0.mount.kind == .persistent }
         // What the first run left in the state volumes (the engine's own directories on this host).
         let kept = volumes.compactMap { engine.volumeEntryCount($0) }
         if runs[0].passed && hasState && vp.restart && !runs[0].window.interrupted {
             notify("restart: running the image again on the same volumes")
-            runs.append(once(image: req.image, engine: engine, args: args, settings: settings))
+            phased.exerciseEnvironment["ROPROF_PHASE"] = "restart"
+            runs.append(once(image: req.image, engine: engine, args: args, settings: phased))
         }
-        var verdict = VerifyVerdict(passed: runs.allSatisfy(\.passed), settings: what, subject: req.image)
+        return judge(runs, h: h, vp: vp, what: what, subject: req.image, kept: kept.count == volumes.count ? kept.reduce(0, +) : 1,
+                     settings: settings, leftOut: leftOut)
+    }
+
+    /// The verdict of an engine's runs (one, or two across a restart): the app's refusals in its log,
+    /// readiness, the exercise, its exit; UNPROVEN when a state volume's data was not shown to survive.
+    static func judge(_ runs: [Run], h: Hardening, vp: VerifyPlan, what: String, subject: String, kept: Int,
+                      settings: RunSettings, leftOut: [String]) -> VerifyVerdict {
+        var verdict = VerifyVerdict(passed: runs.allSatisfy(\.passed), settings: what, subject: subject)
         if runs.count > 1 { verdict.restartNote = "on the same volumes" }
         if verdict.passed {
             let state = h.volumes.filter { $0.mount.kind == .persistent }.map(\.mount.path)
             if !state.isEmpty, let why = Verifier.unproven(volumes: state, restarted: runs.count > 1, noRestart: !vp.restart,
-                                                          keptEntries: kept.count == volumes.count ? kept.reduce(0, +) : 1,
-                                                          exercise: settings.exercise) {
+                                                          keptEntries: kept, exercise: settings.exercise) {
                 verdict.markUnproven(why)
             }
             return verdict
@@ -108,6 +119,87 @@ enum ImageVerifier {
         }
         verdict.lastLines = failed.log.split(separator: "\n").suffix(8).map(String.init)
         return verdict
+    }
+
+    /// `verify --image --format kubernetes`: the Kubernetes output, as a whole Deployment with its
+    /// claims, run by `podman kube play` with the Localhost profile (--seccomp-profile-root), exercised
+    /// through its loopback hostPorts, restarted on the same claims (the container started again), and
+    /// judged like the engine's own run. The claims are fresh podman volumes, removed afterwards.
+    static func verifyKube(_ req: ImageRequest, plan vp: VerifyPlan, settings: RunSettings, leftOut: [String],
+                           notify: Notify) throws -> VerifyVerdict {
+        let engine = try ContainerEngine(name: "podman")
+        var h = vp.hardening
+        let tag = "roprof-verify-\(getpid())"
+        for i in h.volumes.indices { h.volumes[i].name += "-verify-\(getpid())" }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("roprof-verify-image-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: scratch + "/seccomp/profiles", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var o = SuggestOptions()
+        if let data = vp.seccompOverride { try data.write(to: URL(fileURLWithPath: scratch + "/seccomp/" + o.localhostProfile)) }
+        else if let s = vp.seccomp { try SeccompEmitter.json(s).write(toFile: scratch + "/seccomp/" + o.localhostProfile, atomically: true, encoding: .utf8) }
+        else { o.runtimeDefaultSeccomp = true; h.seccomp = nil }
+        var ports = h.ports.map { PublishedPort(hostIP: "127.0.0.1", host: $0.host, container: $0.container) }
+        if let t = settings.readyTarget, !ports.contains(where: { $0.host == Int(t.port) }) {
+            ports.append(PublishedPort(hostIP: "127.0.0.1", host: Int(t.port), container: Int(t.port)))
+        }
+        let file = scratch + "/deployment.yaml"
+        try KubernetesEmitter.verifyManifest(h, o, name: tag, image: req.image, ports: ports).write(toFile: file, atomically: true, encoding: .utf8)
+        let claims = h.volumes.filter { $0.mount.kind == .persistent }.map(\.name)
+        let what = "podman kube play of the Kubernetes output (readOnlyRootFilesystem, \(plural(h.volumes.count, "volume")), \(plural(h.env.count, "environment variable"))"
+            + (h.seccomp != nil ? ", the Localhost seccomp profile)" : ")")
+        notify("verifying \(req.image) under \(what)")
+        defer {
+            _ = spawnQuietly([engine.path, "kube", "down", file], log: scratch + "/down.log")
+            engine.removeVolumes(claims)
+        }
+        // conmon outlives `kube play` and would hold a pipe open: its output goes to a file.
+        let play = spawnQuietly([engine.path, "kube", "play", "--seccomp-profile-root", scratch + "/seccomp", file], log: scratch + "/play.log")
+        let playLog = (try? String(contentsOfFile: scratch + "/play.log", encoding: .utf8)) ?? ""
+        let container = engine.run(["ps", "-a", "--filter", "label=app.kubernetes.io/name=\(tag)", "--format", "{{.Names}}"]).stdout
+            .split(separator: "\n").map(String.init).first { !$0.hasSuffix("-infra") && !$0.contains("roprof-files") }
+        guard play == 0, let name = container else {
+            var v = VerifyVerdict(passed: false, settings: what, subject: req.image)
+            v.cause = "podman kube play did not start it: \(playLog.split(separator: "\n").last(where: { $0.contains("rror") }).map(String.init) ?? "exit \(play)")"
+            v.lastLines = playLog.split(separator: "\n").suffix(6).map(String.init)
+            return v
+        }
+        var phased = settings
+        phased.exerciseEnvironment["ROPROF_PHASE"] = "first"
+        func drive() -> Run {
+            var r = Run()
+            r.window = ContainerRun(name: name, engine: engine, settings: phased).drive()
+            r.exit = engine.wait(name)
+            r.log = engine.logs(name)
+            return r
+        }
+        var runs = [drive()]
+        let kept = claims.compactMap { engine.volumeEntryCount($0) }
+        if runs[0].passed && !claims.isEmpty && vp.restart && !runs[0].window.interrupted {
+            notify("restart: starting the pod's container again on the same claims")
+            phased.exerciseEnvironment["ROPROF_PHASE"] = "restart"
+            let started = engine.run(["start", name])
+            if started.status == 0 { runs.append(drive()) }
+            else { var r = Run(); r.started = false; r.startError = started.stderr.split(separator: "\n").first.map(String.init) ?? "exit \(started.status)"; runs.append(r) }
+        }
+        return judge(runs, h: h, vp: vp, what: what, subject: req.image, kept: kept.count == claims.count ? kept.reduce(0, +) : 1,
+                     settings: settings, leftOut: leftOut)
+    }
+
+    /// Runs a command with its output in `log` (no pipe a lingering child could hold); its exit status.
+    static func spawnQuietly(_ argv: [String], log: String) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cargs = argv.map { strdup($0) } + [nil]
+        defer { cargs.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, nil, &cargs, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// One run of the image: start, wait until ready, exercise, stop, collect.

@@ -56,17 +56,28 @@ struct Verify: ParsableCommand {
     var image: String? { imageOptions.image }
     var engine: String { imageOptions.engine }
 
+    @Option(help: ArgumentHelp("--image: which printed settings to run: docker or podman (the engine's own command, the default), or kubernetes (the Kubernetes output as a Deployment with its claims, run by `podman kube play` with the Localhost seccomp profile; needs --engine podman).", valueName: "docker|podman|kubernetes"))
+    var format: String?
+
     @OptionGroup var launch: LaunchOptions
 
     func validate() throws {
         try launch.requirePtrace("verify")
         if image == nil { try launch.requireCommand() }
+        if let f = format {
+            guard ["docker", "podman", "kubernetes"].contains(f) else {
+                throw ValidationError("--format '\(f)' is not one verify runs: choose docker, podman or kubernetes" + (DidYouMean.closest(f, ["docker", "podman", "kubernetes"]).map { " (did you mean '\($0)'?)" } ?? ""))
+            }
+            guard image != nil else { throw ValidationError("--format goes with --image (the sandbox verify runs the recorded command itself)") }
+            if f == "kubernetes" && engine != "podman" { throw ValidationError("--format kubernetes runs under podman kube play: use --engine podman") }
+            if f != "kubernetes" && f != engine { throw ValidationError("--format \(f) is \(f)'s command: give --engine \(f)") }
+        }
     }
 
     func run() throws {
         var req = VerifyRequest(recordingPath: from, settings: launch.settings)
         // verify --image runs the printed command of its engine: that engine's runtime, unless --runtime says otherwise.
-        req.runtime = analysis.runtimeGiven ?? (image != nil ? engine : "kubernetes")
+        req.runtime = analysis.runtimeGiven ?? (image != nil && format != "kubernetes" ? engine : "kubernetes")
         req.profiles = analysis.profiles
         req.seccompFile = seccomp
         req.noSeccomp = noSeccomp
@@ -77,6 +88,7 @@ struct Verify: ParsableCommand {
         req.noRestart = noRestart
         req.refine = refine
         req.image = imageOptions.request
+        req.image?.format = format
         let v = try Verifier.verify(req, notify: printNote)
         print(VerdictText.verify(v, style: CommandLineFront.style()), terminator: "")
         throw ExitCode(v.exitStatus)

@@ -88,6 +88,17 @@ struct ImageTests {
                                  "--ready-url", "http://127.0.0.1:8000/health", "--ready-timeout", "15", "--while", ex], env: Self.env)
         #expect(w.status == 1 && w.stdout.contains("FAIL") && w.stdout.contains("/data/db"), "\(w.stdout)")
         #expect(try leftovers().isEmpty)
+        // The Kubernetes output, run by podman kube play (Localhost profile, a claim), through a restart.
+        let k = try Support.run([roprof, "verify", "--format", "kubernetes", "--from", rec, "--image", Self.image,
+                                 "--ready-url", "http://127.0.0.1:8000/health", "--while", ex], env: Self.env)
+        #expect(k.status == 0 && k.stdout.contains("PASS") && k.stdout.contains("podman kube play") && k.stdout.contains("again on the same volumes"),
+                "\(k.stdout)\(k.stderr)")
+        let pods = try Support.run(["podman", "pod", "ps", "--format", "{{.Name}}"], env: Self.env).stdout
+        #expect(!pods.contains("roprof-verify"), "verify's pod is gone: \(pods)")
+        let vols = try Support.run(["podman", "volume", "ls", "--format", "{{.Name}}"], env: Self.env).stdout
+        #expect(!vols.contains("-verify-"), "verify's claims are gone: \(vols)")
+        let bad = try Support.run([roprof, "verify", "--format", "kubernetes", "--engine", "docker", "--from", rec, "--image", Self.image])
+        #expect(bad.status == 2 && bad.stderr.contains("podman kube play"), "\(bad.stderr)")
         // run --image: the same recording, and the report at once.
         let runIt = try Support.run([roprof, "run", "--quiet", "-o", dir + "/run.json", "--image", Self.image, "--ready-url", "http://127.0.0.1:8000/health", "--for", "1"], env: Self.env)
         #expect(runIt.status == 0 && runIt.stdout.contains("/data/db") && runIt.stdout.contains("state: must survive restarts"), "\(runIt.stdout)\(runIt.stderr)")
