@@ -98,8 +98,10 @@ public enum Backend {
             do {
                 let started = monotonicMs()
                 let session = try EBPFBackend(options: options, watch: watch)
-                let loaded = monotonicMs() - started
                 let result = try session.run()
+                // What eBPF added to the run: all of roprof's time but the app's own lifetime (the load,
+                // attaching, draining, detaching, the survey).
+                let loaded = max(0, monotonicMs() - started - (result.recording.runs.first?.durationSeconds ?? 0) * 1000)
                 if choice == .auto && watch == nil && !options.explainBackend { note("recorded with the eBPF backend (nothing was stopped)") }
                 if launched, var c = costs {
                     c.noteLoad(ms: loaded)
@@ -117,8 +119,8 @@ public enum Backend {
         let session = PtraceBackend(options: options)
         let result = try session.run()
         if launched, var c = costs ?? (launched ? BackendCosts.load() : nil) {
-            // The tracer's CPU per stop, twice over for the tracee's side of each stop (the kernel's switches).
-            let perStop = (cpuMicroseconds() - cpuBefore) / Double(max(session.stops, 1)) * 2
+            // The tracer's CPU per stop: what the tracee waits for at each stop, besides the switches.
+            let perStop = (cpuMicroseconds() - cpuBefore) / Double(max(session.stops, 1))
             c.noteStops(session.stops, us: session.stops >= 500 ? perStop : nil)
             c.noteCommand(key, stops: session.stops)
             c.save()

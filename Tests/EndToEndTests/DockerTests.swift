@@ -38,6 +38,36 @@ struct DockerTests {
         return false
     }
 
+    /// Runs the printed script (only the app's `docker run` detached and named; any line before it as
+    /// printed) twice on the same volume, `requests` new connections each time (new threads under the
+    /// printed profile); the last answer's item count of each round.
+    func runAsPrintedTwice(_ script: String, dir: String, name: String, volume: String, requests: Int) throws -> [Int] {
+        let detached = dir + "/run/detached.sh"
+        try script.replacingOccurrences(of: "docker run \\\n", with: "docker run -d --name \(name) \\\n")
+            .write(toFile: detached, atomically: true, encoding: .utf8)
+        defer {
+            _ = Support.spawnAndWait(["docker", "rm", "-f", name], env: Self.env)
+            _ = Support.spawnAndWait(["docker", "volume", "rm", "-f", volume], env: Self.env)
+        }
+        _ = Support.spawnAndWait(["docker", "volume", "rm", "-f", volume], env: Self.env)
+        var counts: [Int] = []
+        for round in 0..<2 {
+            #expect(Support.spawnAndWait(["/bin/sh", detached], env: Self.env) == 0, "round \(round): the printed script failed")
+            let serving = waitServing()
+            let logs = (try? Support.run(["docker", "logs", name], env: Self.env)).map { $0.stdout + $0.stderr } ?? ""
+            #expect(serving, "round \(round): the printed docker run does not serve: \(logs)")
+            for i in 0..<requests {
+                let a = try Support.run(["/bin/sh", "-c", get("/items/round\(round)-\(i)")])
+                #expect(a.status == 0, "round \(round): \(a.stderr)")
+                if i == requests - 1, let n = count(a.stdout) { counts.append(n) }
+            }
+            let after = (try? Support.run(["docker", "logs", name], env: Self.env)).map { $0.stdout + $0.stderr } ?? ""
+            #expect(!after.contains("can't start new thread") && !after.contains("Operation not permitted"), "\(after)")
+            _ = Support.spawnAndWait(["docker", "rm", "-f", name], env: Self.env)
+        }
+        return counts
+    }
+
     /// Items stored so far, from the app's answer ({"items": N}).
     func count(_ answer: String) -> Int? { answer.split(whereSeparator: { !$0.isNumber }).last.flatMap { Int($0) } }
 
@@ -59,30 +89,7 @@ struct DockerTests {
         #expect(out.status == 0, "\(out.stderr)")
         let script = try String(contentsOfFile: dir + "/run/docker-run.sh", encoding: .utf8)
         #expect(script.contains("--publish=127.0.0.1:8000:8000") && script.contains("--security-opt=seccomp=roprof-seccomp.json"), "\(script)")
-        let name = "roprof-docker-asprinted-\(getpid())"
-        let detached = dir + "/run/detached.sh"
-        try script.replacingOccurrences(of: "docker run", with: "docker run -d --name \(name)").write(toFile: detached, atomically: true, encoding: .utf8)
-        let volume = "roprof-data-db"
-        defer {
-            _ = Support.spawnAndWait(["docker", "rm", "-f", name], env: Self.env)
-            _ = Support.spawnAndWait(["docker", "volume", "rm", "-f", volume], env: Self.env)
-        }
-        _ = Support.spawnAndWait(["docker", "volume", "rm", "-f", volume], env: Self.env)
-        var counts: [Int] = []
-        for round in 0..<2 {
-            #expect(Support.spawnAndWait(["/bin/sh", detached], env: Self.env) == 0, "round \(round): the printed docker run did not start")
-            let serving = waitServing()
-            let logs = (try? Support.run(["docker", "logs", name], env: Self.env)).map { $0.stdout + $0.stderr } ?? ""
-            #expect(serving, "round \(round): the printed docker run does not serve: \(logs)")
-            for i in 0..<3 {  // new connections: new threads under the printed profile
-                let a = try Support.run(["/bin/sh", "-c", get("/items/round\(round)-\(i)")])
-                #expect(a.status == 0, "round \(round): \(a.stderr)")
-                if i == 2, let n = count(a.stdout) { counts.append(n) }
-            }
-            let after = (try? Support.run(["docker", "logs", name], env: Self.env)).map { $0.stdout + $0.stderr } ?? ""
-            #expect(!after.contains("can't start new thread") && !after.contains("Operation not permitted"), "\(after)")
-            _ = Support.spawnAndWait(["docker", "rm", "-f", name], env: Self.env)
-        }
+        let counts = try runAsPrintedTwice(script, dir: dir, name: "roprof-docker-asprinted-\(getpid())", volume: "roprof-data-db", requests: 3)
         #expect(counts.count == 2 && counts[1] == counts[0] + 3, "the data survived the restart: \(counts)")
 
         // docker-compose, as printed: up, down (the volume stays), up again.
@@ -135,26 +142,7 @@ struct DockerTests {
         #expect(out.stderr.contains("/data/store: a new Docker volume belongs to root"), "\(out.stderr)")
         let script = try String(contentsOfFile: dir + "/run/docker-run.sh", encoding: .utf8)
         #expect(script.contains("--entrypoint=chown") && script.contains("10001:10001 /data/store"), "\(script)")
-        let name = "roprof-docker-rundir-\(getpid())", volume = "roprof-data-store"
-        let detached = dir + "/run/detached.sh"
-        // Only the app's run goes to the background; the hand-over line runs as printed.
-        try script.replacingOccurrences(of: "docker run \\\n", with: "docker run -d --name \(name) \\\n")
-            .write(toFile: detached, atomically: true, encoding: .utf8)
-        defer {
-            _ = Support.spawnAndWait(["docker", "rm", "-f", name], env: Self.env)
-            _ = Support.spawnAndWait(["docker", "volume", "rm", "-f", volume], env: Self.env)
-        }
-        _ = Support.spawnAndWait(["docker", "volume", "rm", "-f", volume], env: Self.env)
-        var counts: [Int] = []
-        for round in 0..<2 {
-            #expect(Support.spawnAndWait(["/bin/sh", detached], env: Self.env) == 0, "round \(round): the printed script failed")
-            let serving = waitServing()
-            let logs = (try? Support.run(["docker", "logs", name], env: Self.env)).map { $0.stdout + $0.stderr } ?? ""
-            #expect(serving, "round \(round): the printed docker run does not serve: \(logs)")
-            let answer = try Support.run(["/bin/sh", "-c", get("/items/round\(round)")]).stdout
-            if let n = count(answer) { counts.append(n) }
-            _ = Support.spawnAndWait(["docker", "rm", "-f", name], env: Self.env)
-        }
+        let counts = try runAsPrintedTwice(script, dir: dir, name: "roprof-docker-rundir-\(getpid())", volume: "roprof-data-store", requests: 1)
         #expect(counts == [1, 2], "served as the non-root user and kept the data across a restart: \(counts)")
 
         // compose, as printed: a one-off service hands the volume over before the app starts.
@@ -182,7 +170,7 @@ struct DockerTests {
                 .write(toFile: dir + "/podman/detached.sh", atomically: true, encoding: .utf8)
             defer {
                 _ = Support.spawnAndWait(["podman", "rm", "-f", pname], env: podmanEnv)
-                _ = Support.spawnAndWait(["podman", "volume", "rm", "-f", volume], env: podmanEnv)
+                _ = Support.spawnAndWait(["podman", "volume", "rm", "-f", "roprof-data-store"], env: podmanEnv)
             }
             #expect(Support.spawnAndWait(["/bin/sh", dir + "/podman/detached.sh"], env: podmanEnv) == 0)
             #expect(waitServing(), "the printed podman run serves")

@@ -312,6 +312,13 @@ struct RestartProfileTests {
         try? FileManager.default.removeItem(atPath: data)
         let v = try Support.run([roprof, "verify", "--runtime", "docker", "--from", dir + "/full.json", "--ready-url", url, "--while", work, "--"] + cmd)
         #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("again after a restart"), "as printed, through a restart: \(v.stdout)\(v.stderr)")
+        // The exercise knows which run it drives (ROPROF_PHASE): a fixed-id exercise creates on the first
+        // and checks on the restart that what it made is still there.
+        try? FileManager.default.removeItem(atPath: data)
+        let phased = "python3 -c \"import os, sys, urllib.request as u; n = int(u.urlopen('http://127.0.0.1:\(port)/items/fixed').read()); "
+            + "p = os.environ.get('ROPROF_PHASE'); sys.exit(0 if (p == 'first' and n == 1) or (p == 'restart' and n == 2) else 1)\""
+        let f = try Support.run([roprof, "verify", "--runtime", "docker", "--from", dir + "/full.json", "--ready-url", url, "--while", phased, "--"] + cmd)
+        #expect(f.status == 0 && f.stdout.contains("PASS") && f.stdout.contains("again after a restart"), "ROPROF_PHASE first, then restart: \(f.stdout)\(f.stderr)")
         // Without the restart nothing shows the state survives: never a PASS.
         try? FileManager.default.removeItem(atPath: data)
         let u = try Support.run([roprof, "verify", "--no-restart", "--runtime", "docker", "--from", dir + "/full.json", "--ready-url", url, "--while", work, "--"] + cmd)
