@@ -141,7 +141,9 @@ public enum KubernetesEmitter {
                                       workingDir: h.workdir, env: h.env.isEmpty ? nil : h.env.map { .init(name: $0.name, value: $0.value) },
                                       securityContext: sc, volumeMounts: h.volumes.isEmpty ? nil : mounts(h),
                                       ports: ports.isEmpty ? nil : ports.map { K8s.ContainerPort(containerPort: $0.container, hostPort: $0.host, hostIP: $0.hostIP) })
-        let pod = K8s.PodSpec(securityContext: podSecurityContext(h), initContainers: fileInit(h, o, securityContext: sc).map { [$0] },
+        // Never restarted by the engine: verify stops and restarts it itself (under `Always`, podman would
+        // start it again the moment roprof's stop ended it).
+        let pod = K8s.PodSpec(restartPolicy: "Never", securityContext: podSecurityContext(h), initContainers: fileInit(h, o, securityContext: sc).map { [$0] },
                               containers: [container], volumes: h.volumes.isEmpty ? nil : volumes(h))
         let labels = ["app.kubernetes.io/name": name]
         let d = K8s.Deployment(metadata: .init(name: name, labels: labels),

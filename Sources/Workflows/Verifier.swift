@@ -98,7 +98,13 @@ public enum Verifier {
         let mounts = vp.hardening.volumes.map { v -> SandboxPlan.Mount in
             switch v.mount.kind {
             case .tmpfs: return .init(path: v.mount.path, kind: .tmpfs(bytes: v.mount.sizeBytes))
-            case .persistent: return .init(path: v.mount.path, kind: .persistent, seedFromImage: !emptyVolumes, owner: v.mount.owner)
+            case .persistent:
+                // A fresh volume as the printed settings make it: the image directory's owner, or, for a
+                // directory the image lacks, the app's one non-root user (the docker output hands it over,
+                // podman does it itself, Kubernetes' fsGroup); otherwise world-writable (1777).
+                let h = vp.hardening
+                let owner = v.mount.owner ?? h.uid.map { Owner(uid: $0, gid: h.gid ?? $0, mode: 0o755) }
+                return .init(path: v.mount.path, kind: .persistent, seedFromImage: !emptyVolumes, owner: owner)
             case .file: return .init(path: v.mount.path, kind: .file)
             }
         }
