@@ -16,7 +16,11 @@ struct UploadTests {
     }
 
     @Test func anUploadSpooledWithoutANameSizesTmp() throws {
-        let server = Support.packageRoot.appendingPathComponent("Fixtures/apps/upload/server.py").path
+        // The app outside /tmp, as in an image: the suggested tmpfs covers /tmp (a checkout may live there).
+        let home = "/srv/roprof-upload-\(getpid())", server = home + "/server.py"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        try FileManager.default.copyItem(atPath: Support.packageRoot.appendingPathComponent("Fixtures/apps/upload/server.py").path, toPath: server)
         let dir = Support.scratch("upload"), port = 24000 + Int(getpid() % 3000)
         let url = "http://127.0.0.1:\(port)/health", cmd = ["/usr/bin/python3", server, "\(port)"]
         let r = try Support.run([roprof, "record", "--quiet", "-o", dir + "/rec.json", "--ready-url", url, "--while", upload(12, port: port), "--"] + cmd)
