@@ -79,11 +79,7 @@ public struct SandboxPlan {
                     state.createdFiles.append(m.path)
                     Self.remember(m.path, kind: "file", in: state)
                 }
-                let src = scratch + "/file-\(i)"
-                try? FileManager.default.copyItem(atPath: m.path, toPath: src)
-                if !FileManager.default.fileExists(atPath: src) { FileManager.default.createFile(atPath: src, contents: nil) }
-                before.append(MountStep(kind: .mount, source: src, target: m.path, flags: Self.MS_BIND))
-                unlock.append(MountStep(kind: .setattr, target: m.path, attrClear: 1))
+                Self.bindPrivateCopy(of: m.path, at: scratch + "/file-\(i)", before: &before, unlock: &unlock)
             case .persistent:
                 try ensureDirectory(m.path, state)
                 let src = scratch + "/volume-\(i)"
@@ -110,11 +106,7 @@ public struct SandboxPlan {
                 var isDir: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: w, isDirectory: &isDir), !isDir.boolValue,
                       !mounts.contains(where: { $0.path == w }) else { continue }
-                let src = scratch + "/runtime-file-\(i)"
-                try? FileManager.default.copyItem(atPath: w, toPath: src)
-                if !FileManager.default.fileExists(atPath: src) { FileManager.default.createFile(atPath: src, contents: nil) }
-                before.append(MountStep(kind: .mount, source: src, target: w, flags: Self.MS_BIND))
-                unlock.append(MountStep(kind: .setattr, target: w, attrClear: 1))
+                Self.bindPrivateCopy(of: w, at: scratch + "/runtime-file-\(i)", before: &before, unlock: &unlock)
             }
         }
         for w in runtimeWritable.sorted() {
@@ -145,6 +137,15 @@ public struct SandboxPlan {
         }
         spec.environment.sort()
         return state
+    }
+
+    /// A writable private copy of the file at `path` (its content, or empty), made at `src` and bound
+    /// over it before the root turns read-only, then unlocked: the app writes the copy, never the host's.
+    static func bindPrivateCopy(of path: String, at src: String, before: inout [MountStep], unlock: inout [MountStep]) {
+        try? FileManager.default.copyItem(atPath: path, toPath: src)
+        if !FileManager.default.fileExists(atPath: src) { FileManager.default.createFile(atPath: src, contents: nil) }
+        before.append(MountStep(kind: .mount, source: src, target: path, flags: MS_BIND))
+        unlock.append(MountStep(kind: .setattr, target: path, attrClear: 1))
     }
 
     /// /dev, /proc and what is below them: the kernel's places, which isolation replaces.

@@ -88,7 +88,7 @@ public enum Backend {
         let launched = watch == nil && options.attachPid == nil
         // Per mode: a full-inventory run stops on every call, a check only where the baseline says.
         let key = BackendCosts.key(options.launch.argv + ["\u{0}" + options.policy.mode.rawValue], cwd: options.launch.cwd ?? FileManager.default.currentDirectoryPath)
-        var costs = launched ? BackendCosts.load() : nil
+        let costs = launched ? BackendCosts.load() : nil
         if choice == .auto && preferEBPF && launched, let c = costs {
             let d = c.choose(key: key)
             wantEBPF = d.ebpf
@@ -96,14 +96,14 @@ public enum Backend {
         }
         if wantEBPF {
             do {
-                let started = monotonicMs()
+                let started = Double(PtraceBackend.monotonicNs()) / 1e6
                 let session = try EBPFBackend(options: options, watch: watch)
                 let result = try session.run()
                 // What eBPF added to the run: all of roprof's time but the app's own lifetime (the load,
                 // attaching, draining, detaching, the survey).
-                let loaded = max(0, monotonicMs() - started - (result.recording.runs.first?.durationSeconds ?? 0) * 1000)
+                let loaded = max(0, Double(PtraceBackend.monotonicNs()) / 1e6 - started - (result.recording.runs.first?.durationSeconds ?? 0) * 1000)
                 if choice == .auto && watch == nil && !options.explainBackend { note("recorded with the eBPF backend (nothing was stopped)") }
-                if launched, var c = costs {
+                if var c = costs {
                     c.noteLoad(ms: loaded)
                     c.noteCommand(key, stops: session.ptraceStopsEstimate)
                     c.save()
@@ -112,16 +112,14 @@ public enum Backend {
             } catch let e as EBPFUnavailable {
                 if choice == .ebpf || watch != nil { throw e }
                 note("recording with ptrace: \(e.description)")
-                costs = nil
             }
         }
         let cpuBefore = cpuMicroseconds()
         let session = PtraceBackend(options: options)
         let result = try session.run()
-        if launched, var c = costs ?? (launched ? BackendCosts.load() : nil) {
+        if var c = costs {
             // The tracer's CPU per stop: what the tracee waits for at each stop, besides the switches.
-            let perStop = (cpuMicroseconds() - cpuBefore) / Double(max(session.stops, 1))
-            c.noteStops(session.stops, us: session.stops >= 500 ? perStop : nil)
+            if session.stops >= 500 { c.noteStopCost(us: (cpuMicroseconds() - cpuBefore) / Double(session.stops)) }
             c.noteCommand(key, stops: session.stops)
             c.save()
         }

@@ -51,15 +51,9 @@ enum ImageVerifier {
         var spec = printed.renamingVolumes { $0 + "-" + tag }
         if spec.seccompProfile != nil {
             let file = scratch + "/roprof-seccomp.json"
-            if let data = vp.seccompOverride { try data.write(to: URL(fileURLWithPath: file)) }
-            else if let s = vp.seccomp { try SeccompEmitter.json(s).write(toFile: file, atomically: true, encoding: .utf8) }
-            spec.seccompProfile = vp.seccompOverride == nil && vp.seccomp == nil ? nil : file
+            spec.seccompProfile = try writeProfile(vp, to: file) ? file : nil
         }
-        var ports = h.ports.map { PublishedPort(hostIP: "127.0.0.1", host: $0.host, container: $0.container) }
-        if let t = settings.readyTarget, !ports.contains(where: { $0.host == Int(t.port) }) {
-            ports.append(PublishedPort(hostIP: "127.0.0.1", host: Int(t.port), container: Int(t.port)))
-        }
-        spec.ports = ports
+        spec.ports = probePorts(h, settings)
         let args = DockerEmitter.arguments(spec)
         let volumes = spec.volumeNames
         defer { engine.removeVolumes(volumes) }
@@ -135,15 +129,9 @@ enum ImageVerifier {
         try FileManager.default.createDirectory(atPath: scratch + "/seccomp/profiles", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var o = SuggestOptions()
-        if let data = vp.seccompOverride { try data.write(to: URL(fileURLWithPath: scratch + "/seccomp/" + o.localhostProfile)) }
-        else if let s = vp.seccomp { try SeccompEmitter.json(s).write(toFile: scratch + "/seccomp/" + o.localhostProfile, atomically: true, encoding: .utf8) }
-        else { o.runtimeDefaultSeccomp = true; h.seccomp = nil }
-        var ports = h.ports.map { PublishedPort(hostIP: "127.0.0.1", host: $0.host, container: $0.container) }
-        if let t = settings.readyTarget, !ports.contains(where: { $0.host == Int(t.port) }) {
-            ports.append(PublishedPort(hostIP: "127.0.0.1", host: Int(t.port), container: Int(t.port)))
-        }
+        if try !writeProfile(vp, to: scratch + "/seccomp/" + o.localhostProfile) { o.runtimeDefaultSeccomp = true; h.seccomp = nil }
         let file = scratch + "/deployment.yaml"
-        try KubernetesEmitter.verifyManifest(h, o, name: tag, image: req.image, ports: ports).write(toFile: file, atomically: true, encoding: .utf8)
+        try KubernetesEmitter.verifyManifest(h, o, name: tag, image: req.image, ports: probePorts(h, settings)).write(toFile: file, atomically: true, encoding: .utf8)
         let claims = h.volumes.filter { $0.mount.kind == .persistent }.map(\.name)
         let what = "podman kube play of the Kubernetes output (readOnlyRootFilesystem, \(plural(h.volumes.count, "volume")), \(plural(h.env.count, "environment variable"))"
             + (h.seccomp != nil ? ", the Localhost seccomp profile)" : ")")
@@ -183,6 +171,22 @@ enum ImageVerifier {
         }
         return judge(runs, h: h, vp: vp, what: what, subject: req.image, kept: kept.count == claims.count ? kept.reduce(0, +) : 1,
                      settings: settings, leftOut: leftOut)
+    }
+
+    /// The ports published for a verify run: the printed ones on loopback, and the --ready-url port.
+    static func probePorts(_ h: Hardening, _ settings: RunSettings) -> [PublishedPort] {
+        var ports = h.ports.map { PublishedPort(hostIP: "127.0.0.1", host: $0.host, container: $0.container) }
+        if let t = settings.readyTarget, !ports.contains(where: { $0.host == Int(t.port) }) {
+            ports.append(PublishedPort(hostIP: "127.0.0.1", host: Int(t.port), container: Int(t.port)))
+        }
+        return ports
+    }
+
+    /// Writes the plan's profile (the user's own, or the generated one) to `file`; false when there is none.
+    static func writeProfile(_ vp: VerifyPlan, to file: String) throws -> Bool {
+        if let data = vp.seccompOverride { try data.write(to: URL(fileURLWithPath: file)); return true }
+        if let s = vp.seccomp { try SeccompEmitter.json(s).write(toFile: file, atomically: true, encoding: .utf8); return true }
+        return false
     }
 
     /// Runs a command with its output in `log` (no pipe a lingering child could hold); its exit status.

@@ -95,22 +95,20 @@ public enum Recorder {
             var o = s.traceOptions(policy: policy, launch: try s.launchSpec())
             o.serviceName = req.service
             o.quietPath = req.quietPath
-            var firstRun: Recording? = nil
+            // The container's second start: the app on the files its first start left, under the remedies.
+            var restartEnv: [String: String]? = nil
             if let path = req.restartOf, FileManager.default.fileExists(atPath: path) {
-                // The container's second start: the app on the files its first start left, under the remedies.
-                let first = try Recording.load(path: path)
-                let env = try remedyEnvironment(first)
+                let env = try remedyEnvironment(try Recording.load(path: path))
                 for (k, v) in env.sorted(by: { $0.key < $1.key }) {
                     o.launch.environment.removeAll { $0.hasPrefix(k + "=") }
                     o.launch.environment.append("\(k)=\(v)")
                 }
-                firstRun = first
+                restartEnv = env
             }
             outcome = RecordOutcome(try appOutputToStderr(req.appStdoutToStderr) {
                 try Backend.trace(o, choice: s.backend, preferEBPF: req.preferEBPF, note: notify)
             })
-            if let first = firstRun {
-                let env = try remedyEnvironment(first)
+            if let env = restartEnv {
                 for i in outcome.recording.runs.indices {
                     outcome.recording.runs[i].phase = "restart"
                     outcome.recording.runs[i].remedyEnv = env.isEmpty ? nil : env

@@ -63,8 +63,8 @@ struct BackendCosts: Codable {
     var stopUs: Double { Self.median(ptraceStopUs) ?? Self.defaultStopUs }
 
     mutating func noteLoad(ms: Double) { ebpfLoadMs = Array((ebpfLoadMs + [ms]).suffix(Self.keep)) }
-    mutating func noteStops(_ stops: Int, us: Double?) {
-        if let us, us.isFinite, us > 0 { ptraceStopUs = Array((ptraceStopUs + [us]).suffix(Self.keep)) }
+    mutating func noteStopCost(us: Double) {
+        if us.isFinite, us > 0 { ptraceStopUs = Array((ptraceStopUs + [us]).suffix(Self.keep)) }
     }
     mutating func noteCommand(_ key: String, stops: Int) {
         commands[key] = stops
@@ -80,13 +80,6 @@ struct BackendCosts: Codable {
         let why = String(format: "%d stops last time × %.0f µs ≈ %.1f ms under ptrace, against eBPF's ~%.0f ms (load, attach, drain)", stops, stopUs, ptraceMs, loadMs)
         return ptraceMs <= loadMs * Self.ptraceBias ? (false, "ptrace: " + why) : (true, "eBPF: " + why)
     }
-}
-
-/// Monotonic milliseconds.
-func monotonicMs() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
 }
 
 /// This process's CPU time (user + system), in microseconds.

@@ -68,8 +68,7 @@ extension PtraceBackend {
         let pid = t.process.pid
         let fds: [Int32] = fd.map { [$0] } ?? ProcFS.openFds(pid: pid).map(\.fd)
         for n in fds where n >= 0 {
-            guard var raw = ProcFS.readlinkBytes("/proc/\(pid)/fd/\(n)"), raw.first == UInt8(ascii: "/"),
-                  raw.count > Self.deletedSuffix.count, raw.suffix(Self.deletedSuffix.count).elementsEqual(Self.deletedSuffix) else { continue }
+            guard var raw = ProcFS.readlinkBytes("/proc/\(pid)/fd/\(n)"), raw.first == UInt8(ascii: "/"), Self.isDeleted(raw) else { continue }
             var st = stat()
             guard stat("/proc/\(pid)/fd/\(n)", &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0 else { continue }
             raw.removeLast(Self.deletedSuffix.count)

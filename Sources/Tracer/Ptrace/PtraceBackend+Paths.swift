@@ -29,6 +29,10 @@ extension PtraceBackend {
     }
 
     static let deletedSuffix = Array(" (deleted)".utf8)
+    /// Whether an fd's link names a file that no longer has that name (" (deleted)").
+    static func isDeleted(_ raw: [UInt8]) -> Bool {
+        raw.count > deletedSuffix.count && raw.suffix(deletedSuffix.count).elementsEqual(deletedSuffix)
+    }
     static let memfdPrefix = Array("/memfd:".utf8)
 
     /// The target of a tracee fd, if it is a filesystem path (not a pipe, socket or anon inode).
@@ -39,7 +43,7 @@ extension PtraceBackend {
 
     func fdPath(_ t: Tracee, _ fd: Int32, regularOnly: Bool = false) -> TracedPath? {
         guard fd >= 0, var raw = ProcFS.readlinkBytes("/proc/\(t.process.pid)/fd/\(fd)"), raw.first == UInt8(ascii: "/") else { return nil }
-        if raw.count > Self.deletedSuffix.count && raw.suffix(Self.deletedSuffix.count).elementsEqual(Self.deletedSuffix) { return nil }
+        if Self.isDeleted(raw) { return nil }
         if raw.starts(with: Self.memfdPrefix) { return nil }
         if regularOnly {
             var st = stat()
