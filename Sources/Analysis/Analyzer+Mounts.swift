@@ -18,6 +18,9 @@ struct MountEvidence {
     var unnamedBytes: [String: Int] = [:]
 
     mutating func note(_ f: FileMutation, path: String) {
+        if f.existsAfter == false { gone.insert(path) }
+        if f.flags.contains("unnamed"), let b = f.bytes { unnamedBytes[path] = max(unnamedBytes[path] ?? 0, b) }
+        guard f.isDurable || f.operation == .renameTo else { return }
         let who = f.processes.first.map { " (" + PathGlob.name($0) + ")" } ?? ""
         // Per-run names (Maildir's, mkstemp's) shaped, so the same run words its reasons the same way.
         let name = NameShape.shape(PathGlob.name(path))
@@ -28,9 +31,21 @@ struct MountEvidence {
         if f.operation == .renameTo && f.succeeded > 0 && f.existsAfter == true {
             durable[path, default: []].append("\(name) renamed into place and kept\(who)")
         }
-        if f.existsAfter == false { gone.insert(path) }
-        if f.flags.contains("unnamed"), let b = f.bytes { unnamedBytes[path] = max(unnamedBytes[path] ?? 0, b) }
     }
+}
+
+/// Some of a list of findings, by position: what a mount covers, without copying the findings
+/// (a recording of 300,000 paths would otherwise hold them once per grouping).
+struct Picked: RandomAccessCollection {
+    let base: [PathFinding]
+    let positions: [Int32]
+    init(_ base: [PathFinding], _ positions: [Int32]) { self.base = base; self.positions = positions }
+    init(_ base: [PathFinding]) { self.init(base, (0..<Int32(base.count)).map { $0 }) }
+    var startIndex: Int { 0 }
+    var endIndex: Int { positions.count }
+    subscript(i: Int) -> PathFinding { base[Int(positions[i])] }
+    /// The findings at `positions` of the same list.
+    func picking(_ positions: [Int32]) -> Picked { Picked(base, positions) }
 }
 
 extension Analyzer {
@@ -42,7 +57,7 @@ extension Analyzer {
     /// Folds breaking paths into the fewest directories to mount: never `/`, a system directory or a
     /// directory holding code; never over a directory the image already has without saying so; a
     /// pre-existing directory inside a mount keeps a mount of its own so it is not hidden.
-    func synthesizeMounts(_ items: [PathFinding], created: Set<String>, persistent: Set<String>,
+    func synthesizeMounts(_ items: Picked, created: Set<String>, persistent: Set<String>,
                           advice: [String: [String]], facts: FilesystemFacts?, evidence given: MountEvidence,
                           relocations: inout [Relocation]) -> [MountSuggestion] {
         var evidence = given
@@ -50,10 +65,11 @@ extension Analyzer {
         let attempted = Set(items.filter { !Set($0.operations).isDisjoint(with: ["mkdir", "create", "write", "truncate", "rename-to", "symlink", "link", "mknod", "bind"]) }.map(\.path))
             .union(created)
         let view = FilesystemView(facts: facts, attempted: attempted)
-        var groups: [String: [PathFinding]] = [:]
+        // Mount point → the findings it covers, as positions in `items` (no copies of the findings).
+        var groups: [String: [Int32]] = [:]
         var fileMounts = Set<String>()
         var relocate: [String: [PathFinding]] = [:]
-        for p in items {
+        for (position, p) in zip(items.positions, items) {
             let isState = persistent.contains(p.path) || evidence.durable[p.path] != nil
             // (O_TMPFILE names the directory the unnamed file lives in: that directory is the mount.)
             // Data (a database under /tmp/app, say) keeps its own persistent mount inside a scratch one.
@@ -68,7 +84,7 @@ extension Analyzer {
                 relocate[PathGlob.parent(p.path), default: []].append(p)
                 continue
             }
-            groups[point, default: []].append(p)
+            groups[point, default: []].append(position)
             if isFile { fileMounts.insert(point) }
         }
         for (dir, ps) in relocate.sorted(by: { $0.key < $1.key }) {
@@ -82,13 +98,14 @@ extension Analyzer {
         // already existed: a mount over its parent would hide it (/run over /run/postgresql).
         // (A state volume starts with the image's content, so it hides nothing: everything inside it folds in.)
         for point in groups.keys.sorted(by: { $0.count > $1.count }) {
-            guard let items = groups[point] else { continue }
+            guard let members = groups[point] else { continue }
+            let items = items.picking(members)
             let holdsData = items.contains { persistent.contains($0.path) }
             let preexisting = view.existedBefore(point)
             if let outer = groups.keys.filter({ $0 != point && PathGlob.isUnder(point, $0) && !fileMounts.contains($0) }).min(by: { $0.count < $1.count }),
                !(holdsData && Self.scratchDirs.contains(outer)),
                !preexisting || Self.tempDirs.contains(outer)
-                || purpose(outer, groups[outer]! + items, persistent: persistent, evidence: evidence).0 == .state {
+                || purpose(outer, items.picking(groups[outer]! + members), persistent: persistent, evidence: evidence).0 == .state {
                 groups[outer, default: []].append(contentsOf: groups.removeValue(forKey: point) ?? [])
                 fileMounts.remove(point)
             }
@@ -112,7 +129,7 @@ extension Analyzer {
             }
         }
         return groups.keys.sorted().map { point in
-            suggestion(point, groups[point]!, isFile: fileMounts.contains(point), view: view,
+            suggestion(point, items.picking(groups[point]!), isFile: fileMounts.contains(point), view: view,
                        persistent: persistent, advice: advice, evidence: evidence)
         }
     }
@@ -188,7 +205,7 @@ extension Analyzer {
     }
 
     /// Decides what a mount holds, from the evidence; when evidence conflicts, state wins.
-    func purpose(_ point: String, _ items: [PathFinding], persistent: Set<String>, evidence: MountEvidence) -> (MountSuggestion.Purpose, [String]) {
+    func purpose(_ point: String, _ items: Picked, persistent: Set<String>, evidence: MountEvidence) -> (MountSuggestion.Purpose, [String]) {
         let fhs = Self.fhsPurpose(point)
         var stateWhy: [String] = []
         let dbFiles = Array(Set(items.filter { persistent.contains($0.path) }.map { PathGlob.name($0.path) })).sorted()
@@ -224,7 +241,7 @@ extension Analyzer {
         return (.runtime, ["no evidence of durability (no fsync, no rename into place, not under /var/lib, not a database): run-time files the app recreates on start"])
     }
 
-    func suggestion(_ point: String, _ items: [PathFinding], isFile: Bool, view: FilesystemView,
+    func suggestion(_ point: String, _ items: Picked, isFile: Bool, view: FilesystemView,
                     persistent: Set<String>, advice: [String: [String]], evidence: MountEvidence) -> MountSuggestion {
         let observed = items.reduce(0) { $0 + ($1.bytes ?? 0) }
         let covers = Array(Set(items.map { isFile ? PathGlob.name($0.path) : NameShape.shapePath(PathGlob.relative($0.path, to: point)) })).sorted()

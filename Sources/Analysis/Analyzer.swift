@@ -40,54 +40,83 @@ public struct Analyzer {
 
     public func analyze(_ rec: Recording) -> Analysis {
         // 1. One finding per path (all operations), in the container's view (chroot root + path).
-        var byPath: [String: PathFinding] = [:]
+        // The entries are grouped by path through a sorted index, not a dictionary of findings: a
+        // recording of 300,000 paths keeps one finding per path, in the list it ends up in.
         var created = Set<String>()   // paths the run itself created (so not image content)
-        var order: [String] = []
         let facts = rec.filesystem
         var evidence = MountEvidence()
-        // The command-line words of the processes that wrote each path (a remedy may need them as evidence).
-        var argvOf: [String: [Int: Set<String>]] = [:]
-        for run in rec.runs { for p in run.processes { argvOf[run.id, default: [:]][p.pid, default: []].formUnion(p.execs.flatMap(\.argv)) } }
-        var wordsByPath: [String: Set<String>] = [:]
-        for f in rec.files where f.operation != .mount && f.operation != .chroot {
+        var index: [(path: String, entry: Int)] = []
+        index.reserveCapacity(rec.files.count)
+        for (i, f) in rec.files.enumerated() where f.operation != .mount && f.operation != .chroot {
             // One place has one name: /var/run/x and /run/x are the same file.
-            let raw = (f.root.map { $0 == "/" ? "" : $0 } ?? "") + f.path
+            let raw = f.root.map { ($0 == "/" ? "" : $0) + f.path } ?? f.path
             // A call on the name itself (a link made, replaced or removed) resolves the directory
             // holding the name, never a symlink the name is: `ln -sfn /opt/x $STATE/link` writes $STATE.
             let path = f.unresolved == nil ? (facts.map { f.operation.followsFinalSymlink ? $0.canonical(raw) : $0.canonicalParent(raw) } ?? raw) : raw
-            evidence.note(f, path: path)
-            for run in f.runs { for pid in f.pids { wordsByPath[path, default: []].formUnion(argvOf[run]?[pid] ?? []) } }
-            if f.operation == .sync { continue }  // evidence of durability, not a write
-            if f.succeeded > 0 && [.create, .mkdir, .renameTo, .link, .symlink, .bind, .mknod, .tmpfile].contains(f.operation) && f.existedBefore != true {
-                created.insert(path)
-            }
-            if var p = byPath[path] {
-                p.operations.append(f.operation.rawValue); p.count += f.count
-                for (e, n) in f.errors { p.failed[e, default: 0] += n }
-                p.processes = Array(Set(p.processes + f.processes)).sorted()
-                p.syscalls = Array(Set(p.syscalls + f.syscalls)).sorted()
-                if let b = f.bytes { p.bytes = max(p.bytes ?? 0, b) }
-                byPath[path] = p
-            } else {
-                order.append(path)
-                byPath[path] = PathFinding(path: path, operations: [f.operation.rawValue], count: f.count, failed: f.errors,
-                                           processes: f.processes, syscalls: f.syscalls, bytes: f.bytes, fixedBy: nil, note: nil,
-                                           unresolved: f.unresolved)
-            }
+            index.append((path, i))
         }
+        index.sort { $0.path == $1.path ? $0.entry < $1.entry : $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        // The command-line words of the processes that wrote each path (a remedy may need them as
+        // evidence), made once per set of writers and shared.
+        var argvOf: [String: [Int: Set<String>]] = [:]
+        for run in rec.runs { for p in run.processes { argvOf[run.id, default: [:]][p.pid, default: []].formUnion(p.execs.flatMap(\.argv)) } }
+        struct Writers: Hashable { var runs: [String]; var pids: [Int] }
+        var wordsOfWriters: [Writers: Set<String>] = [:]
+        func argvWords(_ f: FileMutation) -> Set<String> {
+            let key = Writers(runs: f.runs, pids: f.pids)
+            if let w = wordsOfWriters[key] { return w }
+            var w = Set<String>()
+            for run in f.runs { for pid in f.pids { w.formUnion(argvOf[run]?[pid] ?? []) } }
+            wordsOfWriters[key] = w
+            return w
+        }
+        var wordsByPath: [String: Set<String>] = [:]
         // A created directory's successful mkdir means its ancestors existed; an EEXIST mkdir means it existed.
         var harmless: [PathFinding] = [], unknown: [PathFinding] = [], unfixable: [PathFinding] = []
         var breaking: [PathFinding] = []
-        for path in order.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-            var p = byPath[path]!
+        var distinct = index.isEmpty ? 0 : 1
+        for i in index.indices.dropFirst() where index[i].path != index[i - 1].path { distinct += 1 }
+        breaking.reserveCapacity(distinct)
+        var g = 0
+        while g < index.count {
+            let path = index[g].path
+            var p: PathFinding? = nil
+            var words: Set<String>? = nil
+            var onlyDurability = true
+            while g < index.count && index[g].path == path {
+                let f = rec.files[index[g].entry]
+                g += 1
+                evidence.note(f, path: path)
+                let w = argvWords(f)
+                if !w.isEmpty { words = words.map { $0.union(w) } ?? w }
+                if f.operation == .sync { continue }  // evidence of durability, not a write
+                onlyDurability = false
+                if f.succeeded > 0 && [.create, .mkdir, .renameTo, .link, .symlink, .bind, .mknod, .tmpfile].contains(f.operation) && f.existedBefore != true {
+                    created.insert(path)
+                }
+                if p == nil {
+                    p = PathFinding(path: path, operations: [f.operation.rawValue], count: f.count, failed: f.errors,
+                                    processes: f.processes, syscalls: f.syscalls, bytes: f.bytes, fixedBy: nil, note: nil,
+                                    unresolved: f.unresolved)
+                } else {
+                    p!.operations.append(f.operation.rawValue); p!.count += f.count
+                    for (e, n) in f.errors { p!.failed[e, default: 0] += n }
+                    if p!.processes != f.processes { p!.processes = Array(Set(p!.processes + f.processes)).sorted() }
+                    if p!.syscalls != f.syscalls { p!.syscalls = Array(Set(p!.syscalls + f.syscalls)).sorted() }
+                    if let b = f.bytes { p!.bytes = max(p!.bytes ?? 0, b) }
+                }
+            }
+            guard !onlyDurability, var p else { continue }
             p.operations.sort()
             if p.unresolved != nil { p.note = p.unresolved; unknown.append(p); continue }
             if let w = runtime.writablePlace(for: path) { p.note = "writable in \(runtime.name): \(w.path) (\(w.why))"; harmless.append(p); continue }
             if let ro = runtime.readOnlyPlace(for: path) { p.note = "\(ro.path): \(ro.why)"; unfixable.append(p); continue }
             // Only a failed mkdir of an existing directory (EEXIST) is not a write at all.
             if p.operations == ["mkdir"] && p.failed.keys.allSatisfy({ $0 == "EEXIST" }) && p.failed.values.reduce(0, +) == p.count { continue }
+            if let words { wordsByPath[path] = words }
             breaking.append(p)
         }
+        index = []
 
         // 2. Remedies.
         var applications: [String: RemedyApplication] = [:]
@@ -96,6 +125,7 @@ public struct Analyzer {
         var stopped = Set<String>()          // paths an env remedy makes go away
         var persistentPaths = Set<String>()
         var adviceByPath: [String: [String]] = [:]
+        var bytesOf: [String: Int] = [:]     // the sizes of what relocating remedies move
         for i in breaking.indices {
             let p = breaking[i]
             for r in catalog.remedies where r.matches(path: p.path, processes: p.processes, arguments: wordsByPath[p.path] ?? []) {
@@ -107,6 +137,7 @@ public struct Analyzer {
                 applications[r.id] = app
                 switch r.kind {
                 case .env, .relocate:
+                    if r.kind == .relocate, let b = p.bytes { bytesOf[p.path] = b }
                     if !stopped.contains(p.path) {
                         stopped.insert(p.path)
                         breaking[i].fixedBy = "remedy:\(r.id)"
@@ -129,7 +160,7 @@ public struct Analyzer {
         for app in applications.values where app.kind == .relocate {
             for (_, value) in app.env where value.hasPrefix("/") && runtime.writablePlace(for: value) == nil {
                 relocated.append(PathFinding(path: value, operations: ["mkdir"], count: 1, failed: [:], processes: [],
-                                             syscalls: [], bytes: app.paths.compactMap { byPath[$0]?.bytes }.reduce(0, +),
+                                             syscalls: [], bytes: app.paths.compactMap { bytesOf[$0] }.reduce(0, +),
                                              fixedBy: "remedy:\(app.id)", note: "relocated by \(app.id)", unresolved: nil))
             }
         }
@@ -146,7 +177,9 @@ public struct Analyzer {
             }
         }
         evidence.inputNames = inputNames
-        var mounts = synthesizeMounts(breaking.filter { !stopped.contains($0.path) } + relocated, created: created.union(relocated.map(\.path)),
+        let candidates = relocated.isEmpty ? breaking : breaking + relocated
+        let kept = candidates.indices.filter { !stopped.contains(candidates[$0].path) }.map { Int32($0) }
+        var mounts = synthesizeMounts(Picked(candidates, kept), created: created.union(relocated.map(\.path)),
                                       persistent: persistentPaths, advice: adviceByPath, facts: facts, evidence: evidence,
                                       relocations: &relocations)
         mounts.sort { $0.path < $1.path }

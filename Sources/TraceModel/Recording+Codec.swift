@@ -7,45 +7,13 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
 }
 
 extension Recording {
-    /// Canonical bytes: sorted keys, sorted arrays, pretty-printed, trailing newline.
-    public func encoded() throws -> Data {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try enc.encode(self.normalized())
-        data.append(0x0A)
-        return data
-    }
-
-    /// Sorts every collection so that equal content gives equal bytes.
-    public func normalized() -> Recording {
-        var r = self
-        // A first start before its restart; otherwise by when they started (then by id: stable).
-        r.runs.sort { a, b in
-            let pa = a.phase == "restart" ? 1 : 0, pb = b.phase == "restart" ? 1 : 0
-            return (pa, a.startedAt, a.id) < (pb, b.startedAt, b.id)
-        }
-        for i in r.runs.indices { r.runs[i].processes.sort { $0.pid < $1.pid } }
-        r.files.sort { $0.key < $1.key }
-        for i in r.files.indices {
-            r.files[i].flags = Array(Set(r.files[i].flags)).sorted()
-            r.files[i].syscalls = Array(Set(r.files[i].syscalls)).sorted()
-            r.files[i].processes = Array(Set(r.files[i].processes)).sorted()
-            r.files[i].pids = Array(Array(Set(r.files[i].pids)).sorted().prefix(16))
-            r.files[i].runs = Array(Set(r.files[i].runs)).sorted()
-        }
-        r.blindSpots.sort { ($0.kind, $0.detail) < ($1.kind, $1.detail) }
-        r.dangerousCallers = r.dangerousCallers.map { $0.mapValues { Array(Set($0)).sorted() } }
-        r.capabilityHints = r.capabilityHints.map { $0.mapValues { Array(Set($0)).sorted() } }
-        for i in r.blindSpots.indices {
-            r.blindSpots[i].processes = Array(Set(r.blindSpots[i].processes)).sorted()
-            r.blindSpots[i].runs = Array(Set(r.blindSpots[i].runs)).sorted()
-        }
-        return r
-    }
-
-    /// Reads a recording file, with one-line errors that name the file and the fix.
+    /// Reads a recording file, with one-line errors that name the file and the fix; the file is read a
+    /// buffer at a time (see `stream`), never whole.
     public static func load(path: String) throws -> Recording {
-        if path == "-" { return try decode(FileHandle.standardInput.readDataToEndOfFile(), source: "standard input") }
+        if path == "-" {
+            var reader = JSONValueReader(fd: 0, limit: InputLimits.maxRecordingBytes)
+            return try stream(&reader, source: "standard input")
+        }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
             throw ModelError("cannot read recording '\(path)': it is a directory (give the recording's file, e.g. \(path.hasSuffix("/") ? path : path + "/")roprof-recording.json)")
@@ -53,41 +21,18 @@ extension Recording {
         if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size > InputLimits.maxRecordingBytes {
             throw ModelError("cannot read recording '\(path)': \(size >> 20) MiB is larger than any recording roprof writes (at most \(InputLimits.maxRecordingBytes >> 20) MiB); is it the right file?")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
             throw ModelError("cannot read recording '\(path)': no such file or not readable (make one with `roprof record -o \(path) -- CMD`)")
         }
-        return try decode(data, source: path)
+        defer { close(fd) }
+        var reader = JSONValueReader(fd: fd, limit: InputLimits.maxRecordingBytes)
+        return try stream(&reader, source: path)
     }
 
     public static func decode(_ data: Data, source: String) throws -> Recording {
-        struct Header: Decodable { var format: String?; var version: Int? }
-        if let depth = InputLimits.excessiveNesting(data) {
-            throw ModelError("'\(source)' is not a roprof recording: nested more than \(depth) levels deep; record it again with `roprof record`")
-        }
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: data) } catch {
-            throw ModelError("'\(source)' is not a roprof recording: not valid JSON (\(shortReason(error))); record it again with `roprof record`")
-        }
-        guard header.format == formatName else {
-            throw ModelError("'\(source)' is not a roprof recording: \"format\" is \(header.format.map { "'\($0)'" } ?? "missing"), expected '\(formatName)'")
-        }
-        guard let v = header.version else { throw ModelError("'\(source)': recording has no \"version\"") }
-        guard readableVersions.contains(v) else {
-            if v < readableVersions.lowerBound {
-                throw ModelError("'\(source)' is recording version \(v), which this roprof cannot read (it reads \(readableVersions.lowerBound)–\(currentVersion)); record it again")
-            }
-            throw ModelError("'\(source)' is recording version \(v), newer than this roprof understands (\(currentVersion)); upgrade roprof")
-        }
-        do {
-            var r = try JSONDecoder().decode(Recording.self, from: data)
-            r.version = currentVersion  // read as the current model; written back in the current format
-            if let why = r.invalidValue() { throw ModelError("'\(source)' is a corrupt roprof recording: \(why); record it again") }
-            return r
-        } catch let e as ModelError {
-            throw e
-        } catch {
-            throw ModelError("'\(source)' is a corrupt roprof recording: \(shortReason(error)); record it again")
-        }
+        var reader = JSONValueReader(data: data)
+        return try stream(&reader, source: source)
     }
 }
 
@@ -220,9 +165,15 @@ extension InputLimits {
 }
 
 /// One line describing a decoding error, with the JSON path at fault.
-public func shortReason(_ error: Error) -> String {
+/// `offset` names the list a batch of it was decoded from, and where the batch starts in it.
+public func shortReason(_ error: Error, offset: (list: String, base: Int)? = nil) -> String {
     func pathString(_ path: [CodingKey]) -> String {
-        path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        var s = ""
+        for (i, k) in path.enumerated() {
+            if i == 0, let o = offset, let n = k.intValue { s += ".\(o.list)[\(o.base + n)]"; continue }
+            s += k.intValue.map { "[\($0)]" } ?? ".\(k.stringValue)"
+        }
+        return s
     }
     switch error {
     case DecodingError.keyNotFound(let key, let ctx):
@@ -308,14 +259,25 @@ public enum OutputTarget {
 /// Writes output where the user pointed `-o`, never damaging what is there (see `OutputTarget`).
 /// Every write, fsync and close is checked: ENOSPC or EIO is an error, never "written".
 public func writeAtomically(_ data: Data, to path: String) throws {
+    try writeAtomically(to: path) { emit in try emit(data) }
+}
+
+/// As `writeAtomically(_:to:)`, with the bytes made piece by piece by `produce`, which hands each to
+/// the `emit` it is given: nothing reaches the target unless every piece was made and written.
+public func writeAtomically(to path: String, _ produce: ((Data) throws -> Void) throws -> Void) throws {
     let target: String, dir: String, existing: stat?
     switch try OutputTarget.resolve(path) {
     case .standardOutput:
-        return try writeAll(data, fd: 1, what: "standard output")
+        // Made whole first: a failure half-way must not leave half a document on a pipe.
+        var whole = Data()
+        try produce { whole.append($0) }
+        return try writeAll(whole, fd: 1, what: "standard output")
     case .direct(let p):
+        var whole = Data()
+        try produce { whole.append($0) }
         let fd = open(p, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
-        do { try writeAll(data, fd: fd, what: "'\(path)'") } catch { close(fd); throw error }
+        do { try writeAll(whole, fd: fd, what: "'\(path)'") } catch { close(fd); throw error }
         guard close(fd) == 0 else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
         return
     case .atomic(let t, let d, let e):
@@ -330,7 +292,7 @@ public func writeAtomically(_ data: Data, to path: String) throws {
         throw ModelError("cannot write '\(path)': directory '\(dir)' is not writable (\(String(cString: strerror(e)))); choose another path with -o")
     }
     do {
-        try writeAll(data, fd: fd, what: "'\(path)'")
+        try produce { try writeAll($0, fd: fd, what: "'\(path)'") }
         if let st = existing { _ = fchown(fd, st.st_uid, st.st_gid); _ = fchmod(fd, st.st_mode & 0o7777) }
         guard fsync(fd) == 0 || errno == EINVAL else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
         guard close(fd) == 0 else { throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))") }

@@ -56,7 +56,7 @@ enum ProcFS {
         defer { closedir(dir) }
         var out: [(Int32, [UInt8], Bool, Bool)] = []
         while let ent = readdir(dir) {
-            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = direntName(ent)
             guard let fd = Int32(name) else { continue }
             guard let target = readlinkBytes("/proc/\(pid)/fd/\(fd)") else { continue }
             var writable = false, cloexec = false
@@ -142,4 +142,12 @@ extension ProcFS {
               let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) else { return true }
         return mask & (1 << UInt64(signal - 1)) != 0
     }
+}
+
+/// The name of a directory entry, read where it lies: a dirent is only as long as its name
+/// (`d_reclen`), so copying the whole 256-byte `d_name` field reads past a short last entry, off the
+/// end of the buffer readdir filled (a segfault once a directory holds enough names).
+func direntName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+    let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+    return String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
 }

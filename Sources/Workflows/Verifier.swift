@@ -88,7 +88,7 @@ public enum Verifier {
         }
         let merged = Recording.merged([rec, observed])
         let added = merged.allSyscallNames.subtracting(rec.allSyscallNames).sorted()
-        try writeAtomically(merged.encoded(), to: req.recordingPath)
+        try merged.write(to: req.recordingPath)
         notify("refined \(req.recordingPath): \(added.isEmpty ? "no new syscalls" : "added " + added.joined(separator: ", "))")
         return merged
     }

@@ -185,7 +185,7 @@ struct Merge: ParsableCommand {
     func run() throws {
         let all = try recordings.map { try Recording.load(path: $0) }
         let m = Recording.merged(all)
-        try writeAtomically(m.encoded(), to: output)
+        try m.write(to: output)
         CLI.warn("merged \(plural(all.count, "recording")) (\(m.runs.count) runs, \(m.files.count) paths) into \(output)")
     }
 }

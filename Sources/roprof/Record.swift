@@ -66,7 +66,7 @@ struct Record: ParsableCommand {
         req.appStdoutToStderr = output == "-" || output == "/dev/stdout"
         req.source = attach.map { .attach(pid: $0) } ?? imageOptions.request.map { .image($0) } ?? watch.source(engine: imageOptions.engine) ?? .launch
         let outcome = try Recorder.record(req, notify: printNote)
-        try writeAtomically(outcome.recording.encoded(), to: output)
+        try outcome.recording.write(to: output)
         for n in outcome.notes { CLI.warn(n) }
         let what = image.map { "recording of \($0)" } ?? "recording"
         CLI.warn("\(what) written to \(output) (\(plural(outcome.recording.files.count, "path")), \(plural(outcome.recording.runs.first?.processes.count ?? 0, "process", "processes")))")

@@ -42,7 +42,7 @@ struct Run: ParsableCommand {
         req.restart = !noRestart
         req.source = imageOptions.request.map { .image($0) } ?? .launch
         let outcome = try Recorder.record(req, notify: printNote)
-        try writeAtomically(outcome.recording.encoded(), to: output)
+        try outcome.recording.write(to: output)
         for n in outcome.notes { CLI.warn(n) }
         try ReportPrinter.printReport(outcome.recording, runtime: analysis.runtime, format: "text", recordingPath: output, profiles: analysis.profiles)
         throw ExitCode(outcome.status)

@@ -125,7 +125,7 @@ struct Diagnose: ParsableCommand {
         if let o = output { try OutputTarget.check(o) }
         let d = try Diagnoser.diagnose(settings: launch.settings, runtime: analysis.runtime, profiles: analysis.profiles,
                                        appStdoutToStderr: format == .json, notify: printNote)
-        if let o = output { try writeAtomically(d.recording.encoded(), to: o) }
+        if let o = output { try d.recording.write(to: o) }
         switch format {
         case .json: print(try VerdictText.diagnosisJSON(d.outcome, d.analysis), terminator: "")
         case .markdown: print(VerdictText.diagnosisMarkdown(d.outcome, d.analysis), terminator: "")

@@ -100,7 +100,7 @@ enum FilesystemSurvey {
         defer { closedir(d) }
         var out: [String] = []
         while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = direntName(e)
             if name == "." || name == ".." { continue }
             out.append(name)
             if out.count >= 100_000 { break }

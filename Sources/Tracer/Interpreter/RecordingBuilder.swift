@@ -61,23 +61,31 @@ final class RecordingBuilder {
         if files[key] == nil {
             files[key] = FileMutation(
                 path: path.string, pathBase64: path.isValidUTF8 ? nil : Data(path.bytes).base64EncodedString(),
-                root: path.root, operation: op, existedBefore: existedBefore, unresolved: path.unresolved, runs: [runID])
+                root: path.root, operation: op, existedBefore: existedBefore, unresolved: path.unresolved, runs: interner.intern([runID]))
         }
         Self.update(&files[key]!, syscall: syscall, flags: flags, process: process, pid: pid, errno: errno,
-                    outcomeKnown: outcomeKnown, bytes: bytes)
+                    outcomeKnown: outcomeKnown, bytes: bytes, interner: interner)
     }
 
-    /// In place (through the dictionary's modify accessor): no copy of the entry per event.
+    /// Equal lists shared between entries: 300,000 paths written by one process hold one list of it.
+    private let interner = Interner()
+
+    /// In place (through the dictionary's modify accessor): no copy of the entry per event. A list
+    /// that changes is made anew and shared (an event that adds nothing allocates nothing).
     static func update(_ m: inout FileMutation, syscall: String, flags: [String], process: String, pid: Int32,
-                       errno: Int32?, outcomeKnown: Bool, bytes: Int?) {
+                       errno: Int32?, outcomeKnown: Bool, bytes: Int?, interner: Interner) {
         m.count += 1
         if !outcomeKnown { m.unknownOutcome += 1 }
         else if let e = errno { m.errors[ErrnoName.name(e), default: 0] += 1 }
         else { m.succeeded += 1 }
-        for f in flags where !m.flags.contains(f) { m.flags.append(f) }
-        if m.syscalls.last != syscall && !m.syscalls.contains(syscall) { m.syscalls.append(syscall) }
-        if m.processes.last != process && !m.processes.contains(process) { m.processes.append(process) }
-        if m.pids.count < 16 && !m.pids.contains(Int(pid)) { m.pids.append(Int(pid)) }
+        if !flags.allSatisfy(m.flags.contains) {
+            var f = m.flags
+            for x in flags where !f.contains(x) { f.append(x) }
+            m.flags = interner.intern(f)
+        }
+        if m.syscalls.last != syscall && !m.syscalls.contains(syscall) { m.syscalls = interner.intern(m.syscalls + [syscall]) }
+        if m.processes.last != process && !m.processes.contains(process) { m.processes = interner.intern(m.processes + [process]) }
+        if m.pids.count < 16 && !m.pids.contains(Int(pid)) { m.pids = interner.intern(m.pids + [Int(pid)]) }
         if let b = bytes { m.bytes = max(m.bytes ?? 0, b) }
     }
 
@@ -155,10 +163,18 @@ final class RecordingBuilder {
         return out
     }
 
+    /// The recording; the builder's entries move into it (the builder is spent).
     func build(run: RunInfo) -> Recording {
         let survey = FilesystemSurvey.take(files.values.filter { $0.unresolved == nil && $0.pathBase64 == nil }, viewRoot: viewRoot)
-        return Recording(runs: [run], files: Array(files.values), syscalls: syscallInventory(), blindSpots: Array(blind.values),
-                  dangerousCallers: dangerous.isEmpty ? nil : dangerous.mapValues { Array($0) },
-                  capabilityHints: hints.isEmpty ? nil : hints.mapValues { Array($0) }, filesystem: survey).normalized()
+        var entries: [FileMutation] = []
+        entries.reserveCapacity(files.count)
+        for (_, m) in files { entries.append(m) }
+        files = [:]
+        var r = Recording(runs: [run], files: entries, syscalls: syscallInventory(), blindSpots: Array(blind.values),
+                          dangerousCallers: dangerous.isEmpty ? nil : dangerous.mapValues { Array($0) },
+                          capabilityHints: hints.isEmpty ? nil : hints.mapValues { Array($0) }, filesystem: survey)
+        entries = []
+        r.normalize()
+        return r
     }
 }
