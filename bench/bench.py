@@ -66,6 +66,47 @@ def timed(cmd, env=None):
     r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - t, r.returncode
 
+def peak_rss_kib(cmd):
+    """Peak RSS of one command, in a fresh process: RUSAGE_CHILDREN's maxrss is a maximum over every
+    child ever waited for."""
+    probe = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if r.returncode in (0, 1) else -1)")
+    return int(subprocess.run([sys.executable, "-c", probe] + cmd, capture_output=True, text=True).stdout.strip())
+
+def distinct_paths_memory(n):
+    """Peak RSS of each command on recordings of n distinct written paths (1,000 a directory), against
+    the recording's size: memory must follow the distinct paths with a small constant."""
+    recs = []
+    for side in ("a", "b"):
+        d = os.path.join(work, f"distinct-{side}"); os.makedirs(d)
+        out = os.path.join(work, f"distinct-{side}.json")
+        kib = peak_rss_kib([ROPROF, "record", "--quiet", "--backend", "ptrace", "-o", out, "--", os.path.join(BIN, "openbench"), "distinct", str(n), d])
+        recs.append((out, kib))
+        shutil.rmtree(d, ignore_errors=True)
+        print(f"distinct paths: recorded {side}", file=sys.stderr)
+    a, b = recs[0][0], recs[1][0]
+    size = os.path.getsize(a)
+    rows = [("record", recs[0][1]),
+            ("report", peak_rss_kib([ROPROF, "report", a])),
+            ("suggest --format kubernetes", peak_rss_kib([ROPROF, "suggest", "--format", "kubernetes", a])),
+            ("diff (two such)", peak_rss_kib([ROPROF, "diff", a, b])),
+            ("merge (two such)", peak_rss_kib([ROPROF, "merge", "-o", os.path.join(work, "distinct-merged.json"), a, b]))]
+    return size, rows
+
+def distinct_lines(n, size, rows):
+    out = ["", f"Memory on {n:,} distinct written paths (1,000 a directory; one recording {size / 2**20:.1f} MiB, "
+                f"two for diff and merge): peak RSS, and as a multiple of one recording's size (target ≤ 2×; record ≤ 400 MiB):", "",
+           "| command | peak RSS (MiB) | / recording size |", "|---|---|---|"]
+    for name, kib in rows:
+        out.append(f"| {name} | {kib / 1024:.0f} | {kib * 1024 / size:.2f} |" if kib >= 0 else f"| {name} | failed | |")
+    return out
+
+DISTINCT = int(os.environ.get("ROPROF_BENCH_DISTINCT", "300000"))
+if "--memory-only" in sys.argv:  # the distinct-paths section alone, printed (not written to the docs)
+    print("\n".join(distinct_lines(DISTINCT, *distinct_paths_memory(DISTINCT))))
+    shutil.rmtree(work, ignore_errors=True)
+    sys.exit(0)
+
 results = {}
 for wname, make in [w for w in WORKLOADS if not ONLY or w[0] in ONLY.split(",")]:
     prep, cmd = make()
@@ -90,12 +131,9 @@ for wname, make in [w for w in WORKLOADS if not ONLY or w[0] in ONLY.split(",")]
 # ---- memory and size on one million file events -------------------------------------------------
 f = os.path.join(work, "million.txt"); open(f, "w").close()
 out = os.path.join(work, "million.json")
-# In a fresh process: RUSAGE_CHILDREN's maxrss is a maximum over every child ever waited for.
-probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-peak_kib = int(subprocess.run([sys.executable, "-c", probe, ROPROF, "record", "--quiet", "--mode", "writes", "-o", out, "--",
-                               os.path.join(BIN, "openbench"), "create", "1000000", f], capture_output=True, text=True).stdout.strip())
+peak_kib = peak_rss_kib([ROPROF, "record", "--quiet", "--mode", "writes", "-o", out, "--", os.path.join(BIN, "openbench"), "create", "1000000", f])
 rec_size = os.path.getsize(out)
+distinct = distinct_paths_memory(DISTINCT)
 startup = statistics.median([timed([ROPROF, "--version"])[0] for _ in range(20)])
 
 # ---- a live server's throughput while recorded with --attach --------------------------------------
@@ -172,6 +210,7 @@ fixed_lines = ["", "The fixed cost of one run (`record -- true`, median of 15, m
 lines += fixed_lines
 lines += ["", f"Peak RSS over roprof and the app, one million file events (--mode writes): {peak_kib / 1024:.1f} MiB; recording: {rec_size} bytes.",
           f"`roprof --version` start-up: {startup * 1000:.1f} ms (median of 20)."]
+lines += distinct_lines(DISTINCT, *distinct)
 table = "\n".join(lines) + "\n"
 print(table)
 if "--write" in sys.argv:

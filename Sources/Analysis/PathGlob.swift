@@ -2,22 +2,27 @@
 /// number of components, `?` one character. Matching is on bytes of the UTF-8 path.
 public enum PathGlob {
     public static func matches(_ pattern: String, _ path: String) -> Bool {
-        let pat = Array(pattern.utf8), str = Array(path.utf8)
-        return match(pat, 0, str, 0)
+        // Called per recorded path and per rule: no copies of either string where they are native.
+        var pattern = pattern, path = path
+        return pattern.withUTF8 { p in path.withUTF8 { s in match(p, 0, s, 0) } }
     }
 
-    private static func match(_ p: [UInt8], _ pi: Int, _ s: [UInt8], _ si: Int) -> Bool {
+    /// True when `pattern` holds a wildcard (otherwise it matches exactly one path: itself).
+    public static func isGlob(_ pattern: String) -> Bool {
+        pattern.utf8.contains { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }
+    }
+
+    private static func match(_ p: UnsafeBufferPointer<UInt8>, _ pi: Int, _ s: UnsafeBufferPointer<UInt8>, _ si: Int) -> Bool {
         var pi = pi, si = si
         let slash = UInt8(ascii: "/"), star = UInt8(ascii: "*"), q = UInt8(ascii: "?")
         while pi < p.count {
             if p[pi] == star {
                 let double = pi + 1 < p.count && p[pi + 1] == star
                 if double {
-                    var next = pi + 2
+                    let next = pi + 2
                     // "**/" may also match nothing.
                     if next < p.count && p[next] == slash {
                         if match(p, next + 1, s, si) { return true }
-                        next += 0
                     }
                     for k in si...s.count where match(p, next, s, k) { return true }
                     return false

@@ -110,10 +110,12 @@ public struct ProfileDiff: Codable, Equatable, Sendable {
 
     public static func between(_ old: Shape, _ new: Shape) -> ProfileDiff {
         var d = ProfileDiff(added: [], removed: [], changed: [])
+        // A literal old key matches only itself (found by lookup): only the globs are tried one by one.
+        let oldGlobs = old.writes.filter { PathGlob.isGlob($0.key) }
         for path in new.writes.keys.sorted() {
             let n = new.writes[path]!
             let real = new.examples[path] ?? [path]
-            if let o = old.writes[path] ?? old.writes.first(where: { g in PathGlob.matches(g.key, path) || real.contains { PathGlob.matches(g.key, $0) } })?.value {
+            if let o = old.writes[path] ?? real.lazy.compactMap({ old.writes[$0] }).first ?? oldGlobs.first(where: { g in PathGlob.matches(g.key, path) || real.contains { PathGlob.matches(g.key, $0) } })?.value {
                 if o.mount != n.mount { d.changed.append(Change(kind: "mount", subject: path, detail: "\(o.mount) → \(n.mount)")) }
                 let moreOps = n.ops.subtracting(o.ops)
                 // Another operation on a place already written is a change, not a new location.
@@ -123,7 +125,8 @@ public struct ProfileDiff: Codable, Equatable, Sendable {
             }
         }
         let newReal = Set(new.writes.keys).union(new.examples.values.flatMap { $0 })
-        for path in old.writes.keys.sorted() where new.writes[path] == nil && !newReal.contains(where: { PathGlob.matches(path, $0) }) {
+        for path in old.writes.keys.sorted() where new.writes[path] == nil
+            && !(PathGlob.isGlob(path) ? newReal.contains(where: { PathGlob.matches(path, $0) }) : newReal.contains(path)) {
             d.removed.append(Change(kind: "write", subject: path, detail: "[\(old.writes[path]!.mount)]"))
         }
         for arch in Set(old.syscalls.keys).union(new.syscalls.keys).sorted() {

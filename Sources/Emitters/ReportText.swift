@@ -144,7 +144,11 @@ public enum ReportText {
         struct Row { var name: String; var ops: Set<String>; var count: Int; var bytes: Int?; var procs: Set<String> }
         var rows: [String: Row] = [:]
         for p in items {
-            var rel = m.kind == .file ? PathGlob.name(p.path) : NameShape.shapePath(PathGlob.relative(p.path, to: m.path))
+            // Shaped whole, then made relative: a name's shape can depend on the directory above it
+            // (Python's all-letter temporary names directly in /tmp).
+            let shaped = NameShape.shapePath(p.path)
+            var rel = m.kind == .file ? PathGlob.name(p.path)
+                : PathGlob.isUnder(shaped, m.path) ? PathGlob.relative(shaped, to: m.path) : NameShape.shapePath(PathGlob.relative(p.path, to: m.path))
             if rel == "." { rel = "(the directory itself)" }
             var r = rows[rel] ?? Row(name: rel, ops: [], count: 0, bytes: nil, procs: [])
             r.ops.formUnion(p.operations); r.count += p.count

@@ -1,8 +1,30 @@
+import Foundation
+
 /// Union of recordings: counts add, sets unite, sizes take the maximum. Associative and commutative.
 extension Recording {
     public static func merged(_ recordings: [Recording]) -> Recording {
+        var r = mergedHead(recordings)
+        var entries = MergedEntries(recordings)
+        var files: [FileMutation] = []
+        while let f = entries.next() { files.append(f) }
+        r.files = files
+        r.normalize()
+        return r
+    }
+
+    /// Writes the union of `recordings` as `merged(_:).encode(into:)` would, byte for byte, without
+    /// holding the merged file list: entries are merged from the inputs' sorted lists as they are
+    /// written. Returns the number of runs and of file entries written.
+    public static func encodeMerged(_ recordings: [Recording], into emit: (Data) throws -> Void) throws -> (runs: Int, files: Int) {
+        let head = mergedHead(recordings)
+        var entries = MergedEntries(recordings)
+        let n = try encode(head: head, entries: &entries, into: emit)
+        return (head.runs.count, n)
+    }
+
+    /// Everything but the file list.
+    static func mergedHead(_ recordings: [Recording]) -> Recording {
         var runs: [String: RunInfo] = [:]
-        var files: [MutationKey: FileMutation] = [:]
         var syscalls: [String: [String: Int]] = [:]
         var blind: [String: BlindSpot] = [:]
         var dangerous: [String: [String]] = [:], hints: [String: [String]] = [:]
@@ -12,9 +34,6 @@ extension Recording {
             for (k, v) in rec.dangerousCallers ?? [:] { dangerous[k, default: []] += v }
             for (k, v) in rec.capabilityHints ?? [:] { hints[k, default: []] += v }
             for run in rec.runs { runs[run.id] = runs[run.id] ?? run }
-            for f in rec.files {
-                if var existing = files[f.key] { existing.absorb(f); files[f.key] = existing } else { files[f.key] = f }
-            }
             for (arch, names) in rec.syscalls {
                 for (name, n) in names { syscalls[arch, default: [:]][name, default: 0] += n }
             }
@@ -26,9 +45,45 @@ extension Recording {
                 } else { blind[k] = b }
             }
         }
-        return Recording(runs: Array(runs.values), files: Array(files.values), syscalls: syscalls,
-                         blindSpots: Array(blind.values), dangerousCallers: dangerous.isEmpty ? nil : dangerous,
-                         capabilityHints: hints.isEmpty ? nil : hints, filesystem: facts).normalized()
+        var head = Recording(runs: Array(runs.values), files: [], syscalls: syscalls,
+                             blindSpots: Array(blind.values), dangerousCallers: dangerous.isEmpty ? nil : dangerous,
+                             capabilityHints: hints.isEmpty ? nil : hints, filesystem: facts)
+        head.normalize()
+        return head
+    }
+}
+
+/// The inputs' file entries in key order, entries of one key absorbed into one (in input order, as
+/// a left fold would): a k-way merge of the sorted lists, holding nothing but a cursor per input.
+struct MergedEntries: IteratorProtocol {
+    private let lists: [[FileMutation]]
+    private let orders: [[Int]?]
+    private var at: [Int]
+
+    init(_ recordings: [Recording]) {
+        lists = recordings.map(\.files)
+        orders = recordings.map { r in r.files.isSortedByKey ? nil : r.files.indices.sorted { r.files[$0].key < r.files[$1].key } }
+        at = Array(repeating: 0, count: recordings.count)
+    }
+
+    private func head(_ k: Int) -> FileMutation? {
+        at[k] < lists[k].count ? lists[k][orders[k]?[at[k]] ?? at[k]] : nil
+    }
+
+    mutating func next() -> FileMutation? {
+        var least: MutationKey? = nil
+        for k in lists.indices {
+            if let f = head(k), least == nil || f.key < least! { least = f.key }
+        }
+        guard let key = least else { return nil }
+        var out: FileMutation? = nil
+        for k in lists.indices {
+            while let f = head(k), f.key == key {
+                if out == nil { out = f } else { out!.absorb(f) }
+                at[k] += 1
+            }
+        }
+        return out
     }
 }
 

@@ -78,14 +78,29 @@ extension Recording {
     /// The canonical bytes (sorted keys, sorted arrays, pretty-printed, trailing newline), handed to
     /// `emit` in pieces: the file list a batch at a time, never the whole text at once.
     public func encode(into emit: (Data) throws -> Void) throws {
+        let order: [Int]? = files.isSortedByKey ? nil : files.indices.sorted { files[$0].key < files[$1].key }
+        var i = 0
+        var entries = AnyIterator<FileMutation> {
+            guard i < files.count else { return nil }
+            defer { i += 1 }
+            return files[order?[i] ?? i]
+        }
+        try Self.encode(head: self, entries: &entries, into: emit)
+    }
+
+    /// The canonical bytes of `head` with `entries` (in key order) as its file list, which is never
+    /// held whole: each entry is normalized and written a batch at a time. Returns how many there were.
+    @discardableResult
+    static func encode<I: IteratorProtocol>(head full: Recording, entries: inout I,
+                                            into emit: (Data) throws -> Void) throws -> Int where I.Element == FileMutation {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var head = self
+        var head = full
         head.files = []
         head.normalize()
         var text = try enc.encode(head)
         text.append(0x0A)
-        guard !files.isEmpty else { return try emit(text) }
+        guard var pending = entries.next() else { try emit(text); return 0 }
         // The top level's keys are indented by two spaces and strings hold no raw newline: this is the
         // one place the empty list stands, spliced open for the entries.
         let marker = Data("\n  \"files\" : [".utf8)
@@ -93,22 +108,23 @@ extension Recording {
         let emptyList = Data("\n\n  ]".utf8)
         guard text[at.upperBound...].starts(with: emptyList) else { throw ModelError("internal: unexpected file list layout") }
         try emit(text[..<at.upperBound])
-        let order: [Int]? = files.isSortedByKey ? nil : files.indices.sorted { files[$0].key < files[$1].key }
-        var start = 0
-        while start < files.count {
-            let end = min(start + Self.streamBatch, files.count)
-            var batch: [FileMutation] = []
-            batch.reserveCapacity(end - start)
-            for i in start..<end {
-                var f = files[order?[i] ?? i]
-                f.normalize()
-                batch.append(f)
+        var written = 0
+        var batch: [FileMutation] = []
+        batch.reserveCapacity(Self.streamBatch)
+        var more = true
+        while more {
+            batch.removeAll(keepingCapacity: true)
+            while batch.count < Self.streamBatch {
+                pending.normalize()
+                batch.append(pending)
+                guard let n = entries.next() else { more = false; break }
+                pending = n
             }
             // "[\n  {…},\n  {…}\n]" → "\n    {…},\n    {…}": one level deeper, without the brackets.
             let list = try enc.encode(batch)
             var body: [UInt8] = []
             body.reserveCapacity(list.count + list.count / 4)
-            if start > 0 { body.append(0x2C) }
+            if written > 0 { body.append(0x2C) }
             list.withUnsafeBytes { (all: UnsafeRawBufferPointer) in
                 var previous: UInt8 = 0
                 for b in all[1..<(all.count - 2)] {
@@ -118,9 +134,10 @@ extension Recording {
                 }
             }
             try emit(Data(body))
-            start = end
+            written += batch.count
         }
         try emit(text[(at.upperBound + emptyList.count - 4)...])
+        return written
     }
 
     /// Canonical bytes: sorted keys, sorted arrays, pretty-printed, trailing newline.

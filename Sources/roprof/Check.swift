@@ -148,15 +148,30 @@ struct Diff: ParsableCommand {
     @Argument(help: ArgumentHelp("The old recording or baseline.", valueName: "OLD")) var old: String
     @Argument(help: ArgumentHelp("The new recording or baseline.", valueName: "NEW")) var new: String
 
+    /// Only the comparable view is kept: the recording and its analysis are gone before the other
+    /// side is read, so two large recordings never sit in memory together.
     func shape(_ path: String) throws -> ProfileDiff.Shape {
+        func isRecordingText(_ head: Data) -> Bool {
+            head.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } == 0x7B
+        }
+        func fromRecording(_ r: Recording) throws -> ProfileDiff.Shape {
+            .of(try ReportPrinter.analyze(r, runtime: analysis.runtime, profiles: analysis.profiles), r)
+        }
+        if path != "-" {
+            guard let fh = FileHandle(forReadingAtPath: path) else {
+                throw ModelError("cannot read '\(path)': no such file (give a recording or a baseline)")
+            }
+            let head = (try? fh.read(upToCount: 4096)) ?? Data()
+            try? fh.close()
+            if isRecordingText(head) { return try fromRecording(try Recording.load(path: path)) }  // streamed
+        }
         guard let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path) else {
             throw ModelError("cannot read '\(path)': no such file (give a recording or a baseline)")
         }
-        if let text = String(data: data, encoding: .utf8), text.contains(Baseline.formatName) && !text.hasPrefix("{") {
+        if !isRecordingText(data.prefix(4096)), let text = String(data: data, encoding: .utf8), text.contains(Baseline.formatName) {
             return .of(try Baseline.parse(text, source: path))
         }
-        let r = try Recording.decode(data, source: path)
-        return .of(try ReportPrinter.analyze(r, runtime: analysis.runtime, profiles: analysis.profiles), r)
+        return try fromRecording(try Recording.decode(data, source: path))
     }
 
     func run() throws {
@@ -184,8 +199,9 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         let all = try recordings.map { try Recording.load(path: $0) }
-        let m = Recording.merged(all)
-        try m.write(to: output)
-        CLI.warn("merged \(plural(all.count, "recording")) (\(m.runs.count) runs, \(m.files.count) paths) into \(output)")
+        // Merged as it is written: the union's file list is never held whole beside its inputs.
+        var counts = (runs: 0, files: 0)
+        try writeAtomically(to: output) { emit in counts = try Recording.encodeMerged(all, into: emit) }
+        CLI.warn("merged \(plural(all.count, "recording")) (\(counts.runs) runs, \(counts.files) paths) into \(output)")
     }
 }

@@ -89,6 +89,44 @@ struct AppScenarioTests {
         let v = try Support.run([roprof, "verify", "--quiet", "--from", rec] + server + ["--"] + cmd, env: e, cwd: app)
         #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
     }
+
+    /// Django's `manage.py collectstatic` in the entrypoint (Fixtures/apps/djangostatic): STATIC_ROOT
+    /// is regenerable build output — a scratch tmpfs and the remedy "collect in the image build",
+    /// never a volume of state; under exactly the printed settings the page that reads the collected
+    /// files serves.
+    @Test func djangoCollectstaticAtStartIsScratchWithABuildRemedy() throws {
+        let base = try install("djangostatic")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        guard FileManager.default.fileExists(atPath: Self.venv + "/django-admin") else {
+            throw Support.MissingTool(tool: "Django in /opt/roprof-apps/venv (bash .ci/setup installs it)")
+        }
+        let port = 23000 + Int(getpid() % 1000)
+        let app = base + "/djangostatic", staticRoot = app + "/staticfiles", body = base + "/body"
+        let e = env(["PORT": "\(port)"])
+        let fetch = "python3 -c \"import urllib.request as u; open('\(body)','a').write(u.urlopen('http://127.0.0.1:\(port)/').read().decode())\""
+        let server = ["--ready-url", "http://127.0.0.1:\(port)/", "--while", fetch]
+        let rec = base + "/rec.json"
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec] + server + ["--", app + "/entrypoint.sh"], env: e, cwd: app)
+        #expect(r.stderr.contains("--while exercise exited with status 0"), "\(r.stderr)")
+        let rep = try report(rec)
+        let mounts = rep["mounts"] as! [[String: Any]]
+        let st = try #require(mounts.first { $0["path"] as? String == staticRoot }, "mounts: \(mounts.map { $0["path"]! })")
+        #expect(st["kind"] as? String == "tmpfs", "collected files are rebuilt on every start: \(st)")
+        #expect(!(st["reason"] as! String).contains("database") && !(st["reason"] as! String).contains("must survive"), "\(st)")
+        let remedies = rep["remedies"] as! [[String: Any]]
+        #expect(remedies.contains { $0["id"] as? String == "django-collectstatic" && ($0["fix"] as? String ?? "").contains("image build") }, "\(remedies)")
+        let docker = try Support.run([roprof, "suggest", "--format", "docker", "--runtime", "docker", rec]).stdout
+        #expect(docker.contains("--mount=type=tmpfs,destination=\(staticRoot),") && !docker.contains("type=volume"), "\(docker)")
+        // The sandbox starts from an image without STATIC_ROOT, as a fresh container does.
+        try? FileManager.default.removeItem(atPath: staticRoot)
+        try? FileManager.default.removeItem(atPath: body)
+        let v = try Support.run([roprof, "verify", "--quiet", "--runtime", "docker", "--from", rec] + server + ["--", app + "/entrypoint.sh"], env: e, cwd: app)
+        #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
+        #expect(v.stdout.contains("PASS"), "\(v.stdout)")
+        let served = (try? String(contentsOfFile: body, encoding: .utf8)) ?? ""
+        #expect(served.hasPrefix("static ok notes/site.css=") && served.contains("admin/js/core.js="), "the page read the collected files: \(served)")
+        #expect(!FileManager.default.fileExists(atPath: staticRoot), "the collected files lived in the sandbox's tmpfs, not on the host")
+    }
 }
 
 /// nginx (Debian's nginx-light with its own configuration, listening on :80).

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 @testable import TraceModel
 
-/// Debian's own PostgreSQL, Apache and Redis (installed by .ci/setup, configured as the packages ship
+/// Debian's own PostgreSQL, Apache, Redis and lighttpd (installed by .ci/setup, configured as the packages ship
 /// them), recorded doing real work, then run under a read-only root with exactly the suggested
 /// mounts and seccomp profile (`verify`, the sandbox). State must survive a restart.
 @Suite(.serialized, .timeLimit(.minutes(5)))
@@ -90,5 +90,59 @@ struct DebianServerTests {
                                  "--while", Self.fetch("http://127.0.0.1:80/"), "--", ctl, "-D", "FOREGROUND"])
         #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
         #expect(v.stdout.contains("PASS"))
+    }
+
+    /// lighttpd's mod_deflate keeps compressed copies under /var/cache/lighttpd/compress, in a tree
+    /// that copies the docroot's path, renamed into place. It is a cache at the cache's root: a tmpfs
+    /// there serves a file the recording never asked for, not a volume at a copy of the docroot.
+    @Test func lighttpdCompressionCacheIsATmpfsAtItsRoot() throws {
+        let server = try Support.which("lighttpd")
+        let root = "/srv/roprof-test-lighttpd", port = 8391
+        try? FileManager.default.removeItem(atPath: root)
+        for d in ["www/css", "www/js"] { try FileManager.default.createDirectory(atPath: "\(root)/\(d)", withIntermediateDirectories: true) }
+        try ("<h1>hello</h1>\n" + String(repeating: "<p>text</p>\n", count: 300)).write(toFile: "\(root)/www/index.html", atomically: true, encoding: .utf8)
+        try String(repeating: "body { color: red }\n", count: 300).write(toFile: "\(root)/www/css/site.css", atomically: true, encoding: .utf8)
+        try String(repeating: "var a = 1;\n", count: 300).write(toFile: "\(root)/www/js/app.js", atomically: true, encoding: .utf8)
+        try """
+        server.modules = ( "mod_deflate" )
+        server.document-root = "\(root)/www"
+        server.port = \(port)
+        server.bind = "127.0.0.1"
+        server.username = "www-data"
+        server.groupname = "www-data"
+        server.pid-file = "/run/lighttpd-roprof-test.pid"
+        mimetype.assign = ( ".html" => "text/html", ".css" => "text/css", ".js" => "application/javascript" )
+        deflate.cache-dir = "/var/cache/lighttpd/compress/"
+        deflate.mimetypes = ( "text/html", "text/css", "application/javascript" )
+        deflate.allowed-encodings = ( "gzip" )
+
+        """.write(toFile: "\(root)/lighttpd.conf", atomically: true, encoding: .utf8)
+        // As the package ships it: an empty cache.
+        let cache = "/var/cache/lighttpd/compress"
+        for e in (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? [] { try? FileManager.default.removeItem(atPath: "\(cache)/\(e)") }
+        let dir = Support.scratch("lighttpd"), rec = dir + "/lighttpd.json", encodings = dir + "/encodings"
+        /// GETs a path with gzip accepted and appends the response's Content-Encoding to `encodings`.
+        func gzipGet(_ path: String) -> String {
+            "python3 -c \"import urllib.request as u; r=u.urlopen(u.Request('http://127.0.0.1:\(port)\(path)', headers={'Accept-Encoding': 'gzip'})); r.read(); open('\(encodings)','a').write(str(r.headers.get('Content-Encoding'))+'\\\\n')\""
+        }
+        let cmd = [server, "-D", "-f", "\(root)/lighttpd.conf"]
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--ready-url", "http://127.0.0.1:\(port)/",
+                                 "--while", gzipGet("/css/site.css") + " && " + gzipGet("/index.html"), "--"] + cmd)
+        #expect(r.status == 0, "\(r.stderr)")
+        let docker = try suggestedDocker(rec)
+        #expect(docker.contains("--mount=type=tmpfs,destination=\(cache),"), "a tmpfs at the cache's root:\n\(docker)")
+        #expect(!docker.contains("\(cache)/srv") && !docker.contains("type=volume"), "not a volume at a copy of the docroot:\n\(docker)")
+        let report = try Support.run([roprof, "report", "--runtime", "docker", rec]).stdout
+        #expect(report.contains("cache: the app rebuilds it"), "\(report)")
+
+        try? FileManager.default.removeItem(atPath: encodings)
+        // Another file than the recorded ones: a directory of the cache the recording never saw.
+        let v = try Support.run([roprof, "verify", "--quiet", "--runtime", "docker", "--from", rec, "--ready-url", "http://127.0.0.1:\(port)/",
+                                 "--while", gzipGet("/js/app.js") + " && " + gzipGet("/css/site.css"), "--"] + cmd)
+        #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
+        #expect(v.stdout.contains("PASS"), "\(v.stdout)")
+        #expect(!(v.stdout + v.stderr).contains("Read-only file system"), "the cache was writable:\n\(v.stdout)\(v.stderr)")
+        let got = (try? String(contentsOfFile: encodings, encoding: .utf8)) ?? ""
+        #expect(got.split(separator: "\n") == ["gzip", "gzip"], "compressed through the cache in the sandbox: \(got)")
     }
 }

@@ -33,6 +33,26 @@ import Testing
         #expect(Recording.merged([Recording.merged([a, b]), c]) == Recording.merged([a, Recording.merged([b, c])]))
         #expect(Recording.merged([a, a]).files.map(\.count) == a.files.map { $0.count * 2 }, "merging a run with itself doubles counts")
     }
+
+    /// `roprof merge` writes while it merges; the bytes are those of the whole merged recording, and
+    /// the entries those of absorbing every entry of a key into the first (duplicates and unsorted
+    /// input lists included).
+    @Test(arguments: 0..<20)
+    func streamedMergeIsTheWholeMerge(seed: Int) throws {
+        var inputs = (0..<3).map { Self.random(UInt64(seed * 7 + $0)) }
+        inputs[1].files = inputs[1].files.reversed() + inputs[1].files.prefix(2)  // unsorted, duplicate keys
+        var streamed = Data()
+        let counts = try Recording.encodeMerged(inputs, into: { streamed.append($0) })
+        let whole = Recording.merged(inputs)
+        #expect(streamed == (try whole.encoded()))
+        #expect(counts.files == whole.files.count && counts.runs == whole.runs.count)
+        var byKey: [MutationKey: FileMutation] = [:]
+        for f in inputs.flatMap(\.files) {
+            if var e = byKey[f.key] { e.absorb(f); byKey[f.key] = e } else { byKey[f.key] = f }
+        }
+        let reference = byKey.values.map { var f = $0; f.normalize(); return f }.sorted { $0.key < $1.key }
+        #expect(whole.files == reference)
+    }
 }
 
 /// Secrets in argv never reach a recording unless asked.

@@ -43,3 +43,22 @@ import TestSupport
         #expect(try render().text == out.text, "same recording, same bytes")
     }
 }
+
+/// The report's tree of written paths: one row per shape of name, not one per run-specific name.
+@Suite struct ReportTreeTests {
+    @Test func pythonTemporaryNamesInTmpShareOneRow() throws {
+        // tempfile.mkstemp() in /tmp: 8 characters of [a-z0-9_], here all letters.
+        let names = ["abcdefgh", "qwertyui", "zxcvbnml", "k_mnopqr"]
+        let files = names.map { FileMutation(path: "/tmp/\($0)", operation: .create, count: 1, succeeded: 1, flags: ["O_CREAT", "O_EXCL", "O_RDWR"],
+                                             syscalls: ["openat"], processes: ["/usr/bin/python3"], pids: [10], bytes: 100, existedBefore: false, runs: ["run-t"]) }
+        let run = RunInfo(id: "run-t", command: ["python3", "app.py"], cwd: "/", mode: .full, host: HostFacts(arch: "x86_64", kernel: "6", uid: 0, gid: 0),
+                          startedAt: "2026-12-03T00:00:00Z", durationSeconds: 1, exit: ExitInfo(code: 0), attachedPid: nil, complete: true, processes: [])
+        let r = Recording(runs: [run], files: files, syscalls: ["x86_64": ["openat": 4]], blindSpots: [])
+        let text = try Reporter.render(r, runtime: "kubernetes", format: .text, recordingPath: "r.json", style: TextStyle(color: false))
+        #expect(text.contains("/tmp"), "\(text)")
+        for n in names { #expect(!text.contains(n), "\(n) is a per-run name: \(text)") }
+        let rows = text.split(separator: "\n").filter { $0.contains("create") && $0.contains("python3") }
+        #expect(rows.count == 1, "one row for the four names: \(text)")
+        #expect(rows.first?.contains("4×") == true, "\(text)")
+    }
+}
