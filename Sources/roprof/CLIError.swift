@@ -52,3 +52,20 @@ extension CLI {
     /// Writes `data` where the user pointed an output option (atomically over a regular file).
     static func write(_ text: String, to path: String) throws { try writeAtomically(Data(text.utf8), to: path) }
 }
+
+/// Help text written as paragraphs in the source: the lines of a paragraph are joined so that the
+/// terminal's width wraps them (ArgumentParser keeps hard line breaks, which would leave ragged
+/// lines at 80 columns); a blank line separates paragraphs, and a line that starts with two spaces
+/// (an example) stays a line of its own.
+func paragraphs(_ text: String) -> String {
+    var out: [String] = []
+    var current = ""
+    func flush() { if !current.isEmpty { out.append(current); current = "" } }
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        if line.isEmpty { flush(); out.append("") }
+        else if line.hasPrefix("  ") { flush(); out.append(String(line)) }
+        else { current += (current.isEmpty ? "" : " ") + line }
+    }
+    flush()
+    return out.joined(separator: "\n")
+}

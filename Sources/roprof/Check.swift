@@ -12,14 +12,16 @@ struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",  // explicit: deriving it from the type name costs start-up time
         abstract: "CI regression check: fail when the app writes somewhere new or uses a new syscall.",
-        discussion: """
-        Runs CMD under a fast trace and compares it with the baseline: with eBPF (the default where it
-        loads) nothing is stopped; with --backend ptrace the seccomp filter stops the app only on
-        filesystem mutations and on syscalls missing from the baseline. --container NAME checks a
-        container instead of a command.
+        discussion: paragraphs("""
+        Runs CMD under a fast trace and compares it with the baseline: with eBPF nothing is stopped;
+        with --backend ptrace the seccomp filter stops the app only on filesystem mutations and on
+        syscalls missing from the baseline; --backend auto (the default) picks the cheaper of the two
+        for this command from what earlier runs measured here. --container NAME checks a container
+        instead of a command.
+
         Exit status: 0 no regression, 1 regression (or the command failed, unless --allow-app-failure),
         2 usage or input error. --update creates or refreshes the baseline from this run instead.
-        """)
+        """))
 
     @Option(help: ArgumentHelp("The baseline file.", valueName: "FILE"))
     var baseline = "roprof-baseline.yaml"

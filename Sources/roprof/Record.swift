@@ -8,14 +8,16 @@ struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",  // explicit: deriving it from the type name costs start-up time
         abstract: "Trace a command and write a recording (JSON). The exit status is the app's.",
-        discussion: """
+        discussion: paragraphs("""
         The recording lists every file mutation (aggregated by path and operation), the processes,
         the syscall inventory and the blind spots. Feed it to report, suggest, verify, baseline.
+
         --mode writes stops the app only on calls that change the filesystem (fastest under ptrace);
         --mode full (the default) also counts every syscall, which the seccomp profile needs.
+
         Three ways to choose what is recorded: a command after `--` (launched), --attach PID (a running
         process tree), --container NAME / --cgroup PATH (eBPF: everything in it, nothing stopped).
-        """)
+        """))
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the recording; - for standard output (the app's own stdout then goes to stderr).", valueName: "FILE"))
     var output = "roprof-recording.json"

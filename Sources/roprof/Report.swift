@@ -21,12 +21,12 @@ struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",  // explicit: deriving it from the type name costs start-up time
         abstract: "Explain a recording: which writes break under a read-only root, and the fix for each.",
-        discussion: """
+        discussion: paragraphs("""
         Classifies every write as harmless (a place the runtime leaves writable), breaking, or
         unresolved; folds the breaking ones into the few directories to mount (tmpfs/emptyDir for
         scratch, a persistent volume for databases and data), sized from the bytes seen; and lists
         the remedies that stop writes altogether (e.g. PYTHONDONTWRITEBYTECODE=1).
-        """)
+        """))
 
     @OptionGroup var analysis: AnalysisOptions
 

@@ -9,22 +9,25 @@ struct Roprof: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "roprof",
         abstract: "Profile what an app writes and calls, and make it run with a read-only root filesystem.",
-        discussion: """
+        discussion: paragraphs("""
         Typical use:
-          roprof run -- python3 app.py            record, then report what breaks under a read-only root
-          roprof record -o rec.json -- CMD        write a recording for the commands below
-          roprof report rec.json                  which paths break, and the fix for each
+          roprof run -- python3 app.py          what breaks read-only, and the fixes
+          roprof record -o rec.json -- CMD      a recording for the commands below
+          roprof report rec.json                which paths break; the fix of each
           roprof suggest --format kubernetes rec.json
-          roprof verify --from rec.json -- CMD    prove the settings by re-running under them
-          roprof diagnose -- CMD                  run under a read-only root and explain each failure
-          roprof check --baseline roprof-baseline.yaml -- pytest   CI regression check
-          roprof record --container web --for 300 -o web.json      a container, with eBPF: nothing stopped
+          roprof verify --from rec.json -- CMD  prove the settings: re-run under them
+          roprof diagnose -- CMD                explain each read-only failure
+          roprof check --baseline roprof-baseline.yaml -- pytest
+                                                CI regression check
+          roprof record --container web --for 300 -o web.json
+                                                a container, with eBPF
 
-        --backend ptrace|ebpf|auto picks the tracer (auto: eBPF for check, --attach and containers
-        when it loads here, ptrace otherwise; the recording says which ran).
+        --backend ptrace|ebpf|auto picks the tracer (auto: containers and --attach under eBPF when it
+        loads here; check, whichever earlier runs measured as cheaper for its command, ptrace until
+        measured; a launched record or run, ptrace; the recording says which ran).
 
         --color auto|always|never (any command; auto: only on a terminal, never when NO_COLOR is set).
-        """,
+        """),
         version: version,
         subcommands: [Run.self, Record.self, Report.self, Suggest.self,
                       Verify.self, Diagnose.self, Check.self, BaselineCommand.self, Diff.self, Merge.self]

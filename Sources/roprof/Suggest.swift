@@ -13,22 +13,26 @@ struct Suggest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "suggest",  // explicit: deriving it from the type name costs start-up time
         abstract: "Print ready-to-paste hardened settings for a recording.",
-        discussion: """
+        discussion: paragraphs("""
         Formats: kubernetes (securityContext, volumes, volumeMounts, env; a strategic-merge patch, or
         --manifest FILE --container NAME to patch your own manifest), docker / podman (run flags),
         compose (a service fragment), ecs (task definition fragment), systemd (a drop-in), seccomp
         (Docker/OCI JSON), spo (Security Profiles Operator SeccompProfile), apparmor.
+
         -o FILE writes the output to FILE (- for standard output); with --format kubernetes, -o DIR/ (a
         directory) writes a kustomize overlay: kustomization.yaml, the patch, the claims and the profile.
         --all DIR writes every format at once, one file each, with a README.md index.
+
         Names: --name is the workload (the Deployment; default the container's name); the seccomp
         profile is named after it, --namespace places it, and --spo makes the pod reference the
         profile the Security Profiles Operator installs from `--format spo` (operator/NS/NAME.json).
+
         One image, several services: record each with `record --name SERVICE`, `roprof merge` the
         recordings, then `suggest --format kubernetes --workloads --image IMG merged.json` emits a
         Deployment per long-running service and a CronJob per one-shot one (--schedule NAME=CRON).
+
         Warnings (root user, dangerous syscalls, what a format cannot express) go to stderr.
-        """)
+        """))
 
     @Option(help: ArgumentHelp("The output format.", valueName: "FORMAT"))
     var format: SuggestFormat?

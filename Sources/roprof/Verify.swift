@@ -11,14 +11,24 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",  // explicit: deriving it from the type name costs start-up time
         abstract: "Prove the suggested settings: re-run the app under a read-only root, the suggested mounts and the seccomp profile.",
-        discussion: """
+        discussion: paragraphs("""
         Builds the sandbox from the recording's suggestions (no container image needed): a private
         mount namespace with / bound read-only recursively, the runtime's writable places, a tmpfs of
         the suggested size at each scratch mount, a fresh directory at each persistent mount, the
         suggested environment variables, and the seccomp allow-list (denied calls fail with EPERM,
-        as the profile makes them, and are reported). PASS (exit 0) only when the app succeeds and
-        nothing was refused. --no-seccomp / --no-readonly isolate which half fails.
-        """)
+        as the profile makes them, and are reported).
+
+        Isolated as a container runtime isolates by default: its own PID, UTS and IPC namespaces (the
+        app sees only its own processes), a private /dev (null, zero, full, random, urandom, tty, pts,
+        its own /dev/shm and mqueue), /proc/sys and /sys read-only; mount points are made inside the
+        sandbox, never on the host. It shares the host's network (so --ready-url reaches the app) and
+        runs the --while exercise outside the sandbox.
+
+        With a state volume the app is started twice on the same volumes (the --while exercise sees
+        ROPROF_PHASE=first, then restart), and verify checks that what the first run left there is
+        still there. PASS (exit 0) only when the app succeeds and nothing
+        was refused. --no-seccomp / --no-readonly isolate which half fails.
+        """))
 
     @Option(help: ArgumentHelp("The recording whose suggestions to apply.", valueName: "RECORDING"))
     var from: String
@@ -99,12 +109,12 @@ struct Diagnose: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diagnose",  // explicit: deriving it from the type name costs start-up time
         abstract: "Run the app under a read-only root and explain every write that fails, with the fix.",
-        discussion: """
+        discussion: paragraphs("""
         For "my pod crashloops with Read-only file system": runs CMD as the runtime would (read-only
         root, only its writable places, no fixes applied), and for every refused write says which
         process failed where, with which syscall, how the app reacted (exited, retried, carried on),
         and what fixes it.
-        """)
+        """))
 
     @OptionGroup var analysis: AnalysisOptions
 

@@ -278,6 +278,19 @@ struct EcosystemTests {
             }
         }
     }
+
+    /// The help's prose flows: wrapped to the 80 columns it is printed at (lines of at most 79), not broken where the
+    /// source's lines happened to end (a line whose next word would have fitted on it).
+    @Test func helpParagraphsFlowAtEightyColumns() throws {
+        for cmd in ["", "run", "record", "report", "suggest", "verify", "diagnose", "check", "baseline", "diff", "merge"] {
+            let help = try Support.run([roprof] + (cmd.isEmpty ? [] : [cmd]) + ["--help"]).stdout
+            let prose = help.components(separatedBy: "USAGE:")[0].split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            for (a, b) in zip(prose, prose.dropFirst()) where !a.isEmpty && !b.isEmpty && !b.hasPrefix(" ") && !a.hasPrefix(" ") {
+                let word = b.split(separator: " ").first.map(String.init) ?? ""
+                #expect(a.count + 1 + word.count >= 80, "`roprof \(cmd) --help` breaks a line early:\n\(a)\n\(b)")
+            }
+        }
+    }
 }
 
 /// Small recordings built in code for emitter tests.
