@@ -53,6 +53,8 @@ struct Roprof: ParsableCommand {
         do {
             try command.run()
             CLI.terminate(0)
+        } catch let code as ExitCode {
+            CLI.terminate(code.rawValue)  // a command's status, nothing to print (not even an empty line)
         } catch {
             // Help and version requested through a subcommand arrive here as ArgumentParser's own errors.
             if exitCode(for: error) == .success {

@@ -42,6 +42,7 @@ struct CLITests {
         #expect(o.status == expected)
         let r = try Recording.load(path: dir + "/r.json")
         #expect(r.runs[0].exit.shellStatus == Int(expected))
+        #expect(o.stdout.isEmpty, "record -o FILE writes nothing of its own to standard output: \(o.stdout.debugDescription)")
     }
 
     @Test func missingCommandIs127WithOneLineAndNoFile() throws {
