@@ -133,7 +133,7 @@ f = os.path.join(work, "million.txt"); open(f, "w").close()
 out = os.path.join(work, "million.json")
 peak_kib = peak_rss_kib([ROPROF, "record", "--quiet", "--mode", "writes", "-o", out, "--", os.path.join(BIN, "openbench"), "create", "1000000", f])
 rec_size = os.path.getsize(out)
-distinct = distinct_paths_memory(DISTINCT)
+distinct = distinct_paths_memory(DISTINCT) if DISTINCT > 0 else None  # ROPROF_BENCH_DISTINCT=0 skips it
 startup = statistics.median([timed([ROPROF, "--version"])[0] for _ in range(20)])
 
 # ---- a live server's throughput while recorded with --attach --------------------------------------
@@ -210,7 +210,7 @@ fixed_lines = ["", "The fixed cost of one run (`record -- true`, median of 15, m
 lines += fixed_lines
 lines += ["", f"Peak RSS over roprof and the app, one million file events (--mode writes): {peak_kib / 1024:.1f} MiB; recording: {rec_size} bytes.",
           f"`roprof --version` start-up: {startup * 1000:.1f} ms (median of 20)."]
-lines += distinct_lines(DISTINCT, *distinct)
+if distinct: lines += distinct_lines(DISTINCT, *distinct)
 table = "\n".join(lines) + "\n"
 print(table)
 if "--write" in sys.argv:

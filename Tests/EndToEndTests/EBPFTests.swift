@@ -109,12 +109,26 @@ struct EBPFTests {
         #expect(!FileManager.default.fileExists(atPath: dir + "/ran") && !FileManager.default.fileExists(atPath: dir + "/e.json"))
     }
 
-    /// The probe's programs, as bpftool lists them (by their function names).
-    static func probePrograms() throws -> [String] {
-        let o = try Support.run([try Support.which("bpftool"), "prog", "show"])
-        return o.stdout.split(separator: "\n").map(String.init).filter { line in
-            ["on_sys_enter", "on_sys_exit", "on_fork", "on_exec", "on_exit"].contains { line.contains(" name \($0) ") || line.hasSuffix(" name \($0)") }
-        }
+    static let probeNames = ["on_sys_enter", "on_sys_exit", "on_fork", "on_exec", "on_exit"]
+
+    /// The probe's programs attached right now: bpftool's links whose program is one of the probe's.
+    static func attachedProbeLinks() throws -> [String] {
+        let bpftool = try Support.which("bpftool")
+        let progs = (try? JSONSerialization.jsonObject(with: Data(try Support.run([bpftool, "-j", "prog", "show"]).stdout.utf8))) as? [[String: Any]] ?? []
+        let names = Dictionary(progs.compactMap { p -> (Int, String)? in
+            guard let id = p["id"] as? Int, let n = p["name"] as? String else { return nil }
+            return (id, n)
+        }, uniquingKeysWith: { a, _ in a })
+        let links = (try? JSONSerialization.jsonObject(with: Data(try Support.run([bpftool, "-j", "link", "show"]).stdout.utf8))) as? [[String: Any]] ?? []
+        return links.compactMap { l in (l["prog_id"] as? Int).flatMap { names[$0] } }.filter { probeNames.contains($0) }
+    }
+
+    /// Waits until no program of the probe is attached (a link of an earlier run is released as
+    /// its descriptor closes; the kernel may take a moment).
+    static func waitUntilDetached() throws -> [String] {
+        var left = try attachedProbeLinks()
+        for _ in 0..<50 where !left.isEmpty { usleep(100_000); left = try attachedProbeLinks() }
+        return left
     }
 
     /// SIGKILL to roprof mid-run: no program of the probe stays attached or loaded, the launched app
@@ -146,13 +160,12 @@ struct EBPFTests {
         #expect(gone(d), "the daemon that left the session outlived roprof")
     }
 
-    /// Nothing of the probe stays loaded or attached after a run that ends by itself, or that roprof
-    /// is told to stop (SIGINT, SIGTERM); SIGKILL is the next test.
+    /// Nothing of the probe stays attached after a run that ends by itself, or that roprof is told
+    /// to stop (SIGINT, SIGTERM); SIGKILL is the next test. The programs stay loaded, pinned and
+    /// unattached, for the next run.
     @Test(arguments: [0, SIGINT, SIGTERM])
-    func noProgramOutlivesARun(_ signal: Int32) throws {
-        _ = try Support.which("bpftool")
-        var before = try Self.probePrograms()
-        for _ in 0..<50 where !before.isEmpty { usleep(100_000); before = try Self.probePrograms() }
+    func noProgramStaysAttachedAfterARun(_ signal: Int32) throws {
+        #expect(try Self.waitUntilDetached().isEmpty, "a probe program was attached before the test")
         let dir = Support.scratch("ebpf-exit")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Support.roprof)
@@ -162,21 +175,23 @@ struct EBPFTests {
         if signal != 0 {
             for _ in 0..<100 where !FileManager.default.fileExists(atPath: dir + "/out") { usleep(50_000) }
             usleep(100_000)
+            #expect(try Set(Self.attachedProbeLinks()) == Set(Self.probeNames), "the run's links are attached while it records")
             kill(p.processIdentifier, signal)
         }
         p.waitUntilExit()
-        var left: [String] = ["?"]
-        for _ in 0..<50 where !left.isEmpty { left = try Self.probePrograms(); if !left.isEmpty { usleep(100_000) } }
-        #expect(left.isEmpty, "programs left after the run (signal \(signal)):\n\(left.joined(separator: "\n"))")
+        let left = try Self.waitUntilDetached()
+        #expect(left.isEmpty, "programs left attached after the run (signal \(signal)): \(left)")
         #expect(FileManager.default.fileExists(atPath: dir + "/rec.json"), "the recording is written (signal \(signal))")
+        let pins = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf/roprof")) ?? []
+        #expect(pins.count == 1, "one pinned probe, for this roprof and kernel: \(pins)")
+        if let key = pins.first {
+            let pinned = Set((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf/roprof/\(key)")) ?? [])
+            #expect(pinned.isSuperset(of: Self.probeNames), "\(pinned)")
+        }
     }
 
-    @Test func killedRoprofLeavesNoProgram() throws {
-        _ = try Support.which("bpftool")
-        // A program of an earlier roprof is freed shortly after it exits (the kernel defers it).
-        var before = try Self.probePrograms()
-        for _ in 0..<50 where !before.isEmpty { usleep(100_000); before = try Self.probePrograms() }
-        #expect(before.isEmpty, "a probe program was still loaded before the test: \(before)")
+    @Test func killedRoprofLeavesNoProgramAttached() throws {
+        #expect(try Self.waitUntilDetached().isEmpty, "a probe program was attached before the test")
         let dir = Support.scratch("ebpf-killed")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Support.roprof)
@@ -188,18 +203,78 @@ struct EBPFTests {
             if appPid == nil { usleep(50_000) }
         }
         let pid = try #require(appPid)
-        #expect(try !Self.probePrograms().isEmpty, "the probe is not loaded while recording")
+        #expect(try Set(Self.attachedProbeLinks()) == Set(Self.probeNames), "the probe is not attached while recording")
         let state = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         #expect(state.contains("TracerPid:\t0") && !state.contains("State:\tt") && !state.contains("State:\tT"), "the app is traced or stopped:\n\(state)")
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
-        var left: [String] = ["?"]
-        for _ in 0..<50 where !left.isEmpty { left = try Self.probePrograms(); if !left.isEmpty { usleep(100_000) } }
-        #expect(left.isEmpty, "programs left after roprof was killed:\n\(left.joined(separator: "\n"))")
+        let left = try Self.waitUntilDetached()
+        #expect(left.isEmpty, "programs left attached after roprof was killed: \(left)")
         var alive = true
         for _ in 0..<50 where alive { alive = kill(pid, 0) == 0 && !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") ?? true); if alive { usleep(50_000) } }
         #expect(!alive, "the app outlived roprof")
         #expect(!FileManager.default.fileExists(atPath: dir + "/rec.json"))
+        // The killed run's slot is free again and the next run records normally.
+        let next = try Support.run([Support.roprof, "record", "--quiet", "--backend", "ebpf", "-o", dir + "/next.json", "--", "/bin/sh", "-c", "echo y > \(dir)/after"])
+        #expect(next.status == 0, "\(next.stderr)")
+        let r = try Recording.load(path: dir + "/next.json")
+        #expect(r.files.contains { $0.path == dir + "/after" }, "\(r.files.map(\.path))")
+        #expect(!r.files.contains { $0.path.hasSuffix("/pid") }, "nothing of the killed run leaks into the next one")
+    }
+
+    /// Two runs at once share the pinned probe: each has its own slot (its links carry it), and each
+    /// recording holds its own app's writes only.
+    @Test func concurrentRunsRecordOnlyTheirOwnProcesses() throws {
+        let dir = Support.scratch("ebpf-two")
+        func start(_ name: String) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Support.roprof)
+            p.arguments = ["record", "--quiet", "--backend", "ebpf", "-o", "\(dir)/\(name).json", "--", "/bin/sh", "-c",
+                           "i=0; while [ $i -lt 20 ]; do echo $i > \(dir)/\(name)-$i; i=$((i+1)); sleep 0.05; done"]
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        let a = try start("a"), b = try start("b")
+        a.waitUntilExit(); b.waitUntilExit()
+        #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
+        for (mine, other) in [("a", "b"), ("b", "a")] {
+            let r = try Recording.load(path: "\(dir)/\(mine).json")
+            let written = Set(r.files.map(\.path).filter { $0.hasPrefix(dir + "/") && !$0.hasSuffix(".json") })
+            #expect(written == Set((0..<20).map { "\(dir)/\(mine)-\($0)" }), "\(mine): \(written.sorted())")
+            #expect(!r.files.contains { $0.path.hasPrefix("\(dir)/\(other)-") }, "\(mine) holds \(other)'s writes")
+        }
+        #expect(try Self.waitUntilDetached().isEmpty)
+    }
+
+    /// A pin of another roprof or kernel is replaced, and a damaged pin (a program missing) is
+    /// loaded anew; ROPROF_EBPF_PIN=0 loads the probe for the run alone and pins nothing.
+    @Test func staleOrDamagedPinsAreReplaced() throws {
+        let root = "/sys/fs/bpf/roprof", dir = Support.scratch("ebpf-pins")
+        func record(_ name: String, env: [String: String] = [:]) throws {
+            let o = try Support.run([Support.roprof, "record", "--quiet", "--backend", "ebpf", "-o", "\(dir)/\(name).json", "--", "/bin/sh", "-c", "echo x > \(dir)/\(name)"], env: env)
+            #expect(o.status == 0, "\(o.stderr)")
+            #expect(try Recording.load(path: "\(dir)/\(name).json").files.contains { $0.path == "\(dir)/\(name)" })
+        }
+        try record("first")
+        let key = try #require(((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).first)
+        // Damaged: one program's pin gone.
+        unlink("\(root)/\(key)/on_exit")
+        try record("damaged")
+        #expect(FileManager.default.fileExists(atPath: "\(root)/\(key)/on_exit"), "the probe was pinned anew")
+        // Foreign: another version's directory, removed when the probe is pinned anew.
+        let bpftool = try Support.which("bpftool")
+        try FileManager.default.createDirectory(atPath: "\(root)/0000000000stale", withIntermediateDirectories: true)
+        _ = try Support.run([bpftool, "map", "create", "\(root)/0000000000stale/tracked", "type", "array", "key", "4", "value", "4", "entries", "1", "name", "stale"])
+        Support.removePinned("\(root)/\(key)")
+        try record("foreign")
+        let now = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        #expect(now == [key], "only this roprof's probe is pinned: \(now)")
+        // Not pinned at all on request.
+        Support.removePinned("\(root)/\(key)")
+        try record("unpinned", env: ["ROPROF_EBPF_PIN": "0"])
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).isEmpty)
+        #expect(try Self.waitUntilDetached().isEmpty)
     }
 
     /// --attach with eBPF (the default there): a live server is recorded without ever being

@@ -99,6 +99,12 @@ public enum Support {
         }
     }
 
+    /// Removes a directory of bpffs pins (rm -r: bpffs has no recursive unlink of its own).
+    public static func removePinned(_ dir: String) {
+        for e in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] { unlink(dir + "/" + e) }
+        rmdir(dir)
+    }
+
     public static func scratch(_ prefix: String = "roprof-test") -> String {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
         try! FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)

@@ -9,6 +9,8 @@
 #define ROPROF_DATA 16384         /* strings start below this offset of a record's string area (a power of two: offsets are masked) */
 #define ROPROF_NCALLS 1024        /* syscall numbers per architecture */
 #define ROPROF_NARCH 2            /* 0: the native architecture, 1: its 32-bit compat one */
+#define ROPROF_RUNS 8             /* runs one pinned probe serves at once (a slot each; its links carry slot + 1 as cookie) */
+#define ROPROF_RING_BYTES (16 << 20) /* each run's ring buffer */
 
 enum roprof_event_type {
     ROPROF_EV_CALL = 1,    /* a mutating syscall returned: arguments, result, strings */
@@ -98,6 +100,8 @@ struct roprof_desc {
     __u32 filter_mask;
 };
 
+/* Per-run tables are indexed slot * COUNT + key (stats, config) or slot * NARCH * NCALLS + call
+ * (counts); the tracked map's values are FOLLOW_* | slot << 8. */
 enum roprof_config_keys {
     ROPROF_CFG_FILTER = 0,   /* 0: the tracked tgids only; 1: also a mount namespace; 2: also a cgroup */
     ROPROF_CFG_MNTNS = 1,    /* the mount namespace inode for filter 1 */

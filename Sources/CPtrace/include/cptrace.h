@@ -75,6 +75,7 @@ struct roprof_spawn_config {
     int new_namespaces;                    // 0, or CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC to start in (clone, not fork)
     int go_fd;                             // -1; else (PID 1 cannot stop itself) wait here until the parent,
                                            // having stopped and seized the child, writes a byte or closes it
+    int cgroup_fd;                         // -1; else a cgroup directory to start the child in (clone3)
 };
 
 /// Stage codes written to error_fd as two ints {stage, errno} (stage ≥ 100 + i: mount step i).

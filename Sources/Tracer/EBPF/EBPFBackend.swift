@@ -155,7 +155,7 @@ public final class EBPFBackend: RunControl {
         lifecycle.begin()
         // A child's end must wake the ring buffer's wait at once (SIGCHLD is ignored by default).
         roprof_install_flag_handler(SIGCHLD, 0)
-        defer { lifecycle.end(); probe.close(); runCgroup?.finish() }
+        defer { lifecycle.end(); probe.close(); Self.phase("detached"); runCgroup?.finish(); Self.phase("cgroup-removed") }
         var errorPipe: Int32 = -1
         defer { if errorPipe >= 0 { Glibc.close(errorPipe) } }
         if let pid = options.attachPid {
@@ -171,15 +171,23 @@ public final class EBPFBackend: RunControl {
             try startWatching(watch)
             lifecycle.appStarted()
         } else {
-            let (pid, pipe) = try Launcher.spawnStopped(options.launch, filter: [], dieWithRoprof: true)
+            // The whole tree dies with roprof, as under ptrace (see RunCgroup): started in its cgroup
+            // (clone3), or moved there before it runs where the kernel cannot.
+            runCgroup = RunCgroup.make()
+            var started: (pid: pid_t, errorPipe: Int32)? = nil
+            if let cg = runCgroup {
+                let dir = open(cg.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if dir >= 0 { started = try? Launcher.spawnStopped(options.launch, filter: [], dieWithRoprof: true, cgroupFD: dir); Glibc.close(dir) }
+            }
+            let (pid, pipe) = try started ?? Launcher.spawnStopped(options.launch, filter: [], dieWithRoprof: true)
+            if started == nil, let cg = runCgroup, !cg.adopt(pid) { cg.finish(); runCgroup = nil }
+            Self.phase("spawned")
             errorPipe = pipe
             rootPid = pid
-            // The whole tree dies with roprof, as under ptrace (see RunCgroup).
-            runCgroup = RunCgroup.make()
-            if let cg = runCgroup, !cg.adopt(pid) { cg.finish(); runCgroup = nil }
             // Recorded from its exec on: the launcher's last calls before it are roprof's, not the app's.
             probe.track(UInt32(pid), recorded: false)
             try probe.attach()
+            Self.phase("attached")
             let root = ProcessState(pid: pid, ppid: getpid(), exe: options.launch.executable)
             root.uid = Int(options.launch.runAs?.uid ?? getuid())
             root.gid = Int(options.launch.runAs?.gid ?? getgid())
@@ -265,7 +273,7 @@ public final class EBPFBackend: RunControl {
     public var appEnded: Bool { rootExit != nil }
     public var progressCounts: (processes: Int, syscalls: Int, fileEvents: Int) {
         // The sum of the per-CPU counters, read in one batch (only for the status line, every 250 ms).
-        (processes.count, Int(probe.perCPUArray(probe.counts, count: Int(ROPROF_NARCH) * Int(ROPROF_NCALLS)).reduce(0, &+)), fileEvents)
+        (processes.count, Int(probe.callCounts().reduce(0, &+)), fileEvents)
     }
 
     // MARK: - Processes
@@ -599,7 +607,7 @@ public final class EBPFBackend: RunControl {
         probe.drain()
         // The full syscall inventory, from the per-CPU counters.
         if options.policy.mode != .writes {
-            let all = probe.perCPUArray(probe.counts, count: Int(ROPROF_NARCH) * Int(ROPROF_NCALLS))
+            let all = probe.callCounts()
             for (ai, arch) in arches.enumerated() {
                 for nr in 0..<Int(ROPROF_NCALLS) {
                     let n = all[ai * Int(ROPROF_NCALLS) + nr]

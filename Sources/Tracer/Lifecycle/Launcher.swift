@@ -68,7 +68,7 @@ enum Launcher {
     /// `traced` false: no stop for PTRACE_SEIZE, and the child dies with roprof (PR_SET_PDEATHSIG),
     /// for helpers such as the --while exercise that must never outlive a killed roprof.
     /// `dieWithRoprof` (default: `!traced`) sets PR_SET_PDEATHSIG for an app no tracer kills with roprof (eBPF).
-    static func spawn(_ spec: LaunchSpec, filter: [UInt8], traced: Bool = true, dieWithRoprof: Bool? = nil) throws -> (pid: pid_t, errorPipe: Int32) {
+    static func spawn(_ spec: LaunchSpec, filter: [UInt8], traced: Bool = true, dieWithRoprof: Bool? = nil, cgroupFD: Int32 = -1) throws -> (pid: pid_t, errorPipe: Int32) {
         var fds: [Int32] = [0, 0]
         guard pipe2(&fds, O_CLOEXEC) == 0 else { throw TraceError.system("pipe2", errno) }
         // PID 1 of a new namespace cannot stop itself: it waits on this pipe for the parent instead.
@@ -106,7 +106,7 @@ enum Launcher {
                             parent_death_signal: (dieWithRoprof ?? !traced) ? SIGKILL : 0,
                             run_as_uid: spec.runAs.map { Int32(bitPattern: $0.uid) } ?? -1, run_as_gid: spec.runAs.map { Int32(bitPattern: $0.gid) } ?? -1,
                             close_inherited: spec.closeInherited ? 1 : 0,
-                            new_namespaces: spec.isolate ? Self.isolationFlags : 0, go_fd: go[0])
+                            new_namespaces: spec.isolate ? Self.isolationFlags : 0, go_fd: go[0], cgroup_fd: cgroupFD)
                         return roprof_spawn(&cfg)
                     }
                 }
@@ -132,8 +132,9 @@ enum Launcher {
     /// Spawns the command stopped before its exec (SIGSTOP), for a backend to take hold of it before
     /// it runs; a child that failed before it could stop (sandbox setup, --user) is reported as the
     /// error it met.
-    static func spawnStopped(_ spec: LaunchSpec, filter: [UInt8], dieWithRoprof: Bool = false) throws -> (pid: pid_t, errorPipe: Int32) {
-        let (pid, errorPipe) = try spawn(spec, filter: filter, traced: true, dieWithRoprof: dieWithRoprof)
+    /// `cgroupFD`: start the child in that cgroup (clone3); the caller checks where it landed.
+    static func spawnStopped(_ spec: LaunchSpec, filter: [UInt8], dieWithRoprof: Bool = false, cgroupFD: Int32 = -1) throws -> (pid: pid_t, errorPipe: Int32) {
+        let (pid, errorPipe) = try spawn(spec, filter: filter, traced: true, dieWithRoprof: dieWithRoprof, cgroupFD: cgroupFD)
         var status: Int32 = 0
         while waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR {}
         if StopEvent.classify(status) != .signalDelivery(signal: SIGSTOP) {

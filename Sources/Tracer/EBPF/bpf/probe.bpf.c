@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /* roprof's eBPF probe: follows a process tree (or a container) in the kernel, counts every syscall
  * per architecture, and reports each file mutation with its result and its paths, resolved in the
- * kernel by a bounded walk of dentries and mounts. Nothing is ever stopped. Records go through one
- * ring buffer; a record without room is counted, never silently lost.
+ * kernel by a bounded walk of dentries and mounts. Nothing is ever stopped. Records go through the
+ * run's ring buffer; a record without room is counted, never silently lost.
+ *
+ * Loaded once and pinned (pinned_mode), it serves up to ROPROF_RUNS runs at once: each run attaches
+ * its own links with its slot + 1 as the BPF cookie, and every table a run owns is indexed by its
+ * slot, so an invocation through one run's link touches only that run's processes. Loaded per run
+ * (kernels before 6.10, no cookie for raw tracepoints), everything is slot 0.
  *
  * Built by the BPFProbe build plugin with the toolchain's clang (-target bpf), CO-RE: the kernel
  * types in kernel_types.h are relocated against the running kernel's BTF when loaded. */
@@ -23,15 +28,20 @@ char LICENSE[] SEC("license") = "GPL";
 #define PROT_WRITE 0x2
 #define MAP_SHARED 0x1
 
-struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 16 << 20); } events SEC(".maps");
+/* Each run's ring buffer, at its slot (user space makes the ring and puts it here). */
+struct ring { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, ROPROF_RING_BYTES); };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, ROPROF_RUNS); __type(key, u32); __array(values, struct ring); } events SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 65536); __uint(map_flags, BPF_F_NO_PREALLOC); __type(key, u32); __type(value, u32); } tracked SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, ROPROF_NARCH * ROPROF_NCALLS); __type(key, u32); __type(value, struct roprof_desc); } descs SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, ROPROF_NARCH * ROPROF_NCALLS); __type(key, u32); __type(value, u64); } counts SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, ROPROF_STAT_COUNT); __type(key, u32); __type(value, u64); } stats SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, ROPROF_CFG_COUNT); __type(key, u32); __type(value, u64); } config SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_CGROUP_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, u32); } cgroup SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, ROPROF_RUNS * ROPROF_NARCH * ROPROF_NCALLS); __type(key, u32); __type(value, u64); } counts SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, ROPROF_RUNS * ROPROF_STAT_COUNT); __type(key, u32); __type(value, u64); } stats SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, ROPROF_RUNS * ROPROF_CFG_COUNT); __type(key, u32); __type(value, u64); } config SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_CGROUP_ARRAY); __uint(max_entries, ROPROF_RUNS); __type(key, u32); __type(value, u32); } cgroup SEC(".maps");
 
-struct inflight { u64 args[6]; u32 slot; u32 aux; };
+/* Set before loading: 1 when the probe is pinned and runs are told apart by their links' cookies. */
+const volatile u32 pinned_mode = 0;
+
+struct inflight { u64 args[6]; u32 slot; u32 aux; u32 run; u32 pad; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 16384); __uint(map_flags, BPF_F_NO_PREALLOC); __type(key, u32); __type(value, struct inflight); } calls SEC(".maps");
 /* (tgid << 32 | arch << 16 | nr) of dangerous calls already reported */
 struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096); __type(key, u64); __type(value, u8); } dangers SEC(".maps");
@@ -39,48 +49,69 @@ struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 4096); __type(
 struct scratch { struct roprof_ev_call hdr; char data[ROPROF_DATA + ROPROF_SLOT + NAME_MAX_Z]; };
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 2); __type(key, u32); __type(value, struct scratch); } scratch SEC(".maps");
 
-static __always_inline void bump(u32 key) {
-    u64 *v = bpf_map_lookup_elem(&stats, &key);
+/* The run this invocation serves: its link's cookie less one (pinned), or 0 (loaded per run).
+ * ROPROF_RUNS when the cookie is not a run's: the invocation does nothing. */
+static __always_inline u32 run_of(void *ctx) {
+    if (!pinned_mode) return 0;
+    u64 c = bpf_get_attach_cookie(ctx);
+    return c >= 1 && c <= ROPROF_RUNS ? (u32)(c - 1) : ROPROF_RUNS;
+}
+
+static __always_inline void bump(u32 run, u32 key) {
+    u32 k = run * ROPROF_STAT_COUNT + key;
+    u64 *v = bpf_map_lookup_elem(&stats, &k);
     if (v) *v += 1;
 }
 
-static __always_inline u64 cfg(u32 key) {
-    u64 *v = bpf_map_lookup_elem(&config, &key);
+static __always_inline u64 cfg(u32 run, u32 key) {
+    u32 k = run * ROPROF_CFG_COUNT + key;
+    u64 *v = bpf_map_lookup_elem(&config, &k);
     return v ? *v : 0;
 }
 
-static __always_inline void emit(void *rec, u64 size) {
+/* Writes a record to the run's ring buffer. */
+static __always_inline void output(u32 run, void *rec, u64 size, u64 flags) {
+    void *ring = bpf_map_lookup_elem(&events, &run);
+    if (!ring || bpf_ringbuf_output(ring, rec, size, flags) != 0) bump(run, ROPROF_STAT_DROPPED);
+}
+
+static __always_inline void emit(u32 run, void *rec, u64 size) {
     if (size > sizeof(struct scratch)) size = sizeof(struct scratch);
     if (size < sizeof(struct roprof_ev)) return;
     ((struct roprof_ev *)rec)->size = size;
+    void *ring = bpf_map_lookup_elem(&events, &run);
+    if (!ring) { bump(run, ROPROF_STAT_DROPPED); return; }
     /* No wake-up per record (an interrupt and a context switch each): roprof drains every few
      * milliseconds by itself, and is woken early only when a quarter of the ring is filled. */
-    u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (4 << 20) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-    if (bpf_ringbuf_output(&events, rec, size, flags) != 0) bump(ROPROF_STAT_DROPPED);
+    u64 flags = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > (ROPROF_RING_BYTES / 4) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+    if (bpf_ringbuf_output(ring, rec, size, flags) != 0) bump(run, ROPROF_STAT_DROPPED);
 }
 
-/* Values of the tracked map. */
+/* Values of the tracked map: a state | the run's slot << 8. */
 #define FOLLOW_LINEAGE 1   /* in the tree, not recorded yet (start mode: the engine, before the container's first exec) */
 #define FOLLOW_RECORD 2    /* recorded */
+#define STATE(v) ((v) & 0xff)
+#define RUN(v) ((v) >> 8)
 
-/* Whether this process is recorded. In container mode a process of the watched mount namespace or
- * cgroup joins the tracked set on first sight, and user space hears of it. */
-static __always_inline bool followed(u32 tgid) {
+/* Whether this process is recorded by this run. In container mode a process of the watched mount
+ * namespace or cgroup joins the tracked set on first sight, and user space hears of it. */
+static __always_inline bool followed(u32 run, u32 tgid) {
     u32 *v = bpf_map_lookup_elem(&tracked, &tgid);
-    if (v) return *v == FOLLOW_RECORD;
-    u64 filter = cfg(ROPROF_CFG_FILTER);
+    if (v) return RUN(*v) == run && STATE(*v) == FOLLOW_RECORD;
+    u64 filter = cfg(run, ROPROF_CFG_FILTER);
     if (filter == 0) return false;
-    if (tgid == (u32)cfg(ROPROF_CFG_SELF)) return false;
+    if (tgid == (u32)cfg(run, ROPROF_CFG_SELF)) return false;
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     if (filter == 1) {
-        if (BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) != (u32)cfg(ROPROF_CFG_MNTNS)) return false;
-    } else if (bpf_current_task_under_cgroup(&cgroup, 0) != 1) {
+        if (BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) != (u32)cfg(run, ROPROF_CFG_MNTNS)) return false;
+    } else if (bpf_current_task_under_cgroup(&cgroup, run) != 1) {
         return false;
     }
-    u32 one = FOLLOW_RECORD;
-    if (bpf_map_update_elem(&tracked, &tgid, &one, BPF_NOEXIST) != 0) {
-        if (!bpf_map_lookup_elem(&tracked, &tgid)) bump(ROPROF_STAT_TRACKED_FULL);
-        return true;
+    u32 mine = FOLLOW_RECORD | run << 8;
+    if (bpf_map_update_elem(&tracked, &tgid, &mine, BPF_NOEXIST) != 0) {
+        u32 *now = bpf_map_lookup_elem(&tracked, &tgid);
+        if (!now) { bump(run, ROPROF_STAT_TRACKED_FULL); return true; }
+        return *now == mine;
     }
     struct roprof_ev_fork ev = {};
     ev.h.type = ROPROF_EV_SEEN;
@@ -88,7 +119,7 @@ static __always_inline bool followed(u32 tgid) {
     ev.h.tgid = tgid;
     ev.ppid = BPF_CORE_READ(task, real_parent, tgid);
     ev.h.size = sizeof(ev);
-    if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0) != 0) bump(ROPROF_STAT_DROPPED);
+    output(run, &ev, sizeof(ev), 0);
     return true;
 }
 
@@ -207,24 +238,29 @@ static __always_inline void read_args(struct pt_regs *regs, bool compat, u64 *a)
     }
 }
 
-SEC("raw_tracepoint/sys_enter")
-int on_sys_enter(struct bpf_raw_tracepoint_args *ctx) {
+/* BTF-typed raw tracepoints (tp_btf): a link of their own per run, with a cookie. */
+SEC("tp_btf/sys_enter")
+int on_sys_enter(u64 *ctx) {
+    u32 run = run_of(ctx);
+    if (run >= ROPROF_RUNS) return 0;
     u64 id = bpf_get_current_pid_tgid();
     u32 tgid = id >> 32, tid = (u32)id;
-    if (!followed(tgid)) return 0;
-    long nr = (long)ctx->args[1];
+    if (!followed(run, tgid)) return 0;
+    long nr = (long)ctx[1];
     if (nr < 0 || nr >= ROPROF_NCALLS) return 0;
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     bool compat = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
     u32 slot = (compat ? ROPROF_NCALLS : 0) + (u32)nr;
-    u64 *count = bpf_map_lookup_elem(&counts, &slot);
+    u32 counted = run * ROPROF_NARCH * ROPROF_NCALLS + slot;
+    u64 *count = bpf_map_lookup_elem(&counts, &counted);
     if (count) *count += 1;
     struct roprof_desc *d = bpf_map_lookup_elem(&descs, &slot);
     if (!d || d->flags == 0) return 0;
 
     struct inflight f = {};
-    read_args((struct pt_regs *)ctx->args[0], compat, f.args);
+    read_args((struct pt_regs *)ctx[0], compat, f.args);
     f.slot = slot;
+    f.run = run;
     if (d->flags & ROPROF_D_DANGER) {
         u64 key = (u64)tgid << 32 | (u64)slot;
         u8 one = 1;
@@ -234,7 +270,7 @@ int on_sys_enter(struct bpf_raw_tracepoint_args *ctx) {
             ev.h.tid = tid; ev.h.tgid = tgid;
             ev.nr = nr; ev.arch = compat; ev.aux = 0xffffffff;  /* a sighting, not a result */
             ev.h.size = sizeof(ev);
-            if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0) != 0) bump(ROPROF_STAT_DROPPED);
+            output(run, &ev, sizeof(ev), 0);
         }
     }
     if (!(d->flags & ROPROF_D_TRACE)) return 0;
@@ -254,16 +290,18 @@ int on_sys_enter(struct bpf_raw_tracepoint_args *ctx) {
         if (f.args[0] != 22 /* PR_SET_SECCOMP */) return 0;
         break;
     }
-    if (bpf_map_update_elem(&calls, &tid, &f, BPF_ANY) != 0) bump(ROPROF_STAT_INFLIGHT_FULL);
+    if (bpf_map_update_elem(&calls, &tid, &f, BPF_ANY) != 0) bump(run, ROPROF_STAT_INFLIGHT_FULL);
     return 0;
 }
 
-SEC("raw_tracepoint/sys_exit")
-int on_sys_exit(struct bpf_raw_tracepoint_args *ctx) {
+SEC("tp_btf/sys_exit")
+int on_sys_exit(u64 *ctx) {
+    u32 run = run_of(ctx);
+    if (run >= ROPROF_RUNS) return 0;
     u64 id = bpf_get_current_pid_tgid();
     u32 tid = (u32)id;
     struct inflight *f = bpf_map_lookup_elem(&calls, &tid);
-    if (!f) return 0;
+    if (!f || f->run != run) return 0;
     u32 key = 0;
     struct scratch *s = bpf_map_lookup_elem(&scratch, &key);
     struct roprof_desc *d = bpf_map_lookup_elem(&descs, &f->slot);
@@ -273,7 +311,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx) {
     s->hdr.h.type = ROPROF_EV_CALL;
     s->hdr.h.tid = tid;
     s->hdr.h.tgid = id >> 32;
-    s->hdr.ret = (long)ctx->args[1];
+    s->hdr.ret = (long)ctx[1];
     s->hdr.nr = f->slot % ROPROF_NCALLS;
     s->hdr.arch = f->slot / ROPROF_NCALLS;
     s->hdr.aux = f->aux;
@@ -291,7 +329,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx) {
             s->hdr.walk[2] = flags;
             s->hdr.fd_mode = BPF_CORE_READ(file, f_mode);
             bpf_map_delete_elem(&calls, &tid);
-            emit(s, sizeof(struct roprof_ev_call) + (u64)n);
+            emit(run, s, sizeof(struct roprof_ev_call) + (u64)n);
             return 0;
         }
     }
@@ -348,45 +386,49 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx) {
         }
     }
     bpf_map_delete_elem(&calls, &tid);
-    emit(s, sizeof(struct roprof_ev_call) + (u64)cur);
+    emit(run, s, sizeof(struct roprof_ev_call) + (u64)cur);
     return 0;
 }
 
 SEC("tp_btf/sched_process_fork")
 int on_fork(u64 *ctx) {
+    u32 run = run_of(ctx);
+    if (run >= ROPROF_RUNS) return 0;
     struct task_struct *parent = (struct task_struct *)ctx[0];
     struct task_struct *child = (struct task_struct *)ctx[1];
     u32 ptgid = BPF_CORE_READ(parent, tgid);
     u32 *pv = bpf_map_lookup_elem(&tracked, &ptgid);
-    if (!pv) return 0;
+    if (!pv || RUN(*pv) != run) return 0;
     u32 state = *pv;
     u32 pid = BPF_CORE_READ(child, pid), tgid = BPF_CORE_READ(child, tgid);
     if (pid != tgid) return 0;  /* a thread: its process is already followed */
-    if (bpf_map_update_elem(&tracked, &tgid, &state, BPF_ANY) != 0) { bump(ROPROF_STAT_TRACKED_FULL); return 0; }
-    if (state != FOLLOW_RECORD) return 0;
+    if (bpf_map_update_elem(&tracked, &tgid, &state, BPF_ANY) != 0) { bump(run, ROPROF_STAT_TRACKED_FULL); return 0; }
+    if (STATE(state) != FOLLOW_RECORD) return 0;
     struct roprof_ev_fork ev = {};
     ev.h.type = ROPROF_EV_FORK;
     ev.h.size = sizeof(ev);
     ev.h.tid = pid;
     ev.h.tgid = tgid;
     ev.ppid = BPF_CORE_READ(child, real_parent, tgid);
-    if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0) != 0) bump(ROPROF_STAT_DROPPED);
+    output(run, &ev, sizeof(ev), 0);
     return 0;
 }
 
 SEC("tp_btf/sched_process_exec")
 int on_exec(u64 *ctx) {
+    u32 run = run_of(ctx);
+    if (run >= ROPROF_RUNS) return 0;
     struct task_struct *task = (struct task_struct *)ctx[0];
     u32 tgid = BPF_CORE_READ(task, tgid);
     u32 *v = bpf_map_lookup_elem(&tracked, &tgid);
-    if (!v) return 0;
-    if (*v != FOLLOW_RECORD) {
+    if (!v || RUN(*v) != run) return 0;
+    if (STATE(*v) != FOLLOW_RECORD) {
         /* A process followed but not yet recorded starts being recorded at its exec: the launched
          * command at its own program (not roprof's launcher before it), and in start mode the
          * container's first program (an exec in another mount namespace than roprof's, HOSTNS). */
-        u64 hostns = cfg(ROPROF_CFG_HOSTNS);
+        u64 hostns = cfg(run, ROPROF_CFG_HOSTNS);
         if (hostns != 0 && BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == (u32)hostns) return 0;
-        *v = FOLLOW_RECORD;
+        *v = FOLLOW_RECORD | run << 8;
     }
     struct linux_binprm *bprm = (struct linux_binprm *)ctx[2];
     u32 key = 1;
@@ -410,27 +452,29 @@ int on_exec(u64 *ctx) {
     n &= ROPROF_SLOT - 1;
     if (len > 0 && bpf_probe_read_user(s->data + n, len & (ROPROF_SLOT - 1), (void *)start) == 0) ev->argv_len = len;
     else ev->argv_len = 0;
-    emit(s, sizeof(struct roprof_ev_call) + n + (ev->argv_len & (ROPROF_SLOT - 1)));
+    emit(run, s, sizeof(struct roprof_ev_call) + n + (ev->argv_len & (ROPROF_SLOT - 1)));
     return 0;
 }
 
 SEC("tp_btf/sched_process_exit")
 int on_exit(u64 *ctx) {
+    u32 run = run_of(ctx);
+    if (run >= ROPROF_RUNS) return 0;
     struct task_struct *task = (struct task_struct *)ctx[0];
     u32 tgid = BPF_CORE_READ(task, tgid), tid = BPF_CORE_READ(task, pid);
-    bpf_map_delete_elem(&calls, &tid);
     u32 *v = bpf_map_lookup_elem(&tracked, &tgid);
-    if (!v) return 0;
+    if (!v || RUN(*v) != run) return 0;
+    bpf_map_delete_elem(&calls, &tid);
     if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;  /* other threads live on */
     u32 state = *v;
     bpf_map_delete_elem(&tracked, &tgid);
-    if (state != FOLLOW_RECORD) return 0;
+    if (STATE(state) != FOLLOW_RECORD) return 0;
     struct roprof_ev_exit ev = {};
     ev.h.type = ROPROF_EV_EXIT;
     ev.h.size = sizeof(ev);
     ev.h.tid = tid;
     ev.h.tgid = tgid;
     ev.code = BPF_CORE_READ(task, exit_code);
-    if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0) != 0) bump(ROPROF_STAT_DROPPED);
+    output(run, &ev, sizeof(ev), 0);
     return 0;
 }
