@@ -171,6 +171,10 @@ public final class EBPFBackend: RunControl {
             try startWatching(watch)
             lifecycle.appStarted()
         } else {
+            // Attached first: this run's slot follows nothing yet, and the child below stays stopped
+            // before its exec until it is tracked.
+            try probe.attach()
+            Self.phase("attached")
             // The whole tree dies with roprof, as under ptrace (see RunCgroup): started in its cgroup
             // (clone3), or moved there before it runs where the kernel cannot.
             runCgroup = RunCgroup.make()
@@ -186,8 +190,6 @@ public final class EBPFBackend: RunControl {
             rootPid = pid
             // Recorded from its exec on: the launcher's last calls before it are roprof's, not the app's.
             probe.track(UInt32(pid), recorded: false)
-            try probe.attach()
-            Self.phase("attached")
             let root = ProcessState(pid: pid, ppid: getpid(), exe: options.launch.executable)
             root.uid = Int(options.launch.runAs?.uid ?? getuid())
             root.gid = Int(options.launch.runAs?.gid ?? getgid())

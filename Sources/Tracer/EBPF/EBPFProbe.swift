@@ -114,6 +114,7 @@ final class EBPFProbe {
             programFds = p.programs
             ownedFds = p.maps
             ringMap = p.ring
+            linkFds = [p.forkLink]  // attached already; the slot follows nothing yet
             events = p.maps[0]; tracked = p.maps[1]; descs = p.maps[2]; counts = p.maps[3]
             stats = p.maps[4]; config = p.maps[5]; cgroup = p.maps[6]
             EBPFBackend.phase(p.loadedNow ? "probe-pinned" : "probe-from-pins")
@@ -218,7 +219,7 @@ final class EBPFProbe {
 
     /// The pinned probe, loaded and pinned first if it is not there, and a free slot: nil where
     /// pinning is not possible (the caller loads the probe for the run instead).
-    static func claimPinned(_ data: Data) -> (programs: [Int32], maps: [Int32], slot: UInt32, lock: Int32, ring: Int32, loadedNow: Bool)? {
+    static func claimPinned(_ data: Data) -> (programs: [Int32], maps: [Int32], slot: UInt32, lock: Int32, ring: Int32, forkLink: Int32, loadedNow: Bool)? {
         if ProcessInfo.processInfo.environment["ROPROF_EBPF_PIN"] == "0" { return nil }
         guard kernelHasRawTracepointCookies(), ensureBPFFS() else { return nil }
         _ = mkdir(lockDir, 0o700)
@@ -268,9 +269,10 @@ final class EBPFProbe {
             if lock < 0 { continue }
             if flock(lock, LOCK_EX | LOCK_NB) == 0 {
                 // The kernel gives links cookies (checked on the cheapest tracepoint; detached at once).
-                let probe = link(program: programs[2], cookie: UInt64(s) + 1)
-                if probe < 0 { Glibc.close(lock); all.forEach { Glibc.close($0) }; return nil }
-                Glibc.close(probe)
+                // The kernel gives links cookies: tried on the fork tracepoint, and kept as this run's
+                // link there (closing it would make the next link wait for a grace period, ~15 ms).
+                let forkLink = link(program: programs[programNames.firstIndex(of: "on_fork")!], cookie: UInt64(s) + 1)
+                if forkLink < 0 { Glibc.close(lock); all.forEach { Glibc.close($0) }; return nil }
                 // The slot's ring buffer stays pinned too: making 16 MiB of ring costs ~15 ms a run.
                 let ringPin = dir + "/ring-\(s)"
                 var ring = bpf_obj_get(ringPin)
@@ -278,8 +280,8 @@ final class EBPFProbe {
                     ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "roprof_ring", 0, 0, UInt32(ROPROF_RING_BYTES), nil)
                     if ring >= 0 && bpf_obj_pin(ring, ringPin) != 0 { Glibc.close(ring); ring = -1 }
                 }
-                if ring < 0 { Glibc.close(lock); all.forEach { Glibc.close($0) }; return nil }
-                return (programs, maps, s, lock, ring, loadedNow)
+                if ring < 0 { Glibc.close(forkLink); Glibc.close(lock); all.forEach { Glibc.close($0) }; return nil }
+                return (programs, maps, s, lock, ring, forkLink, loadedNow)
             }
             Glibc.close(lock)
         }
@@ -331,7 +333,7 @@ final class EBPFProbe {
     /// Attaches every program. Until then, nothing runs in the kernel for this run.
     func attach() throws {
         if pinned {
-            for (i, fd) in programFds.enumerated() {
+            for (i, fd) in programFds.enumerated() where Self.programNames[i] != "on_fork" {
                 let l = Self.link(program: fd, cookie: UInt64(slot) + 1)
                 guard l >= 0 else {
                     throw EBPFUnavailable(reason: "attaching \(Self.programNames[i]) failed (\(String(cString: strerror(-l))))")
