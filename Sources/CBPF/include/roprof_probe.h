@@ -9,7 +9,7 @@
 #define ROPROF_DATA 16384         /* strings start below this offset of a record's string area (a power of two: offsets are masked) */
 #define ROPROF_NCALLS 1024        /* syscall numbers per architecture */
 #define ROPROF_NARCH 2            /* 0: the native architecture, 1: its 32-bit compat one */
-#define ROPROF_RUNS 8             /* runs one pinned probe serves at once (a slot each; its links carry slot + 1 as cookie) */
+#define ROPROF_RUNS 4             /* runs one pinned probe serves at once (a slot each; its links carry slot + 1 as cookie); a fifth loads its own. Per-CPU counters: RUNS × NARCH × NCALLS × 8 bytes a CPU stay pinned */
 #define ROPROF_RING_BYTES (16 << 20) /* each run's ring buffer */
 
 enum roprof_event_type {
