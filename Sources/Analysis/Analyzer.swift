@@ -172,6 +172,19 @@ public struct Analyzer {
         var inputNames: [String: String] = [:]
         for u in facts?.users ?? [] { inputNames[u] = "\(u) is a login user of the image (/etc/passwd)" }
         for run in rec.runs {
+            for (value, name) in (run.pathInputs ?? [:]).sorted(by: { $0.key < $1.key }) where inputNames[value] == nil {
+                inputNames[value] = "\(value) is the value of \(name) in the app's environment"
+            }
+            // An image's own environment (ENV in its build) names directories the same way.
+            for entry in run.image?.env ?? [] {
+                guard let eq = entry.firstIndex(of: "=") else { continue }
+                let value = String(entry[entry.index(after: eq)...])
+                if value.count >= 2, !value.contains("/"), value.contains(where: \.isLetter), inputNames[value] == nil {
+                    inputNames[value] = "\(value) is the value of \(entry[..<eq]) in the image's environment"
+                }
+            }
+        }
+        for run in rec.runs {
             for p in run.processes {
                 for e in p.execs { for (opt, value) in Self.optionValues(e.argv) where inputNames[value] == nil { inputNames[value] = "\(value) was given on the command line (\(opt) \(value))" } }
             }

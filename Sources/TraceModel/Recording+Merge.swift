@@ -110,3 +110,27 @@ extension FileMutation {
         if pathBase64 == nil { pathBase64 = o.pathBase64 }
     }
 }
+
+extension Recording {
+    /// Notes, on runs that have none, which of `environment`'s variables (NAME=VALUE) name a directory
+    /// the recording wrote in: VALUE is a whole component of a written path's directory. Only those
+    /// values are kept, with the variable's name (the value is in the paths already).
+    public mutating func notePathInputs(environment: [String]) {
+        var components = Set<Substring>()
+        for f in files {
+            var dirs = f.path.split(separator: "/")
+            if f.operation != .mkdir { dirs = dirs.dropLast() }
+            components.formUnion(dirs)
+        }
+        var found: [String: String] = [:]
+        for entry in environment.sorted() {
+            guard let eq = entry.firstIndex(of: "=") else { continue }
+            let name = String(entry[..<eq]), value = entry[entry.index(after: eq)...]
+            guard !name.isEmpty, value.count >= 2, !value.contains("/"), value.contains(where: \.isLetter),
+                  components.contains(value), found[String(value)] == nil else { continue }
+            found[String(value)] = name
+        }
+        guard !found.isEmpty else { return }
+        for i in runs.indices where runs[i].pathInputs == nil { runs[i].pathInputs = found }
+    }
+}

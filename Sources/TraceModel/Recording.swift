@@ -85,6 +85,10 @@ public struct RunInfo: Codable, Equatable, Sendable {
     public var phase: String?
     /// restart: the environment the suggested remedies set for it.
     public var remedyEnv: [String: String]?
+    /// Environment variables whose value is the name of a directory the run wrote in (value → name,
+    /// e.g. "acme" → "TENANT" for /srv/tenants/acme): a directory named by the app's input, one of
+    /// many like it. Nothing else of the environment is kept.
+    public var pathInputs: [String: String]?
     /// How the run was driven (`--ready-url`, `--while`): what `verify` needs to drive it the same way.
     public var readyURL: String?
     public var exercise: String?

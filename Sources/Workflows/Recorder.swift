@@ -108,6 +108,7 @@ public enum Recorder {
             outcome = RecordOutcome(try appOutputToStderr(req.appStdoutToStderr) {
                 try Backend.trace(o, choice: s.backend, preferEBPF: req.preferEBPF, note: notify)
             })
+            outcome.recording.notePathInputs(environment: o.launch.environment)
             if let env = restartEnv {
                 for i in outcome.recording.runs.indices {
                     outcome.recording.runs[i].phase = "restart"
@@ -121,7 +122,10 @@ public enum Recorder {
             o.attachPid = pid
             o.displayCommand = ProcFSArgv(pid)
             o.serviceName = req.service
+            // The process's environment as it started (read while it runs).
+            let environ = FileHandle(forReadingAtPath: "/proc/\(pid)/environ")?.readDataToEndOfFile() ?? Data()
             outcome = RecordOutcome(try Backend.trace(o, choice: s.backend, preferEBPF: true, note: notify))
+            outcome.recording.notePathInputs(environment: environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
         case .cgroup(let path):
             var o = s.observingOptions(policy: policy)
             o.serviceName = req.service

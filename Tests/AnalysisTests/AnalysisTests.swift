@@ -183,6 +183,19 @@ import TestSupport
         #expect(b.mounts.map(\.path) == ["/srv/tenants"], "\(b.mounts.map(\.path))")
         #expect(b.mounts.first?.reason.contains("--tenant acme") == true)
 
+        // A tenant named by the app's environment (TENANT=acme): the recording keeps that much of it.
+        var e = RecordingFixture.recording([RecordingFixture.m("/srv/tenants/acme", .mkdir), RecordingFixture.m("/srv/tenants/acme/db.sqlite", .create, bytes: 4096)])
+        e.filesystem = RecordingFixture.facts(["/srv/tenants": []])
+        e.notePathInputs(environment: ["PATH=/usr/bin:/bin", "TENANT=acme", "LANG=C.UTF-8", "HOME=/root", "EMPTY="])
+        #expect(e.runs[0].pathInputs == ["acme": "TENANT"], "only the values that name a written directory: \(e.runs[0].pathInputs ?? [:])")
+        let d = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(e)
+        #expect(d.mounts.map(\.path) == ["/srv/tenants"], "\(d.mounts.map(\.path))")
+        #expect(d.mounts.first?.reason.contains("value of TENANT in the app's environment") == true, "\(d.mounts.first?.reason ?? "")")
+        // Without that, the tenant's own directory is all the evidence says.
+        e.runs[0].pathInputs = nil
+        let f = try Analyzer(runtime: catalog.runtime(named: "kubernetes"), catalog: catalog).analyze(e)
+        #expect(f.mounts.map(\.path) == ["/srv/tenants/acme"], "\(f.mounts.map(\.path))")
+
         // A home directory stays one user's: /home is a system directory.
         var h = RecordingFixture.recording([RecordingFixture.m("/home/alice/.cache/x", .create)])
         var hf = RecordingFixture.facts(["/home": ["alice"], "/home/alice": [".cache"], "/home/alice/.cache": []])

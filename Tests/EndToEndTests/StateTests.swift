@@ -109,6 +109,30 @@ struct StateTests {
         #expect(w.stdout.contains("cause:") && w.stdout.contains("/var/lib/roprof-kv/"), "\(w.stdout)")
     }
 
+    /// A per-tenant directory named by the environment (TENANT=acme): the volume is the tenants'
+    /// root the image has, so the next tenant's data has a place — verify runs tenant globex under
+    /// the settings acme's recording printed, and its data is kept.
+    @Test func aTenantFromTheEnvironmentWidensToTheTenantsRoot() throws {
+        let root = "/srv/roprof-tenants-\(getpid())", dir = Support.scratch("tenants"), rec = dir + "/t.json"
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)  // as the image has it
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let job = ["/bin/sh", "-c", "mkdir -p \"$ROOT/$TENANT\" && echo \"order for $TENANT\" >> \"$ROOT/$TENANT/orders\" && sync \"$ROOT/$TENANT/orders\""]
+        var env = ProcessInfo.processInfo.environment
+        env["ROOT"] = root; env["TENANT"] = "acme"
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--"] + job, env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try Recording.load(path: rec).runs.first?.pathInputs == ["acme": "TENANT"])
+        let docker = try Support.run([roprof, "suggest", "--format", "docker", "--runtime", "docker", rec]).stdout
+        #expect(docker.contains("destination=\(root),") || docker.contains("destination=\(root) "), "the tenants' root, not acme's own directory:\n\(docker)")
+        #expect(!docker.contains("\(root)/acme"), "\(docker)")
+        let report = try Support.run([roprof, "report", rec]).stdout
+        #expect(report.contains("value of TENANT in the app's environment"), "\(report)")
+        env["TENANT"] = "globex"
+        let v = try Support.run([roprof, "verify", "--quiet", "--runtime", "docker", "--from", rec, "--"] + job, env: env)
+        #expect(v.status == 0 && v.stdout.contains("PASS"), "the next tenant runs under the same settings:\n\(v.stdout)\(v.stderr)")
+    }
+
     @Test func twoIdenticalRunsDiffCleanlyAndCheckPasses() throws {
         try installKV()
         let dir = Support.scratch("kvd"), port = Self.port()
