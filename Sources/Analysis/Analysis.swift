@@ -35,21 +35,25 @@ public struct Analysis: Codable, Equatable, Sendable {
     public var relocations: [Relocation] = []
     /// The image the app ran from (record --image / --container): verify runs that image.
     public var image: String? = nil
+    /// The status the app exited with by itself when it failed (nil: it succeeded, or roprof stopped it).
+    public var appFailedStatus: Int? = nil
 
     public var verdict: String {
         // Writes that failed on every attempt where the app was recorded (EACCES: a non-root app's
         // bytecode, say) fail today already: counted apart, so the headline is what a read-only root adds.
-        let already = breaking.filter(\.allFailed).count
+        let already = breaking.filter(\.failsToday).count
         let n = breaking.count - already + unfixable.count
-        let apart = already == 0 ? "" : " (\(already) more already fail\(already == 1 ? "s" : "") where it was recorded, and the app carried on)"
-        if n == 0 && already > 0 { return "nothing new breaks under a read-only root in \(runtime): \(already) write\(already == 1 ? "" : "s") already fail\(already == 1 ? "s" : "") where it was recorded, and the app carried on" }
+        let then = appFailedStatus.map { ", and the app exited with status \($0)" } ?? ", and the app carried on"
+        let apart = already == 0 ? "" : " (\(already) more already fail\(already == 1 ? "s" : "") where it was recorded\(then))"
+        if n == 0 && already > 0 { return "nothing new breaks under a read-only root in \(runtime): \(already) write\(already == 1 ? "" : "s") already fail\(already == 1 ? "s" : "") where it was recorded\(then)" }
         if n == 0 { return "nothing breaks under a read-only root in \(runtime)" }
         var fixes: [String] = []
         if !mounts.isEmpty { fixes.append("\(mounts.count) mount\(mounts.count == 1 ? "" : "s")") }
         if !env.isEmpty { fixes.append("\(env.count) environment variable\(env.count == 1 ? "" : "s")") }
         let flagFixes = remedies.filter { $0.kind == .flag && $0.coversWithoutMount }.count
         if flagFixes > 0 { fixes.append("\(flagFixes) command change\(flagFixes == 1 ? "" : "s")") }
-        let fixText = fixes.isEmpty ? "" : "; " + fixes.joined(separator: " and ") + " fix \(n == 1 ? "it" : "them")"
+        let one = mounts.count + env.count + flagFixes == 1
+        let fixText = fixes.isEmpty ? "" : "; " + fixes.joined(separator: " and ") + " fix\(one ? "es" : "") \(n == 1 ? "it" : "them")"
         let unfix = unfixable.isEmpty ? "" : " (\(unfixable.count) cannot be fixed with a mount)"
         return "\(n) path\(n == 1 ? "" : "s") break\(n == 1 ? "s" : "") under a read-only root in \(runtime)\(fixText)\(unfix)\(apart)"
     }
@@ -69,8 +73,12 @@ public struct PathFinding: Codable, Equatable, Sendable {
     /// Why it is harmless or unfixable.
     public var note: String?
     public var unresolved: String?
-    /// Whether every call failed during the recording (the app carried on without it).
+    /// Whether every call failed during the recording.
     public var allFailed: Bool { failed.values.reduce(0, +) >= count && count > 0 }
+    /// Failed on every call for want of permission (EACCES, EPERM, EROFS): it fails today already,
+    /// and a read-only root changes nothing for it. A missing directory (ENOENT) is not that: the
+    /// mount that is suggested there makes the directory.
+    public var failsToday: Bool { allFailed && failed.keys.allSatisfy { ["EACCES", "EPERM", "EROFS"].contains($0) } }
 }
 
 /// A directory (or file) to mount writable.

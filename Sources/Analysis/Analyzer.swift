@@ -229,6 +229,7 @@ public struct Analyzer {
         if services.count > 1 { result.services = services }
         result.relocations = relocations
         result.image = rec.runs.compactMap(\.image?.reference).first
+        if let failed = rec.runs.first(where: { $0.exit.shellStatus != 0 && $0.stoppedByRoprof != true }) { result.appFailedStatus = failed.exit.shellStatus }
         for r in relocations { result.warnings.append(r.advice) }
         return result
     }

@@ -50,10 +50,10 @@ public enum ReportText {
             out.append(style.bold("Cannot be fixed with a mount"))
             for p in a.unfixable { out.append("  " + style.red(Human.printable(p.path)) + "  " + (p.note ?? "")) }
         }
-        let failedOnly = a.breaking.filter(\.allFailed)
+        let failedOnly = a.breaking.filter(\.failsToday)
         if !failedOnly.isEmpty {
             out.append("")
-            out.append(style.bold("Failed during the recording (the app carried on)"))
+            out.append(style.bold("Failed already during the recording, for want of permission" + (a.appFailedStatus.map { " (the app then exited with status \($0))" } ?? " (the app carried on)")))
             for p in failedOnly.prefix(10) {
                 out.append("  " + Human.printable(shorten(p.path, 50)) + "  " + p.failed.keys.sorted().joined(separator: ",") + style.dim("  " + p.processes.map { PathGlob.name($0) }.joined(separator: ",")))
             }

@@ -136,6 +136,10 @@ public enum Recorder {
                                           service: req.service, quietPath: req.quietPath, notify: notify)
         }
         outcome.notes += s.serverNotes(readinessTimedOut: outcome.readinessTimedOut, exerciseExit: outcome.exerciseExit)
+        if let url = s.readyURL, outcome.exerciseExit == nil, !outcome.stoppedByRoprof, !outcome.readinessTimedOut,
+           !outcome.interrupted, outcome.exit.shellStatus != 0 {
+            outcome.notes.append("warning: the app exited with status \(outcome.exit.shellStatus) before \(url) answered: this is a recording of a failed start (the exercise never ran); its own messages above and `roprof report` say what failed")
+        }
         if outcome.plannedStop {
             outcome.notes.append("the app was stopped by roprof at the end of the run (status \(outcome.exit.shellStatus)): a planned stop, not a failure")
         }

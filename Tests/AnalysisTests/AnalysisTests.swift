@@ -48,6 +48,18 @@ import TestSupport
         // logs, EACCES → EROFS, and gunicorn's control socket shows that can matter).
         let denied = try analyze(RecordingFixture.recording([RecordingFixture.m("/app/cache/x", .create, errors: ["EACCES": 2])]))
         #expect(denied.breaking.count == 1 && denied.breaking[0].allFailed)
+        #expect(denied.breaking[0].failsToday && denied.verdict.hasPrefix("nothing new breaks"), "\(denied.verdict)")
+        // A pid file in a directory the image lacks (mosquitto's /run/mosquitto): ENOENT is no
+        // permission problem — the suggested mount makes the directory — and the start failed.
+        var missing = RecordingFixture.recording([RecordingFixture.m("/run/mosquitto/mosquitto.pid", .create, errors: ["ENOENT": 1])])
+        missing.runs[0].exit = ExitInfo(code: 1)
+        let m = try analyze(missing)
+        #expect(!m.breaking[0].failsToday && m.mounts.map(\.path) == ["/run/mosquitto"], "\(m.mounts.map(\.path))")
+        #expect(m.verdict.hasPrefix("1 path breaks"), "\(m.verdict)")
+        #expect(m.appFailedStatus == 1)
+        var deniedThenExit = RecordingFixture.recording([RecordingFixture.m("/app/cache/x", .create, errors: ["EACCES": 2])])
+        deniedThenExit.runs[0].exit = ExitInfo(code: 3)
+        #expect(try analyze(deniedThenExit).verdict.hasSuffix("and the app exited with status 3"), "never 'carried on' for an app that failed")
     }
 
     @Test func foldsIntoTheDeepestExistingScratchDirectory() throws {

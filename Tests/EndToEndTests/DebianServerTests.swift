@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 @testable import TraceModel
 
-/// Debian's own PostgreSQL, Apache, Redis and lighttpd (installed by .ci/setup, configured as the packages ship
+/// Debian's own PostgreSQL, Apache, Redis, lighttpd and Mosquitto (installed by .ci/setup, configured as the packages ship
 /// them), recorded doing real work, then run under a read-only root with exactly the suggested
 /// mounts and seccomp profile (`verify`, the sandbox). State must survive a restart.
 @Suite(.serialized, .timeLimit(.minutes(5)))
@@ -144,5 +144,33 @@ struct DebianServerTests {
         #expect(!(v.stdout + v.stderr).contains("Read-only file system"), "the cache was writable:\n\(v.stdout)\(v.stderr)")
         let got = (try? String(contentsOfFile: encodings, encoding: .utf8)) ?? ""
         #expect(got.split(separator: "\n") == ["gzip", "gzip"], "compressed through the cache in the sandbox: \(got)")
+    }
+
+    /// Debian's Mosquitto with the package's own configuration. As in a fresh container its pid
+    /// directory is missing: the start fails, and record says so (a failed start, not a read-only
+    /// problem "the app carried on"), with /run/mosquitto as the mount. Given the directory, a retained
+    /// message published on the first start is there after the restart under the printed settings.
+    @Test func mosquittoKeepsARetainedMessageAcrossARestart() throws {
+        let server = try Support.which("mosquitto"), pub = try Support.which("mosquitto_pub"), sub = try Support.which("mosquitto_sub")
+        let dir = Support.scratch("mosquitto"), rec = dir + "/mq.json", got = dir + "/got"
+        let cmd = [server, "-c", "/etc/mosquitto/mosquitto.conf"]
+        try? FileManager.default.removeItem(atPath: "/run/mosquitto")
+        try? FileManager.default.removeItem(atPath: "/var/lib/mosquitto/mosquitto.db")
+        let failed = try Support.run([roprof, "record", "--quiet", "-o", dir + "/failed.json", "--ready-url", "127.0.0.1:1883", "--while", "\(pub) -t t/1 -m x", "--"] + cmd)
+        #expect(failed.status == 1 && failed.stderr.contains("failed start"), "\(failed.stderr)")
+        let failedReport = try Support.run([roprof, "report", "--runtime", "docker", dir + "/failed.json"]).stdout
+        #expect(failedReport.contains("/run/mosquitto") && !failedReport.contains("carried on"), "\(failedReport)")
+
+        _ = try Support.run(["install", "-d", "-o", "mosquitto", "/run/mosquitto"])
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--ready-url", "127.0.0.1:1883", "--while", "\(pub) -t t/1 -m hello -r -q 1", "--"] + cmd)
+        #expect(r.status == 0, "\(r.stderr)")
+        let docker = try suggestedDocker(rec)
+        #expect(docker.contains("--mount=type=volume,source=roprof-var-lib-mosquitto,destination=/var/lib/mosquitto"), "\(docker)")
+        #expect(docker.contains("--mount=type=tmpfs,destination=/run/mosquitto,"), "\(docker)")
+        // First start: publish a retained message; restart: read it back.
+        let exercise = "if [ \"$ROPROF_PHASE\" = first ]; then \(pub) -t t/1 -m kept -r -q 1; else \(sub) -t t/1 -C 1 -W 10 >> \(got); fi"
+        let v = try Support.run([roprof, "verify", "--quiet", "--runtime", "docker", "--from", rec, "--ready-url", "127.0.0.1:1883", "--while", exercise, "--"] + cmd)
+        #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("restart"), "\(v.stdout)\(v.stderr)")
+        #expect((try? String(contentsOfFile: got, encoding: .utf8)) == "kept\n", "the retained message survived the restart")
     }
 }
