@@ -120,6 +120,7 @@ public enum ReportText {
                             : "; beyond it: " + plan.beyondDockerDefault.map { $0 == "clone3" ? "clone3 (Docker answers it ENOSYS; the app calls it)" : $0 }.joined(separator: ", ")))
         }
         if !plan.enosys.isEmpty { lines.append("answered ENOSYS so libc falls back: \(plan.enosys.joined(separator: ", "))") }
+        for f in plan.foreseen { lines.append("allows \(f.calls.joined(separator: ", ")) although unseen: \(f.why)") }
         lines.append("covers " + (a.phases?.joined(separator: "; ") ?? "one start (record without --no-restart, or merge a restart's recording, to cover a restart)"))
         lines.append("not seen: what the app does on work the recording did not give it (other requests, error paths, upgrades): roll out with --seccomp-log-only, then suggest --kernel-log")
         return lines

@@ -37,6 +37,10 @@ public struct SeccompPlan: Equatable {
 
     /// The families a plan widened the recorded calls with, and what each added (for the report).
     public var familiesAdded: [String: [String]] = [:]
+    /// Calls allowed although unseen, from what the recording shows the app will do later: each
+    /// with the evidence (for the report).
+    public var foreseen: [Foreseen] = []
+    public struct Foreseen: Equatable, Sendable { public var calls: [String]; public var why: String }
     /// How many calls Docker's default profile allows on this architecture (0: not known), and which
     /// calls this profile allows that Docker's default does not.
     public var dockerDefaultCount = 0
@@ -62,6 +66,17 @@ public struct SeccompPlan: Equatable {
             let add = f.calls.filter { !names.contains($0) && table.number($0) != nil && !Recording.dangerousSyscalls.contains($0) }
             if !add.isEmpty { familiesAdded[f.name] = add.sorted(); names.formUnion(add) }
         }
+        // A durable log kept in numbered segments (binlog.1, binlog.2; WAL files) drops old segments
+        // once their records are compacted or no longer live: on a later start, not always in the
+        // recorded ones. Its remove calls are foreseen, with the evidence.
+        var foreseen: [Foreseen] = []
+        if let log = segmentLog(r) {
+            let add = ["unlink", "unlinkat"].filter { !names.contains($0) && table.number($0) != nil }
+            if !add.isEmpty {
+                names.formUnion(add)
+                foreseen.append(Foreseen(calls: add, why: "\(log.writer) keeps a durable log of numbered segments in \(log.dir) (\(log.names.prefix(3).joined(separator: ", "))) and removes old segments on a later start"))
+            }
+        }
         let recorded = r.allSyscallNames
         if recorded.contains("listen") && recorded.isDisjoint(with: ["accept", "accept4"]) {
             warnings.append("the app listened for connections but accepted none while it was recorded, so the seccomp profile lacks accept/accept4: record it serving real requests (--ready-url URL --while 'CMD'), or it will be denied its first connection")
@@ -75,6 +90,7 @@ public struct SeccompPlan: Equatable {
         }
         var plan = SeccompPlan(arch: arch, architectures: [arch] + arch.compatArches, names: names.sorted(), warnings: warnings, dropped: dropped)
         plan.familiesAdded = familiesAdded
+        plan.foreseen = foreseen
         let docker = Set(dockerDefault.filter { table.number($0) != nil })
         if !docker.isEmpty {
             plan.dockerDefaultCount = docker.count
@@ -84,6 +100,28 @@ public struct SeccompPlan: Equatable {
             !names.contains(new) && table.number(new) != nil && !names.isDisjoint(with: fallbacks[new]!)
         }.sorted()
         return plan
+    }
+
+    /// A directory where the app created, durably (fsync, O_SYNC), at least two files whose names
+    /// differ only in a number: the segments of a log. nil when there is none.
+    static func segmentLog(_ r: Recording) -> (dir: String, names: [String], writer: String)? {
+        var groups: [String: (names: Set<String>, durable: Bool, writer: String)] = [:]
+        for f in r.files where f.succeeded > 0 && (f.operation == .create || f.operation == .sync || f.operation == .write) {
+            let name = PathGlob.name(f.path)
+            guard name.contains(where: \.isNumber) else { continue }
+            var shape = "", inDigits = false
+            for c in name {
+                if c.isNumber { if !inDigits { shape.append("#") }; inDigits = true } else { shape.append(c); inDigits = false }
+            }
+            let key = PathGlob.parent(f.path) + "\u{0}" + shape
+            var g = groups[key] ?? ([], false, f.processes.first.map { PathGlob.name($0) } ?? "the app")
+            if f.operation == .create { g.names.insert(name) }
+            g.durable = g.durable || f.isDurable
+            groups[key] = g
+        }
+        guard let hit = groups.filter({ $0.value.durable && $0.value.names.count >= 2 }).min(by: { $0.key < $1.key }) else { return nil }
+        let dir = String(hit.key.split(separator: "\u{0}", maxSplits: 1)[0])
+        return (dir, hit.value.names.sorted(), hit.value.writer)
     }
 
     /// The calls a Docker/OCI seccomp profile allows (a user's own profile given to `verify --seccomp`).

@@ -40,3 +40,21 @@ import TestSupport
         #expect(Workload.dnsLabel(raw) == label)
     }
 }
+
+/// Calls the seccomp profile allows although the recording never saw them, from evidence.
+@Suite struct ForeseenCallsTests {
+    @Test func numberedDurableSegmentsForeseeTheirRemoval() {
+        let log = RecordingFixture.recording([
+            RecordingFixture.m("/var/lib/q/binlog.1", .create, exe: "/usr/bin/beanstalkd"), RecordingFixture.m("/var/lib/q/binlog.1", .sync, exe: "/usr/bin/beanstalkd"),
+            RecordingFixture.m("/var/lib/q/binlog.2", .create, exe: "/usr/bin/beanstalkd"),
+        ])
+        let plan = SeccompPlan.build(log, baseline: [], target: .x86_64)
+        #expect(plan.names.contains("unlink") && plan.names.contains("unlinkat"))
+        #expect(plan.foreseen.first?.why.contains("/var/lib/q (binlog.1, binlog.2)") == true, "\(plan.foreseen)")
+        // One durable file, or numbered files never synced: no log of segments, nothing foreseen.
+        let single = RecordingFixture.recording([RecordingFixture.m("/var/lib/r/dump.rdb", .create), RecordingFixture.m("/var/lib/r/dump.rdb", .sync)])
+        #expect(SeccompPlan.build(single, baseline: [], target: .x86_64).foreseen.isEmpty)
+        let notDurable = RecordingFixture.recording([RecordingFixture.m("/srv/out/part-1.csv", .create), RecordingFixture.m("/srv/out/part-2.csv", .create)])
+        #expect(SeccompPlan.build(notDurable, baseline: [], target: .x86_64).foreseen.isEmpty)
+    }
+}
