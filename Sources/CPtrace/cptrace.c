@@ -92,6 +92,12 @@ pid_t roprof_spawn(const struct roprof_spawn_config *c) {
         if (rc != 0) { report(c->error_fd, ROPROF_STAGE_MOUNT_BASE + i, errno); _exit(126); }
     }
     if (c->cwd && chdir(c->cwd) != 0) { report(c->error_fd, ROPROF_STAGE_CHDIR, errno); _exit(126); }
+    // A container's capability set (--cap-drop=ALL --cap-add=…): after exec, root's permitted and
+    // effective sets are the bounding set.
+    for (int cap = 0; cap <= c->cap_last && cap < 64; cap++) {
+        if (c->keep_caps & (1ULL << cap)) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) { report(c->error_fd, ROPROF_STAGE_CAPS, errno); _exit(126); }
+    }
     if (c->run_as_uid >= 0) {
         gid_t g = (gid_t)c->run_as_gid;
         // Raw calls: glibc's wrappers would try to change every thread of the parent it remembers.

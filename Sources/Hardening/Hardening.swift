@@ -126,6 +126,8 @@ public struct Hardening {
         let (uid, gid, ranAsRoot) = identity(of: r.runs)
         var caps = Set((r.capabilityHints ?? [:]).keys)
         let names = r.allSyscallNames
+        // chroot (haproxy's jail, a daemon's privilege separation) needs CAP_SYS_CHROOT, root or not.
+        if names.contains("chroot") { caps.insert("SYS_CHROOT") }
         if ranAsRoot {
             if !names.isDisjoint(with: ["chown", "fchown", "fchownat", "lchown"]) { caps.insert("CHOWN") }
             if !names.isDisjoint(with: ["setuid", "setresuid", "setreuid", "setfsuid"]) { caps.insert("SETUID") }

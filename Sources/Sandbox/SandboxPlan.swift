@@ -28,6 +28,8 @@ public struct SandboxPlan {
     /// /proc of its own with /proc/sys and friends read-only, and private copies of the files the
     /// runtime leaves writable (/etc/hosts, …). Nothing it writes there reaches the host.
     public var isolate = false
+    /// The capabilities the app keeps, as the printed settings give them (--cap-drop=ALL plus these); nil: unchanged.
+    public var capabilities: [String]? = nil
     /// Directories the runtime leaves writable (from its profile).
     public var runtimeWritable: [String]
     public var mounts: [Mount]
@@ -130,6 +132,7 @@ public struct SandboxPlan {
         steps += after
         spec.mountNamespace = true
         spec.isolate = isolate
+        spec.capabilities = capabilities
         spec.mountSteps = steps
         for (k, v) in environment {
             spec.environment.removeAll { $0.hasPrefix(k + "=") }

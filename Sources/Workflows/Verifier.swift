@@ -19,6 +19,8 @@ public struct VerifyRequest: Sendable {
     public var seccompFile: String?
     public var noSeccomp = false
     public var noReadonly = false
+    /// Keep roprof's capabilities in the sandbox instead of the printed set.
+    public var keepCapabilities = false
     public var without: [String] = []
     public var service: String?
     public var emptyVolumes = false
@@ -82,7 +84,7 @@ public enum Verifier {
             notify("refining: running once under the suggested settings to learn what they change")
             let box = HostStateBox()
             defer { box.cleanUp() }
-            observed = try runSandboxed(plan: sandboxPlan(vp, runtime: rt, emptyVolumes: req.emptyVolumes, readOnly: !req.noReadonly),
+            observed = try runSandboxed(plan: sandboxPlan(vp, runtime: rt, emptyVolumes: req.emptyVolumes, readOnly: !req.noReadonly, command: req.settings.command, keepCapabilities: req.keepCapabilities),
                                         policy: TracePolicy(mode: .full), settings: req.settings, writable: [], noNewPrivs: false,
                                         state: box, notify: notify).recording
         }
@@ -94,7 +96,10 @@ public enum Verifier {
     }
 
     /// The sandbox executor's form of a verify plan: a tmpfs or a fresh (or image-seeded) directory per mount.
-    public static func sandboxPlan(_ vp: VerifyPlan, runtime rt: RuntimeProfile, emptyVolumes: Bool, readOnly: Bool) -> SandboxPlan {
+    /// `command`: what the sandbox runs; a privilege wrapper in front of it (setpriv, gosu, su-exec)
+    /// stands in for the runtime's user setting, which the printed settings use instead of it.
+    public static func sandboxPlan(_ vp: VerifyPlan, runtime rt: RuntimeProfile, emptyVolumes: Bool, readOnly: Bool, command: [String] = [],
+                                   keepCapabilities: Bool = false) -> SandboxPlan {
         let mounts = vp.hardening.volumes.map { v -> SandboxPlan.Mount in
             switch v.mount.kind {
             case .tmpfs: return .init(path: v.mount.path, kind: .tmpfs(bytes: v.mount.sizeBytes))
@@ -112,14 +117,19 @@ public enum Verifier {
                                environment: Dictionary(uniqueKeysWithValues: vp.hardening.env.map { ($0.name, $0.value) }))
         plan.readOnlyRoot = readOnly
         plan.isolate = true
+        // The printed settings drop every capability but those they add: so does the sandbox. A wrapper
+        // that switches the user keeps what that takes (it is gone with root once it has switched).
+        let wrapped = !PrivilegeWrapper.strip(command).removed.isEmpty
+        plan.capabilities = keepCapabilities ? nil : Array(Set(vp.hardening.addCapabilities + (wrapped ? ["SETUID", "SETGID"] : []))).sorted()
         return plan
     }
 
     static func inSandbox(_ vp: VerifyPlan, _ req: VerifyRequest, runtime rt: RuntimeProfile, notify: @escaping Notify) throws -> VerifyVerdict {
-        let plan = sandboxPlan(vp, runtime: rt, emptyVolumes: req.emptyVolumes, readOnly: !req.noReadonly)
+        let plan = sandboxPlan(vp, runtime: rt, emptyVolumes: req.emptyVolumes, readOnly: !req.noReadonly, command: req.settings.command, keepCapabilities: req.keepCapabilities)
         let allowed = vp.allowedSyscalls
         let persistent = plan.mounts.filter { if case .persistent = $0.kind { return true }; return false }
-        let what = "a read-only root (\(rt.name)), \(plural(plan.mounts.count, "mount")), \(plural(plan.environment.count, "environment variable"))"
+        let caps = plan.capabilities.map { $0.isEmpty ? "no capabilities" : "capabilities " + $0.joined(separator: ", ") } ?? "roprof's capabilities (--no-cap-drop)"
+        let what = "a read-only root (\(rt.name)), \(plural(plan.mounts.count, "mount")), \(plural(plan.environment.count, "environment variable")), \(caps)"
             + (allowed.map { " and a seccomp allow-list of \($0.count) syscalls" } ?? "")
         let subject = "`\(req.settings.command.map(shellQuote).joined(separator: " "))`"
         var verdict = VerifyVerdict(passed: false, settings: what, subject: subject)

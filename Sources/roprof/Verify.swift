@@ -15,8 +15,9 @@ struct Verify: ParsableCommand {
         Builds the sandbox from the recording's suggestions (no container image needed): a private
         mount namespace with / bound read-only recursively, the runtime's writable places, a tmpfs of
         the suggested size at each scratch mount, a fresh directory at each persistent mount, the
-        suggested environment variables, and the seccomp allow-list (denied calls fail with EPERM,
-        as the profile makes them, and are reported).
+        suggested environment variables, the seccomp allow-list (denied calls fail with EPERM, as the
+        profile makes them, and are reported), and only the capabilities the settings add (the rest
+        dropped, as --cap-drop=ALL does; --no-cap-drop keeps roprof's).
 
         Isolated as a container runtime isolates by default: its own PID, UTS and IPC namespaces (the
         app sees only its own processes), a private /dev (null, zero, full, random, urandom, tty, pts,
@@ -43,6 +44,9 @@ struct Verify: ParsableCommand {
 
     @Flag(help: "Do not make the root read-only (test the seccomp profile alone).")
     var noReadonly = false
+
+    @Flag(name: .customLong("no-cap-drop"), help: "Keep roprof's own capabilities instead of only those the settings add (to tell a missing capability from another failure).")
+    var noCapDrop = false
 
     @Option(help: ArgumentHelp("Leave out the suggested mount at PATH (repeatable), to see what needs it.", valueName: "PATH"))
     var without: [String] = []
@@ -92,6 +96,7 @@ struct Verify: ParsableCommand {
         req.seccompFile = seccomp
         req.noSeccomp = noSeccomp
         req.noReadonly = noReadonly
+        req.keepCapabilities = noCapDrop
         req.without = without
         req.service = service
         req.emptyVolumes = emptyVolumes

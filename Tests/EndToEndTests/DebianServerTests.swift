@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 @testable import TraceModel
 
-/// Debian's own PostgreSQL, Apache, Redis, lighttpd, Mosquitto and beanstalkd (installed by .ci/setup, configured as the packages ship
+/// Debian's own PostgreSQL, Apache, Redis, lighttpd, Mosquitto, beanstalkd and HAProxy (installed by .ci/setup, configured as the packages ship
 /// them), recorded doing real work, then run under a read-only root with exactly the suggested
 /// mounts and seccomp profile (`verify`, the sandbox). State must survive a restart.
 @Suite(.serialized, .timeLimit(.minutes(5)))
@@ -209,5 +209,30 @@ struct DebianServerTests {
                                  "--while", "/usr/bin/python3 \(client) \(got)", "--"] + cmd)
         #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("restart"), "\(v.stdout)\(v.stderr)")
         #expect((try? String(contentsOfFile: got, encoding: .utf8))?.contains("job1") == true, "the job survived the restart")
+    }
+
+    /// Debian's HAProxy with the package's configuration (it chroots to /var/lib/haproxy and keeps a
+    /// stats socket in /run/haproxy): the printed settings add SYS_CHROOT, and verify runs it with
+    /// exactly the printed capabilities — without SYS_CHROOT it fails there, as it would in Docker.
+    @Test func haproxyChrootsWithThePrintedCapabilities() throws {
+        let server = try Support.which("haproxy")
+        let dir = Support.scratch("haproxy"), rec = dir + "/hp.json", front = dir + "/front.cfg"
+        try "frontend web\n\tbind 127.0.0.1:8394\n\thttp-request return status 200 content-type text/plain string ok\n".write(toFile: front, atomically: true, encoding: .utf8)
+        _ = try Support.run(["install", "-d", "-o", "haproxy", "/run/haproxy"])
+        let cmd = [server, "-db", "-f", "/etc/haproxy/haproxy.cfg", "-f", front]
+        let drive = ["--ready-url", "http://127.0.0.1:8394/", "--while", Self.fetch("http://127.0.0.1:8394/")]
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec] + drive + ["--"] + cmd)
+        #expect(r.status == 0, "\(r.stderr)")
+        let docker = try suggestedDocker(rec)
+        #expect(docker.contains("--cap-add=SYS_CHROOT") && docker.contains("destination=/run/haproxy,"), "\(docker)")
+        let v = try Support.run([roprof, "verify", "--quiet", "--runtime", "docker", "--from", rec] + drive + ["--"] + cmd)
+        #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("SYS_CHROOT"), "\(v.stdout)\(v.stderr)")
+        // A recording that never saw the chroot: the printed settings lack the capability, and verify
+        // (seccomp aside) says FAIL instead of a PASS that Docker would contradict.
+        var blind = try Recording.load(path: rec)
+        for arch in blind.syscalls.keys { blind.syscalls[arch]?["chroot"] = nil }
+        try blind.write(to: dir + "/blind.json")
+        let b = try Support.run([roprof, "verify", "--quiet", "--no-seccomp", "--runtime", "docker", "--from", dir + "/blind.json"] + drive + ["--"] + cmd)
+        #expect(b.status == 1 && b.stdout.contains("FAIL"), "\(b.stdout)\(b.stderr)")
     }
 }

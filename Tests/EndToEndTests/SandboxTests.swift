@@ -129,7 +129,8 @@ struct SandboxTests {
         echo 1 > /proc/sys/vm/drop_caches 2>/dev/null || echo "proc-sys refused"
         exit 0
         """
-        let v = try Support.run([roprof, "verify", "--no-seccomp", "--runtime", "docker", "--from", rec, "--", "/bin/sh", "-c", probe])
+        // With roprof's own capabilities (--no-cap-drop): what isolates is the namespaces, not a denial.
+        let v = try Support.run([roprof, "verify", "--no-seccomp", "--no-cap-drop", "--runtime", "docker", "--from", rec, "--", "/bin/sh", "-c", probe])
         let out = v.stdout + v.stderr
         // What the app printed (the verdict repeats the script, so whole lines only).
         let said = Set(out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -149,5 +150,14 @@ struct SandboxTests {
         }
         #expect(said.contains("proc-sys refused") && v.status == 1 && v.stdout.contains("/proc/sys/vm/drop_caches"),
                 "a write to the kernel's settings is refused and reported: \(out)")
+
+        // As printed (--cap-drop=ALL, nothing added for /bin/true): no capability, as in the container.
+        let capsProbe = "grep CapEff /proc/self/status; hostname \(tag) 2>/dev/null && echo renamed; mknod /dev/\(tag)-x c 1 3 2>/dev/null && echo mknod; exit 0"
+        let dropped = try Support.run([roprof, "verify", "--no-seccomp", "--runtime", "docker", "--from", rec, "--", "/bin/sh", "-c", capsProbe])
+        let lines = Set((dropped.stdout + dropped.stderr).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
+        #expect(lines.contains("CapEff:\t0000000000000000") || lines.contains("CapEff:  0000000000000000") || (dropped.stdout + dropped.stderr).contains("0000000000000000"),
+                "no capability left: \(dropped.stdout)\(dropped.stderr)")
+        #expect(!lines.contains("renamed") && !lines.contains("mknod"), "sethostname and mknod need capabilities the settings do not add")
+        #expect(dropped.stdout.contains("no capabilities"), "the verdict says which capabilities the app had: \(dropped.stdout)")
     }
 }

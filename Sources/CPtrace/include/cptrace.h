@@ -76,6 +76,8 @@ struct roprof_spawn_config {
     int go_fd;                             // -1; else (PID 1 cannot stop itself) wait here until the parent,
                                            // having stopped and seized the child, writes a byte or closes it
     int cgroup_fd;                         // -1; else a cgroup directory to start the child in (clone3)
+    int cap_last;                          // -1: keep the capabilities; else drop from the bounding set every
+    uint64_t keep_caps;                    //   capability 0...cap_last not in keep_caps (a root app then has just those)
 };
 
 /// Stage codes written to error_fd as two ints {stage, errno} (stage ≥ 100 + i: mount step i).
@@ -86,6 +88,7 @@ enum {
     ROPROF_STAGE_SECCOMP = 4,
     ROPROF_STAGE_EXEC = 5,
     ROPROF_STAGE_USER = 6,
+    ROPROF_STAGE_CAPS = 7,
     ROPROF_STAGE_MOUNT_BASE = 100,
 };
 

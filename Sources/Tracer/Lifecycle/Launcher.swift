@@ -40,9 +40,19 @@ public struct LaunchSpec: Sendable {
     /// Start in new PID, UTS and IPC namespaces, as a container does: the command is PID 1 there, sees
     /// and signals only its own processes, and its hostname and System V IPC are its own.
     public var isolate = false
+    /// The capabilities the command keeps (a container's --cap-drop=ALL --cap-add=…), by name; nil:
+    /// roprof's own.
+    public var capabilities: [String]? = nil
     public init(executable: String, argv: [String], environment: [String], cwd: String? = nil) {
         self.executable = executable; self.argv = argv; self.environment = environment; self.cwd = cwd
     }
+
+    /// Linux capability names (without CAP_) by number.
+    public static let capabilityNames = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+        "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO",
+        "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+        "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
+        "PERFMON", "BPF", "CHECKPOINT_RESTORE"]
 
     /// Finds `name` on PATH like a shell; nil when it is not there.
     public static func resolveExecutable(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
@@ -63,6 +73,19 @@ struct SpawnFailure: Error {
 }
 
 enum Launcher {
+    /// The highest capability this kernel knows (/proc/sys/kernel/cap_last_cap).
+    static let lastCapability: Int32 = {
+        let text = (try? String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8)) ?? ""
+        return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? Int32(LaunchSpec.capabilityNames.count - 1)
+    }()
+
+    static func capabilityMask(_ names: [String]) -> UInt64 {
+        names.reduce(UInt64(0)) { m, n in
+            let bare = n.uppercased().hasPrefix("CAP_") ? String(n.uppercased().dropFirst(4)) : n.uppercased()
+            return LaunchSpec.capabilityNames.firstIndex(of: bare).map { m | (1 << UInt64($0)) } ?? m
+        }
+    }
+
     /// Forks a child that stops itself (for PTRACE_SEIZE), installs `filter`, and execs.
     /// Returns the pid and the read end of the CLOEXEC error pipe.
     /// `traced` false: no stop for PTRACE_SEIZE, and the child dies with roprof (PR_SET_PDEATHSIG),
@@ -106,7 +129,8 @@ enum Launcher {
                             parent_death_signal: (dieWithRoprof ?? !traced) ? SIGKILL : 0,
                             run_as_uid: spec.runAs.map { Int32(bitPattern: $0.uid) } ?? -1, run_as_gid: spec.runAs.map { Int32(bitPattern: $0.gid) } ?? -1,
                             close_inherited: spec.closeInherited ? 1 : 0,
-                            new_namespaces: spec.isolate ? Self.isolationFlags : 0, go_fd: go[0], cgroup_fd: cgroupFD)
+                            new_namespaces: spec.isolate ? Self.isolationFlags : 0, go_fd: go[0], cgroup_fd: cgroupFD,
+                            cap_last: spec.capabilities == nil ? -1 : Self.lastCapability, keep_caps: Self.capabilityMask(spec.capabilities ?? []))
                         return roprof_spawn(&cfg)
                     }
                 }

@@ -108,6 +108,8 @@ public final class PtraceBackend: RunControl {
                 : .notExecutable(launch.executable, f.errno)
         case Int(ROPROF_STAGE_SECCOMP):
             return .system("installing the seccomp filter", f.errno)
+        case Int(ROPROF_STAGE_CAPS):
+            return .system("dropping capabilities to \((launch.capabilities ?? []).joined(separator: ", "))", f.errno)
         case Int(ROPROF_STAGE_USER):
             return .system("switching to the user \(launch.runAs.map { "\($0.uid):\($0.gid)" } ?? "?") (--user)", f.errno)
         case Int(ROPROF_STAGE_MOUNT_BASE)...:
