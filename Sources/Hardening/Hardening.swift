@@ -102,6 +102,25 @@ public struct Hardening {
         return relative || writesBelow ? cwd : nil
     }
 
+    /// A directory whose entries a root process created, renamed or removed although the directory
+    /// belongs to another user and gives root's group and others no write: only CAP_DAC_OVERRIDE
+    /// lets root do that (a container started with --cap-drop=ALL has none). Directories the run made
+    /// itself are left out (made by root, handed over later). nil when there is none.
+    static func dacOverrideEvidence(_ r: Recording) -> String? {
+        guard let fs = r.filesystem else { return nil }
+        var uidOf: [Int: Int] = [:]
+        for run in r.runs { for p in run.processes { if let u = p.uid { uidOf[p.pid] = u } } }
+        let made = Set(r.files.filter { $0.operation == .mkdir && $0.succeeded > 0 }.map(\.path))
+        let entryOps: Set<FileOperation> = [.create, .mkdir, .mknod, .renameFrom, .renameTo, .exchange, .link, .symlink, .unlink, .rmdir, .bind]
+        for f in r.files where f.succeeded > 0 && entryOps.contains(f.operation) && f.pids.contains(where: { uidOf[$0] == 0 }) {
+            let dir = PathGlob.parent(f.path)
+            guard !made.contains(dir), let d = fs.directories[dir], d.uid != 0, d.mode & 0o002 == 0,
+                  !(d.gid == 0 && d.mode & 0o020 != 0) else { continue }
+            return dir
+        }
+        return nil
+    }
+
     public static func build(_ a: Analysis, _ r: Recording, catalog: ProfileCatalog, options: SuggestOptions) -> Hardening {
         var used = Set<String>()
         var warnings = a.warnings
@@ -132,6 +151,10 @@ public struct Hardening {
             if !names.isDisjoint(with: ["chown", "fchown", "fchownat", "lchown"]) { caps.insert("CHOWN") }
             if !names.isDisjoint(with: ["setuid", "setresuid", "setreuid", "setfsuid"]) { caps.insert("SETUID") }
             if !names.isDisjoint(with: ["setgid", "setresgid", "setregid", "setgroups", "setfsgid"]) { caps.insert("SETGID") }
+            if let dir = Self.dacOverrideEvidence(r) {
+                caps.insert("DAC_OVERRIDE")
+                warnings.append("DAC_OVERRIDE is added because a root process changed entries of \(Human.printable(dir)), which belongs to another user and is not writable for root's group or for others: give that directory to the app's user in the image to do without it")
+            }
             warnings.append("the app ran as root (uid 0): no non-root user is set, and capabilities it used implicitly (DAC_OVERRIDE, FOWNER, …) cannot all be seen; run it as a non-root user, or prove the settings with `roprof verify`")
         }
         var seccomp: SeccompPlan? = nil

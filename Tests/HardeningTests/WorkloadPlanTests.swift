@@ -58,3 +58,25 @@ import TestSupport
         #expect(SeccompPlan.build(notDurable, baseline: [], target: .x86_64).foreseen.isEmpty)
     }
 }
+
+/// Capabilities the printed settings add, from evidence.
+@Suite struct CapabilityEvidenceTests {
+    func rootRecording(_ files: [FileMutation], dirOwner: Int, mode: Int) -> Recording {
+        var r = RecordingFixture.recording(files, uid: 0)
+        for i in r.runs[0].processes.indices { r.runs[0].processes[i].uid = 0 }
+        let pid = r.runs[0].processes[0].pid
+        for i in r.files.indices { r.files[i].pids = [pid] }
+        r.filesystem = FilesystemFacts(directories: ["/var/lib/app": DirectoryFacts(uid: dirOwner, gid: dirOwner, mode: mode, entries: [], entryCount: 0)])
+        return r
+    }
+
+    @Test func rootChangingAnotherUsersDirectoryNeedsDacOverride() {
+        let r = rootRecording([RecordingFixture.m("/var/lib/app/state.db", .create)], dirOwner: 105, mode: 0o755)
+        #expect(Hardening.dacOverrideEvidence(r) == "/var/lib/app")
+        // Its own directory, one open to others, or one it made itself: no override needed.
+        #expect(Hardening.dacOverrideEvidence(rootRecording([RecordingFixture.m("/var/lib/app/state.db", .create)], dirOwner: 0, mode: 0o755)) == nil)
+        #expect(Hardening.dacOverrideEvidence(rootRecording([RecordingFixture.m("/var/lib/app/state.db", .create)], dirOwner: 105, mode: 0o777)) == nil)
+        let madeHere = rootRecording([RecordingFixture.m("/var/lib/app", .mkdir), RecordingFixture.m("/var/lib/app/state.db", .create)], dirOwner: 105, mode: 0o755)
+        #expect(Hardening.dacOverrideEvidence(madeHere) == nil)
+    }
+}
