@@ -175,14 +175,11 @@ public struct Analyzer {
             for (value, name) in (run.pathInputs ?? [:]).sorted(by: { $0.key < $1.key }) where inputNames[value] == nil {
                 inputNames[value] = "\(value) is the value of \(name) in the app's environment"
             }
-            // An image's own environment (ENV in its build) names directories the same way.
-            for entry in run.image?.env ?? [] {
-                guard let eq = entry.firstIndex(of: "=") else { continue }
-                let value = String(entry[entry.index(after: eq)...])
-                if value.count >= 2, !value.contains("/"), value.contains(where: \.isLetter), inputNames[value] == nil {
-                    inputNames[value] = "\(value) is the value of \(entry[..<eq]) in the image's environment"
-                }
-            }
+        }
+        // An image's own environment (ENV in its build) names directories the same way.
+        let imageEnv = rec.runs.flatMap { $0.image?.env ?? [] }
+        for (value, name) in (imageEnv.isEmpty ? [:] : rec.pathInputs(in: imageEnv)).sorted(by: { $0.key < $1.key }) where inputNames[value] == nil {
+            inputNames[value] = "\(value) is the value of \(name) in the image's environment"
         }
         for run in rec.runs {
             for p in run.processes {

@@ -81,25 +81,6 @@ public enum InputLimits {
     public static let maxRecordingBytes = 512 << 20
     public static let maxBaselineBytes = 16 << 20
     public static let maxNesting = 256
-
-    /// The nesting limit when `bytes` nests brackets deeper than it (outside strings), else nil:
-    /// checked before a recursive parser sees the input.
-    public static func excessiveNesting(_ bytes: Data, limit: Int = maxNesting) -> Int? {
-        var depth = 0, inString = false, escaped = false
-        for b in bytes {
-            if inString {
-                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
-                continue
-            }
-            switch b {
-            case 0x22: inString = true
-            case 0x5B, 0x7B: depth += 1; if depth > limit { return limit }
-            case 0x5D, 0x7D: depth -= 1
-            default: break
-            }
-        }
-        return nil
-    }
 }
 
 extension InputLimits {

@@ -62,7 +62,7 @@ struct MergedEntries: IteratorProtocol {
 
     init(_ recordings: [Recording]) {
         lists = recordings.map(\.files)
-        orders = recordings.map { r in r.files.isSortedByKey ? nil : r.files.indices.sorted { r.files[$0].key < r.files[$1].key } }
+        orders = recordings.map(\.files.keyOrder)
         at = Array(repeating: 0, count: recordings.count)
     }
 
@@ -112,10 +112,9 @@ extension FileMutation {
 }
 
 extension Recording {
-    /// Notes, on runs that have none, which of `environment`'s variables (NAME=VALUE) name a directory
-    /// the recording wrote in: VALUE is a whole component of a written path's directory. Only those
-    /// values are kept, with the variable's name (the value is in the paths already).
-    public mutating func notePathInputs(environment: [String]) {
+    /// The variables of `environment` (NAME=VALUE) whose value names a directory the recording wrote
+    /// in — a whole component of a written path's directory — as value → name.
+    public func pathInputs(in environment: [String]) -> [String: String] {
         var components = Set<Substring>()
         for f in files {
             var dirs = f.path.split(separator: "/")
@@ -130,6 +129,14 @@ extension Recording {
                   components.contains(value), found[String(value)] == nil else { continue }
             found[String(value)] = name
         }
+        return found
+    }
+
+    /// Notes, on runs that have none, which of `environment`'s variables name a directory the
+    /// recording wrote in (`pathInputs(in:)`). Only those values are kept, with the variable's name
+    /// (the value is in the paths already).
+    public mutating func notePathInputs(environment: [String]) {
+        let found = pathInputs(in: environment)
         guard !found.isEmpty else { return }
         for i in runs.indices where runs[i].pathInputs == nil { runs[i].pathInputs = found }
     }

@@ -78,7 +78,7 @@ extension Recording {
     /// The canonical bytes (sorted keys, sorted arrays, pretty-printed, trailing newline), handed to
     /// `emit` in pieces: the file list a batch at a time, never the whole text at once.
     public func encode(into emit: (Data) throws -> Void) throws {
-        let order: [Int]? = files.isSortedByKey ? nil : files.indices.sorted { files[$0].key < files[$1].key }
+        let order = files.keyOrder
         var i = 0
         var entries = AnyIterator<FileMutation> {
             guard i < files.count else { return nil }
@@ -159,6 +159,9 @@ extension Array where Element == FileMutation {
         while i < count { if !(self[i - 1].key < self[i].key) { return false }; i += 1 }
         return true
     }
+
+    /// The positions of the entries in key order; nil when they are in it already (as written).
+    var keyOrder: [Int]? { isSortedByKey ? nil : indices.sorted { self[$0].key < self[$1].key } }
 }
 
 /// Reads one JSON text from a file descriptor (or memory) a buffer at a time, handing out the raw

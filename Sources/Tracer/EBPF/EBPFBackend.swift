@@ -181,7 +181,11 @@ public final class EBPFBackend: RunControl {
             var started: (pid: pid_t, errorPipe: Int32)? = nil
             if let cg = runCgroup {
                 let dir = open(cg.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                if dir >= 0 { started = try? Launcher.spawnStopped(options.launch, filter: [], dieWithRoprof: true, cgroupFD: dir); Glibc.close(dir) }
+                if dir >= 0 {
+                    defer { Glibc.close(dir) }
+                    do { started = try Launcher.spawnStopped(options.launch, filter: [], dieWithRoprof: true, cgroupFD: dir) }
+                    catch TraceError.system("fork", _) {}  // clone3 into a cgroup refused: spawned below, then moved
+                }
             }
             let (pid, pipe) = try started ?? Launcher.spawnStopped(options.launch, filter: [], dieWithRoprof: true)
             if started == nil, let cg = runCgroup, !cg.adopt(pid) { cg.finish(); runCgroup = nil }

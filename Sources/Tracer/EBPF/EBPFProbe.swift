@@ -131,7 +131,7 @@ final class EBPFProbe {
             events = fd("events"); tracked = fd("tracked"); descs = fd("descs"); counts = fd("counts")
             stats = fd("stats"); config = fd("config"); cgroup = fd("cgroup")
         }
-        if !pinned { ringMap = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "roprof_ring", 0, 0, UInt32(ROPROF_RING_BYTES), nil) }
+        if !pinned { ringMap = Self.makeRing() }
         var key = slot, value = ringMap
         // Replacing an inner map waits for an RCU grace period (the kernel's promise that no program
         // still writes to the old one): a pinned slot whose ring is already in place skips it.
@@ -151,6 +151,9 @@ final class EBPFProbe {
         if ring == nil { close(); throw EBPFUnavailable(reason: "the ring buffer could not be set up (\(String(cString: strerror(errno))))") }
         if pinned { drain() }  // what a run killed before this one left in the slot's ring: not this run's
     }
+
+    /// A run's ring buffer (a map of its own, put at the run's slot of `events`).
+    static func makeRing() -> Int32 { bpf_map_create(BPF_MAP_TYPE_RINGBUF, "roprof_ring", 0, 0, UInt32(ROPROF_RING_BYTES), nil) }
 
     // MARK: - The pinned probe
 
@@ -268,7 +271,6 @@ final class EBPFProbe {
             let lock = open(lockDir + "/ebpf-slot-\(s).lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             if lock < 0 { continue }
             if flock(lock, LOCK_EX | LOCK_NB) == 0 {
-                // The kernel gives links cookies (checked on the cheapest tracepoint; detached at once).
                 // The kernel gives links cookies: tried on the fork tracepoint, and kept as this run's
                 // link there (closing it would make the next link wait for a grace period, ~15 ms).
                 let forkLink = link(program: programs[programNames.firstIndex(of: "on_fork")!], cookie: UInt64(s) + 1)
@@ -277,7 +279,7 @@ final class EBPFProbe {
                 let ringPin = dir + "/ring-\(s)"
                 var ring = bpf_obj_get(ringPin)
                 if ring < 0 {
-                    ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "roprof_ring", 0, 0, UInt32(ROPROF_RING_BYTES), nil)
+                    ring = makeRing()
                     if ring >= 0 && bpf_obj_pin(ring, ringPin) != 0 { Glibc.close(ring); ring = -1 }
                 }
                 if ring < 0 { Glibc.close(forkLink); Glibc.close(lock); all.forEach { Glibc.close($0) }; return nil }
