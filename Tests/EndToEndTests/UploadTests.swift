@@ -37,6 +37,23 @@ struct UploadTests {
         let big = try Support.run([roprof, "verify", "--no-restart", "--from", dir + "/rec.json", "--ready-url", url, "--while", upload(48, port: port), "--"] + cmd)
         #expect(big.status == 1 && big.stdout.contains("FAIL"), "\(big.stdout)\(big.stderr)")
     }
+
+    /// SQLite unlinks its -shm index while still mapped, as the last connection closes: a file without
+    /// a name at its close, but written under its name. The database's volume is sized from what was
+    /// written, not called input-dependent (a spool grows after its name is gone; this one did not).
+    @Test func aDatabaseIndexRemovedAtCloseIsNoSpool() throws {
+        let dir = Support.scratch("sqlite-shm")
+        let script = "import sqlite3\nc = sqlite3.connect('\(dir)/data/app.db')\nc.execute('pragma journal_mode=wal')\n"
+            + "c.execute('create table if not exists t(x)')\nfor i in range(50):\n    c.execute('insert into t values (?)', (i,)); c.commit()\nc.close()\n"
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+        let r = try Support.run([roprof, "record", "--quiet", "--no-restart", "-o", dir + "/rec.json", "--", "/usr/bin/python3", "-c", script])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rec = try Recording.load(path: dir + "/rec.json")
+        #expect(rec.files.contains { $0.path.hasSuffix("/app.db-shm") && $0.operation == .unlink }, "SQLite removed its -shm: \(rec.files.map(\.path))")
+        #expect(!rec.files.contains { $0.flags.contains("unnamed") }, "\(rec.files.filter { $0.flags.contains("unnamed") }.map(\.path))")
+        let report = try Support.run([roprof, "report", dir + "/rec.json"]).stdout
+        #expect(report.contains("SQLite needs the whole directory writable") && !report.contains("depends on the input"), "\(report)")
+    }
 }
 
 /// A local delivery agent given the user on its command line (`dovecot-lda -d USER`): the recording

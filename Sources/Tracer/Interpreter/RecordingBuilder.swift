@@ -91,13 +91,18 @@ final class RecordingBuilder {
 
     /// The size a file without a name reached (O_TMPFILE, or unlinked while open), read as its last
     /// fd closed: the peak of what the run held there, kept on that path's entry for `op`.
+    /// A file unlinked while open counts only if it grew after its name was gone (a spool: created,
+    /// unlinked at once, then written). One written under its name and unlinked as it was closed —
+    /// SQLite's -shm index, a lock file — held nothing an input decided: the unlink entry already
+    /// carries its size at removal.
     func noteUnnamedSize(_ path: TracedPath, _ op: FileOperation, bytes: Int, process: String, pid: Int32) {
         let key = Key(root: path.root ?? "", path: path.bytes, op: op)
+        if op == .unlink, let atRemoval = files[key]?.bytes, atRemoval >= bytes { return }
         if files[key] == nil {
             record(path, op, syscall: "close", flags: ["unnamed"], process: process, pid: pid, errno: nil, bytes: bytes)
         }
         files[key]!.bytes = max(files[key]!.bytes ?? 0, bytes)
-        if !files[key]!.flags.contains("unnamed") { files[key]!.flags.append("unnamed") }
+        if !files[key]!.flags.contains("unnamed") { files[key]!.flags = interner.intern(files[key]!.flags + ["unnamed"]) }
     }
 
     private var flagNameCache: [UInt64: [String]] = [:]
