@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Tests only: an independent YAML reader checks what roprof's own writer prints.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
@@ -21,6 +22,11 @@ let package = Package(
         // libseccomp as a system library; exactly one Swift importer (Seccomp).
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp",
                        providers: [.apt(["libseccomp-dev"])]),
+        // libyaml (static, as libbpf). No logic.
+        .target(name: "CYAML", linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libyaml.a"])]),
+        // YAML documents as values, parsed and written through libyaml, and Codable on them. No
+        // Foundation (the static binary carries no ICU).
+        .target(name: "YAML", dependencies: ["CYAML"]),
         // Pure values: events, recordings, baselines (Codable, deterministic).
         .target(name: "TraceModel"),
         // The one Swift wrapper of libseccomp: names ⇄ numbers, filter building, BPF export, loading.
@@ -29,12 +35,12 @@ let package = Package(
         .target(name: "Tracer", dependencies: ["CPtrace", "CBPF", "Seccomp", "TraceModel"], exclude: ["EBPF/bpf"],
                 plugins: ["BPFProbe"]),
         // Pure analysis: runtime profiles, classification, mount synthesis, remedies.
-        .target(name: "Analysis", dependencies: ["TraceModel", "Yams"]),
+        .target(name: "Analysis", dependencies: ["TraceModel", "YAML"]),
         // Policy: the decisions as typed values (user, capabilities, seccomp allow-list, mounts to
         // apply, the verify plan, workloads, Pod Security levels, the container run spec).
-        .target(name: "Hardening", dependencies: ["Analysis", "TraceModel", "Seccomp", "Yams"]),
+        .target(name: "Hardening", dependencies: ["Analysis", "TraceModel", "Seccomp", "YAML"]),
         // Formats only: text/markdown/json reports and deployment formats, from Hardening's values.
-        .target(name: "Emitters", dependencies: ["Analysis", "Hardening", "TraceModel", "Seccomp", "Yams"]),
+        .target(name: "Emitters", dependencies: ["Analysis", "Hardening", "TraceModel", "Seccomp", "YAML"]),
         // podman / docker: image inspection and container runs (record/verify --image).
         .target(name: "Engine"),
         // The verify sandbox: a mount namespace, the root read-only, the suggested mounts (run by the
@@ -52,6 +58,7 @@ let package = Package(
         // Inner loop: `swift test --skip EndToEndTests`.
         .target(name: "TestSupport", dependencies: ["TraceModel"], path: "Tests/TestSupport"),
         .testTarget(name: "TraceModelTests", dependencies: ["TraceModel"], path: "Tests/TraceModelTests"),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML", "Yams"], path: "Tests/YAMLTests"),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "TraceModel", "TestSupport"], path: "Tests/AnalysisTests"),
         .testTarget(name: "HardeningTests", dependencies: ["Hardening", "Analysis", "Seccomp", "TraceModel", "TestSupport"], path: "Tests/HardeningTests"),
         .testTarget(name: "EmittersTests", dependencies: ["Emitters", "Hardening", "Analysis", "TraceModel", "Seccomp"], path: "Tests/EmittersTests"),

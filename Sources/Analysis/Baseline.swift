@@ -1,6 +1,6 @@
 import Foundation
 import TraceModel
-import Yams
+import YAML
 
 /// What a CI check allows: write locations (globs, each with the mount that covers it) and
 /// syscalls per architecture. A small, reviewable YAML file; written in a stable order.
@@ -119,9 +119,9 @@ public struct Baseline: Codable, Equatable, Sendable {
         }
         let root: Node
         do {
-            guard let n = try Yams.compose(yaml: text) else { throw ModelError("\(source): empty baseline") }
+            guard let n = try YAML.compose(text) else { throw ModelError("\(source): empty baseline") }
             root = n
-        } catch let e as YamlError {
+        } catch let e as YAMLError {
             let d = "\(e)".split(separator: "\n").first.map(String.init) ?? "invalid YAML"
             throw ModelError("\(source): not valid YAML: \(d)")
         }
@@ -139,7 +139,7 @@ public struct Baseline: Codable, Equatable, Sendable {
         }
         guard let runtime = map["runtime"]?.string else { throw err(map["runtime"] ?? root, "\"runtime\" must be a runtime name such as kubernetes") }
         var writes: [Write] = []
-        if let wn = map["writes"], wn.null == nil {  // `writes:` with nothing under it: none
+        if let wn = map["writes"], !wn.isNull {  // `writes:` with nothing under it: none
             guard let seq = wn.sequence else { throw err(wn, "\"writes\" must be a list of {path, mount, reason}") }
             for item in seq {
                 guard let m = item.mapping, let path = m["path"]?.string, !path.isEmpty else {
@@ -158,7 +158,7 @@ public struct Baseline: Codable, Equatable, Sendable {
             }
         }
         var syscalls: [String: [String]] = [:]
-        if let sn = map["syscalls"], sn.null == nil {
+        if let sn = map["syscalls"], !sn.isNull {
             guard let sm = sn.mapping else { throw err(sn, "\"syscalls\" must map an architecture to a list of names") }
             for (k, v) in sm {
                 guard let arch = k.string, let seq = v.sequence else { throw err(k, "\"syscalls\" must map an architecture to a list of names") }

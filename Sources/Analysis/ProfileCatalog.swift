@@ -1,6 +1,6 @@
 import Foundation
 import TraceModel
-import Yams
+import YAML
 
 /// A place a runtime leaves writable (or mounts read-only) under a read-only root.
 public struct PlacedPath: Codable, Equatable, Sendable {

@@ -2,7 +2,7 @@ import Analysis
 import Hardening
 import Foundation
 import TraceModel
-import Yams
+import YAML
 
 /// What a text format cannot express safely (a path with a newline in a flag, …) is left out
 /// with a warning, never pasted in.
@@ -154,7 +154,7 @@ public enum ComposeEmitter {
             warnings += DockerEmitter.handOverWarnings(vols.map(\.mount.path), user: user, how: "the service \(owner) hands")
         }
         let enc = YAMLEncoder()
-        enc.options.sortKeys = true
+        enc.sortKeys = true
         return Emitted(text: try enc.encode(File(services: services, volumes: named.isEmpty ? nil : named)), warnings: warnings)
     }
 }

@@ -2,7 +2,7 @@ import Analysis
 import Hardening
 import Foundation
 import TraceModel
-import Yams
+import YAML
 
 /// Kubernetes output: the container securityContext, volumes, volumeMounts and env; as a
 /// strategic-merge patch, or applied to an existing manifest.
@@ -76,16 +76,16 @@ public enum KubernetesEmitter {
     /// Deployment), and in it the container `o.container` (or its only container). Throws when the
     /// base has a workload but the container cannot be told, rather than adding a second one.
     public static func baseContainer(_ manifests: [String], _ o: SuggestOptions, containerGiven: Bool = true) throws -> BaseContainer? {
-        var workloads: [(kind: String, name: String, node: Yams.Node)] = []
+        var workloads: [(kind: String, name: String, node: Node)] = []
         for text in manifests {
-            guard InputLimits.yamlProblem(text) == nil, let docs = try? Yams.compose_all(yaml: text) else { continue }
+            guard InputLimits.yamlProblem(text) == nil, let docs = try? YAML.composeAll(text) else { continue }
             for doc in docs {
                 guard let kind = doc["kind"]?.string, workloadKinds[kind] != nil, let name = doc["metadata"]?["name"]?.string else { continue }
                 workloads.append((kind, name, doc))
             }
         }
         let deployments = workloads.filter { $0.kind == "Deployment" }
-        let chosen: (kind: String, name: String, node: Yams.Node)
+        let chosen: (kind: String, name: String, node: Node)
         if let w = workloads.first(where: { $0.name == o.workload && $0.kind == "Deployment" }) ?? workloads.first(where: { $0.name == o.workload }) {
             chosen = w
         } else if o.workloadName == nil, deployments.count == 1 {
@@ -255,7 +255,7 @@ public enum KubernetesEmitter {
     public static func patchManifest(_ text: String, source: String, _ h: Hardening, _ o: SuggestOptions) throws -> (text: String, changes: [String]) {
         let docs: [Node]
         try InputLimits.checkYAML(text, source: source, what: "a manifest")
-        do { docs = Array(try Yams.compose_all(yaml: text)) } catch {
+        do { docs = Array(try YAML.composeAll(text)) } catch {
             throw ModelError("'\(source)' is not valid YAML: \("\(error)".split(separator: "\n").first ?? "")")
         }
         var found: [String] = []
@@ -356,14 +356,13 @@ public enum KubernetesEmitter {
         if text.split(separator: "\n").contains(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }) {
             changes.append("note: the comments in \(source) are not kept (the YAML library drops them); compare your file with this output")
         }
-        return (try Yams.serialize(nodes: out), changes)
+        return (try YAML.serialize(out), changes)
     }
 
     // MARK: - Node helpers
 
     static func node<T: Encodable>(_ v: T) throws -> Node {
-        guard let n = try Yams.compose(yaml: YAMLEncoder().encode(v)) else { throw ModelError("internal: empty YAML node") }
-        return n
+        try YAMLEncoder().node(v)
     }
 
     static func get(_ n: Node, _ path: [String]) -> Node? {
@@ -383,7 +382,7 @@ public enum KubernetesEmitter {
     static func mergeMapping(_ n: Node, key: String, with: Node) throws -> Node {
         var target = n[key] ?? Node([(Node, Node)]())
         if target.mapping == nil { target = Node([(Node, Node)]()) }
-        for (k, v) in with.mapping ?? [:] { target[k] = v }
+        for (k, v) in with.mapping ?? [:] { if let key = k.string { target[key] = v } }
         var copy = n
         copy[key] = target
         return copy

@@ -1,4 +1,4 @@
-/// Typed Kubernetes objects (only the fields roprof writes), encoded through Yams.
+/// Typed Kubernetes objects (only the fields roprof writes), encoded through the YAML module.
 enum K8s {
     struct SecurityContext: Codable, Equatable {
         var readOnlyRootFilesystem = true

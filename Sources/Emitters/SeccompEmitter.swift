@@ -1,7 +1,7 @@
 import Foundation
 import Hardening
 import Seccomp
-import Yams
+import YAML
 
 /// Docker / OCI seccomp JSON: deny by default with EPERM, allow what the run used.
 public enum SeccompEmitter {

@@ -2,7 +2,7 @@ import Analysis
 import Hardening
 import Foundation
 import TraceModel
-import Yams
+import YAML
 
 /// One image, several services: a merged recording of runs named with `record --name` becomes one
 /// Kubernetes workload per service, each with only the mounts and environment its own writes need.

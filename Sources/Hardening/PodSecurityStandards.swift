@@ -1,6 +1,6 @@
 import Foundation
 import TraceModel
-import Yams
+import YAML
 
 /// The Kubernetes Pod Security Standards as the admission controller checks them, applied to every
 /// pod template of a manifest: which level each workload meets (restricted, baseline, privileged)
@@ -33,7 +33,7 @@ public enum PodSecurityStandards {
         var out: [Violation] = []
         var workloads: [String] = []
         try InputLimits.checkYAML(yaml, source: "the manifest", what: "a manifest")
-        for doc in try Yams.compose_all(yaml: yaml) {
+        for doc in try YAML.composeAll(yaml) {
             guard let kind = doc["kind"]?.string, let path = podPaths[kind] else { continue }
             var pod: Node? = doc
             for k in path { pod = pod?[k] }

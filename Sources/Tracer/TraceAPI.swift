@@ -90,7 +90,7 @@ public enum Backend {
         let key = BackendCosts.key(options.launch.argv + ["\u{0}" + options.policy.mode.rawValue], cwd: options.launch.cwd ?? FileManager.default.currentDirectoryPath)
         let costs = launched ? BackendCosts.load() : nil
         if choice == .auto && preferEBPF && launched, let c = costs {
-            let d = c.choose(key: key)
+            let d = c.choose(key: key, probePinned: EBPFProbe.pinnedAndReady())
             wantEBPF = d.ebpf
             if options.explainBackend { note("backend: " + d.why) }
         }
@@ -104,7 +104,7 @@ public enum Backend {
                 let loaded = max(0, Double(PtraceBackend.monotonicNs()) / 1e6 - started - (result.recording.runs.first?.durationSeconds ?? 0) * 1000)
                 if choice == .auto && watch == nil && !options.explainBackend { note("recorded with the eBPF backend (nothing was stopped)") }
                 if var c = costs {
-                    c.noteLoad(ms: loaded)
+                    c.noteEBPF(ms: loaded, loaded: session.probe.loadedNow)
                     c.noteCommand(key, stops: session.ptraceStopsEstimate)
                     c.save()
                 }
@@ -114,10 +114,12 @@ public enum Backend {
                 note("recording with ptrace: \(e.description)")
             }
         }
-        let cpuBefore = cpuMicroseconds()
+        let cpuBefore = cpuMicroseconds(), started = Double(PtraceBackend.monotonicNs()) / 1e6
         let session = PtraceBackend(options: options)
         let result = try session.run()
         if var c = costs {
+            // What ptrace added besides the app's lifetime (its stops lengthen that lifetime: per stop below).
+            c.notePtraceFixed(ms: Double(PtraceBackend.monotonicNs()) / 1e6 - started - (result.recording.runs.first?.durationSeconds ?? 0) * 1000)
             // The tracer's CPU per stop: what the tracee waits for at each stop, besides the switches.
             if session.stops >= 500 { c.noteStopCost(us: (cpuMicroseconds() - cpuBefore) / Double(session.stops)) }
             c.noteCommand(key, stops: session.stops)

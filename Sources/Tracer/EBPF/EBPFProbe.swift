@@ -220,6 +220,14 @@ final class EBPFProbe {
         rmdir(dir)
     }
 
+    /// Whether a run would find the probe pinned (this roprof's probe, this kernel, loaded this boot),
+    /// checked without loading anything: what `auto` needs to know the cost of an eBPF run.
+    static func pinnedAndReady() -> Bool {
+        guard ProcessInfo.processInfo.environment["ROPROF_EBPF_PIN"] != "0", kernelHasRawTracepointCookies(),
+              precheck() == nil, let data = try? probeObject() else { return false }
+        return access(pinRoot + "/" + pinKey(data) + "/" + programNames[0], F_OK) == 0
+    }
+
     /// The pinned probe, loaded and pinned first if it is not there, and a free slot: nil where
     /// pinning is not possible (the caller loads the probe for the run instead).
     static func claimPinned(_ data: Data) -> (programs: [Int32], maps: [Int32], slot: UInt32, lock: Int32, ring: Int32, forkLink: Int32, loadedNow: Bool)? {

@@ -7,18 +7,37 @@ import Glibc
 /// Kept in `$XDG_CACHE_HOME/roprof/backend-costs.json` (or ~/.cache/…); per kernel release.
 struct BackendCosts: Codable {
     var kernel: String
-    /// The last few measurements (milliseconds; microseconds per stop).
+    /// The last few measurements (milliseconds; microseconds per stop). What each backend adds to a
+    /// run besides the app's own lifetime: ptrace's start, survey and recording (`ptraceFixedMs`; its
+    /// stops lengthen the app itself and are counted per stop), and eBPF's — with the probe loaded
+    /// and pinned by this run (`ebpfLoadMs`: once per boot, or every run where pinning is not
+    /// possible) or found pinned (`ebpfWarmMs`: attach, drain, detach).
     var ebpfLoadMs: [Double] = []
+    var ebpfWarmMs: [Double] = []
+    var ptraceFixedMs: [Double] = []
     var ptraceStopUs: [Double] = []
     /// Command key → the events the run stopped on (or, under eBPF, that a ptrace run would stop on).
     var commands: [String: Int] = [:]
 
     static let keep = 5, maxCommands = 256
     /// Until measured here: what docs/performance.md measured on the 2-vCPU VMs.
-    static let defaultLoadMs = 60.0, defaultStopUs = 40.0
+    static let defaultLoadMs = 60.0, defaultWarmMs = 24.0, defaultPtraceFixedMs = 19.0, defaultStopUs = 40.0
     /// eBPF only when ptrace's estimate is this much dearer: both are estimates, and ptrace sees more
     /// (failed writes, the io_uring fallback).
-    static let ptraceBias = 1.5
+    static let ptraceBias = 1.2
+
+    init(kernel: String) { self.kernel = kernel }
+
+    /// A cache written by an older roprof (fewer series) still counts.
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kernel = try c.decode(String.self, forKey: .kernel)
+        ebpfLoadMs = try c.decodeIfPresent([Double].self, forKey: .ebpfLoadMs) ?? []
+        ebpfWarmMs = try c.decodeIfPresent([Double].self, forKey: .ebpfWarmMs) ?? []
+        ptraceFixedMs = try c.decodeIfPresent([Double].self, forKey: .ptraceFixedMs) ?? []
+        ptraceStopUs = try c.decodeIfPresent([Double].self, forKey: .ptraceStopUs) ?? []
+        commands = try c.decodeIfPresent([String: Int].self, forKey: .commands) ?? [:]
+    }
 
     static var path: String? {
         let env = ProcessInfo.processInfo.environment
@@ -60,25 +79,42 @@ struct BackendCosts: Codable {
     static func median(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : xs.sorted()[xs.count / 2] }
 
     var loadMs: Double { Self.median(ebpfLoadMs) ?? Self.defaultLoadMs }
+    var warmMs: Double { Self.median(ebpfWarmMs) ?? Self.defaultWarmMs }
+    var ptraceFixed: Double { Self.median(ptraceFixedMs) ?? Self.defaultPtraceFixedMs }
     var stopUs: Double { Self.median(ptraceStopUs) ?? Self.defaultStopUs }
 
-    mutating func noteLoad(ms: Double) { ebpfLoadMs = Array((ebpfLoadMs + [ms]).suffix(Self.keep)) }
+    private static func noted(_ xs: [Double], _ x: Double) -> [Double] { x.isFinite && x >= 0 ? Array((xs + [x]).suffix(keep)) : xs }
+    /// What an eBPF run added: `loaded` when it loaded the probe (pinned by it, or for itself alone).
+    mutating func noteEBPF(ms: Double, loaded: Bool) {
+        if loaded { ebpfLoadMs = Self.noted(ebpfLoadMs, ms) } else { ebpfWarmMs = Self.noted(ebpfWarmMs, ms) }
+    }
+    mutating func notePtraceFixed(ms: Double) { ptraceFixedMs = Self.noted(ptraceFixedMs, ms) }
     mutating func noteStopCost(us: Double) {
-        if us.isFinite, us > 0 { ptraceStopUs = Array((ptraceStopUs + [us]).suffix(Self.keep)) }
+        if us > 0 { ptraceStopUs = Self.noted(ptraceStopUs, us) }
     }
     mutating func noteCommand(_ key: String, stops: Int) {
         commands[key] = stops
         if commands.count > Self.maxCommands, let drop = commands.keys.sorted().first(where: { $0 != key }) { commands.removeValue(forKey: drop) }
     }
 
-    /// The cheaper backend for a launched command, and why, in one line.
-    func choose(key: String) -> (ebpf: Bool, why: String) {
+    /// The cheaper backend for a launched command, and why, in one line. `probePinned`: the probe is
+    /// loaded already (this boot), so an eBPF run only attaches it; otherwise this run pays the load.
+    func choose(key: String, probePinned: Bool) -> (ebpf: Bool, why: String) {
+        let ebpfMs = probePinned ? warmMs : loadMs
+        let ebpfWhat = probePinned ? "the probe is loaded: attach, drain" : "the probe is not loaded yet: load, attach, drain"
         guard let stops = commands[key] else {
-            return (false, String(format: "ptrace: this command has not been measured here yet (eBPF costs ~%.0f ms a run; a ptrace stop ~%.0f µs)", loadMs, stopUs))
+            return (false, "ptrace: this command has not been measured here yet (eBPF adds ~\(Self.ms(ebpfMs)) ms a run, \(ebpfWhat); ptrace ~\(Self.ms(ptraceFixed)) ms and ~\(Self.ms(stopUs)) µs a stop)")
         }
-        let ptraceMs = Double(stops) * stopUs / 1000
-        let why = String(format: "%d stops last time × %.0f µs ≈ %.1f ms under ptrace, against eBPF's ~%.0f ms (load, attach, drain)", stops, stopUs, ptraceMs, loadMs)
-        return ptraceMs <= loadMs * Self.ptraceBias ? (false, "ptrace: " + why) : (true, "eBPF: " + why)
+        let ptraceMs = ptraceFixed + Double(stops) * stopUs / 1000
+        let why = "\(stops) stops last time × \(Self.ms(stopUs)) µs + ~\(Self.ms(ptraceFixed)) ms ≈ \(Self.ms(ptraceMs, digits: 1)) ms under ptrace, against eBPF's ~\(Self.ms(ebpfMs)) ms (\(ebpfWhat))"
+        return ptraceMs <= ebpfMs * Self.ptraceBias ? (false, "ptrace: " + why) : (true, "eBPF: " + why)
+    }
+
+    /// A duration for the reason line: whole units, or tenths.
+    static func ms(_ x: Double, digits: Int = 0) -> String {
+        if digits == 0 { return String(Int(x.rounded())) }
+        let t = Int((x * 10).rounded())
+        return "\(t / 10).\(t % 10)"
     }
 }
 
