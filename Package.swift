@@ -42,7 +42,7 @@ let package = Package(
         // Formats only: text/markdown/json reports and deployment formats, from Hardening's values.
         .target(name: "Emitters", dependencies: ["Analysis", "Hardening", "TraceModel", "Seccomp", "YAML"]),
         // podman / docker: image inspection and container runs (record/verify --image).
-        .target(name: "Engine"),
+        .target(name: "Engine", dependencies: ["TraceModel"]),
         // The verify sandbox: a mount namespace, the root read-only, the suggested mounts (run by the
         // ptrace backend's launcher, which also loads the seccomp filter).
         .target(name: "Sandbox", dependencies: ["Tracer", "TraceModel"]),

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 
 /// Turns a recording into an `Analysis` for one runtime. A pure function of the recording: what it
@@ -24,7 +25,7 @@ public struct Analyzer {
         var out: [(String, String)] = []
         func isName(_ v: String) -> Bool {
             v.count >= 3 && v.count <= 64 && !v.hasPrefix("-") && !v.contains("/") && !v.contains("=") && v != "<redacted>"
-                && v.unicodeScalars.allSatisfy { ($0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-@".unicodeScalars.contains($0))) }
+                && v.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-@".unicodeScalars.contains($0))) }
                 && !v.allSatisfy(\.isNumber)
         }
         for (i, w) in argv.enumerated().dropFirst() where w.hasPrefix("-") && w != "-" && w != "--" {

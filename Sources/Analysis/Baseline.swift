@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 import YAML
 
@@ -94,7 +95,7 @@ public struct Baseline: Codable, Equatable, Sendable {
     /// Parses a baseline, with one-line errors that name the file and line.
     public static func load(path: String) throws -> Baseline {
         if path == "-" {
-            let data = FileHandle.standardInput.readDataToEndOfFile()
+            let data = StdIO.readAll()
             guard data.count <= InputLimits.maxBaselineBytes, let text = String(data: data, encoding: .utf8) else {
                 throw ModelError("standard input is not a roprof baseline (not UTF-8, or larger than \(InputLimits.maxBaselineBytes >> 20) MiB)")
             }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 import YAML
 
@@ -54,7 +55,7 @@ public struct Remedy: Codable, Equatable, Sendable {
             return false
         }
         guard let exes = match.executables, !exes.isEmpty else { return true }
-        let names = processes.map { ($0 as NSString).lastPathComponent }
+        let names = processes.map { Paths.lastComponent($0) }
         return names.contains { n in exes.contains { PathGlob.matches($0, n) } }
     }
 }
@@ -80,14 +81,13 @@ public struct ProfileCatalog: Sendable {
     public static func load(extraDirectory: String? = nil) throws -> ProfileCatalog {
         var files = EmbeddedProfiles.files
         if let dir = extraDirectory {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            guard Paths.isDirectory(dir) else {
                 throw ModelError("--profiles '\(dir)' is not a directory (it should hold runtimes/*.yaml and/or remedies/*.yaml)")
             }
             for sub in ["runtimes", "remedies", "seccomp"] {
-                let d = (dir as NSString).appendingPathComponent(sub)
+                let d = Paths.join(dir, sub)
                 for name in ((try? FileManager.default.contentsOfDirectory(atPath: d)) ?? []).sorted() where name.hasSuffix(".yaml") {
-                    let path = (d as NSString).appendingPathComponent(name)
+                    let path = Paths.join(d, name)
                     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                         throw ModelError("cannot read profile '\(path)' (not readable or not UTF-8)")
                     }

@@ -63,7 +63,7 @@ public enum RegressionCheck {
     }
 
     static func yamlScalar(_ s: String) -> String {
-        s.allSatisfy({ $0.isLetter || $0.isNumber || "/-_.".contains($0) }) ? s : "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+        s.allSatisfy({ $0.isLetter || $0.isNumber || "/-_.".contains($0) }) ? s : "'" + s.replacing("'", with: "''") + "'"
     }
 }
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 
 /// What a sandboxed run proved: every write the read-only root refused, every syscall the

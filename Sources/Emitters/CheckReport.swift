@@ -1,6 +1,7 @@
 import Analysis
 import Hardening
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 
 /// The result of `roprof check` in each CI-native format.
@@ -141,10 +142,10 @@ public enum CheckReport {
 
     /// GitHub workflow commands: data escaping (%, CR, LF) and property escaping (also : and ,).
     static func ghData(_ s: String) -> String {
-        s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
+        s.replacing("%", with: "%25").replacing("\r", with: "%0D").replacing("\n", with: "%0A")
     }
     static func ghProperty(_ s: String) -> String {
-        ghData(s).replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C")
+        ghData(s).replacing(":", with: "%3A").replacing(",", with: "%2C")
     }
 
     public static func github(_ s: Summary) -> String {

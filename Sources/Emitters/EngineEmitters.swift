@@ -1,6 +1,7 @@
 import Analysis
 import Hardening
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 import YAML
 
@@ -41,7 +42,7 @@ public enum DockerEmitter {
     /// else literal: `'--mount=…,source='"$PWD"'/roprof-files/x,…'`.
     static func shellWord(_ arg: String) -> String {
         guard arg.contains("$PWD") else { return shellQuote(arg) }
-        return arg.components(separatedBy: "$PWD").map { $0.isEmpty ? "" : "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        return arg.components(separatedBy: "$PWD").map { $0.isEmpty ? "" : "'" + $0.replacing("'", with: "'\\''") + "'" }
             .joined(separator: "\"$PWD\"")
     }
 
@@ -114,7 +115,7 @@ public enum ComposeEmitter {
     }
 
     /// Compose interpolates `$NAME` and `${NAME}` in every string value: a literal `$` is written `$$`.
-    static func literal(_ s: String) -> String { s.replacingOccurrences(of: "$", with: "$$") }
+    static func literal(_ s: String) -> String { s.replacing("$", with: "$$") }
 
     public static func yaml(_ h: Hardening, _ o: SuggestOptions) throws -> Emitted {
         var mounts: [Mount] = []
@@ -218,7 +219,7 @@ public enum SystemdEmitter {
             case "\n": return "\\n"
             case "\t": return "\\t"
             case "%": return "%%"
-            default: return u.value < 0x20 ? String(format: "\\x%02x", u.value) : nil
+            default: return u.value < 0x20 ? "\\x" + Format.hex(u.value, width: 2) : nil
             }
         }
         return "\"" + body + "\""

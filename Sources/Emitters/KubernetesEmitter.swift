@@ -1,6 +1,7 @@
 import Analysis
 import Hardening
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 import YAML
 
@@ -353,7 +354,7 @@ public enum KubernetesEmitter {
             out.append(try node(pvc))
             changes.append("PersistentVolumeClaim \(pvc.metadata.name ?? "?"): added")
         }
-        if text.split(separator: "\n").contains(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }) {
+        if text.split(separator: "\n").contains(where: { $0.trimmed().hasPrefix("#") }) {
             changes.append("note: the comments in \(source) are not kept (the YAML library drops them); compare your file with this output")
         }
         return (try YAML.serialize(out), changes)

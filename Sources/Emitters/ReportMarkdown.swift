@@ -1,5 +1,6 @@
 import Analysis
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 
 /// The report as Markdown, for pull-request comments and CI job summaries.
@@ -55,10 +56,10 @@ public enum ReportMarkdown {
 
     /// Text safe inside a table cell: pipes and newlines escaped, HTML neutralised.
     static func cell(_ s: String) -> String {
-        Human.printable(s).replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "<", with: "&lt;")
+        Human.printable(s).replacing("|", with: "\\|").replacing("<", with: "&lt;")
     }
     /// Text safe inside backticks in a table.
-    static func code(_ s: String) -> String { cell(s).replacingOccurrences(of: "`", with: "'") }
+    static func code(_ s: String) -> String { cell(s).replacing("`", with: "'") }
 }
 
 /// The analysis as schema-versioned JSON (sorted keys), for tools.

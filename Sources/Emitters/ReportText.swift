@@ -1,6 +1,7 @@
 import Analysis
 import Hardening
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 
 /// The human report: a verdict line, a tree of written paths under each mount, remedies, blind
@@ -173,5 +174,5 @@ public enum ReportText {
 /// Quotes an argument for a POSIX shell when it needs it.
 public func shellQuote(_ s: String) -> String {
     if !s.isEmpty && s.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }) { return s }
-    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    return "'" + s.replacing("'", with: "'\\''") + "'"
 }

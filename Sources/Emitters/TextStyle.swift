@@ -10,4 +10,5 @@ public struct TextStyle: Sendable {
     public func dim(_ s: String) -> String { wrap(s, "2") }
 }
 
-import Foundation
+import FoundationEssentials
+import Glibc

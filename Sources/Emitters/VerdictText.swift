@@ -1,5 +1,6 @@
 import Analysis
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 
 /// The verdicts of `verify` and `diagnose`, and `diff`'s changes, as people read them.

@@ -1,6 +1,7 @@
 import Analysis
 import Hardening
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 import YAML
 

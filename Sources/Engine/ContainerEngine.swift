@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import Glibc
+import TraceModel
 
 /// What an image defines about how it runs (from `podman/docker image inspect`).
 public struct ImageConfig: Sendable, Equatable {
@@ -65,11 +66,54 @@ public struct ContainerEngine: Sendable {
         return Output(status: status, stdout: out, stderr: err)
     }
 
+    /// What roprof reads of `inspect`'s JSON, from podman and Docker alike: every field optional and
+    /// read leniently (a field of another type than expected reads as absent).
+    struct Inspected: Decodable {
+        struct Config: Decodable {
+            var user, workingDir, image: String?
+            var entrypoint, cmd, env: [String]
+            enum CodingKeys: String, CodingKey { case User, WorkingDir, Image, Entrypoint, Cmd, Env }
+            init(from d: Decoder) throws {
+                let c = try d.container(keyedBy: CodingKeys.self)
+                func strings(_ k: CodingKeys) -> [String] {
+                    (try? c.decodeIfPresent([String].self, forKey: k)).flatMap { $0 } ?? ((try? c.decodeIfPresent(String.self, forKey: k)).flatMap { $0 }.map { [$0] } ?? [])
+                }
+                user = try? c.decodeIfPresent(String.self, forKey: .User)
+                workingDir = try? c.decodeIfPresent(String.self, forKey: .WorkingDir)
+                image = try? c.decodeIfPresent(String.self, forKey: .Image)
+                entrypoint = strings(.Entrypoint); cmd = strings(.Cmd); env = strings(.Env)
+            }
+        }
+        struct State: Decodable {
+            var pid: Int64?, running: Bool?
+            enum CodingKeys: String, CodingKey { case Pid, Running }
+            init(from d: Decoder) throws {
+                let c = try d.container(keyedBy: CodingKeys.self)
+                pid = try? c.decodeIfPresent(Int64.self, forKey: .Pid)
+                running = try? c.decodeIfPresent(Bool.self, forKey: .Running)
+            }
+        }
+        var id, digest, imageName, image: String?
+        var repoDigests: [String]?
+        var config: Config?
+        var state: State?
+        enum CodingKeys: String, CodingKey { case Id, Digest, ImageName, Image, RepoDigests, Config, State }
+        init(from d: Decoder) throws {
+            let c = try d.container(keyedBy: CodingKeys.self)
+            id = try? c.decodeIfPresent(String.self, forKey: .Id)
+            digest = try? c.decodeIfPresent(String.self, forKey: .Digest)
+            imageName = try? c.decodeIfPresent(String.self, forKey: .ImageName)
+            image = try? c.decodeIfPresent(String.self, forKey: .Image)
+            repoDigests = try? c.decodeIfPresent([String].self, forKey: .RepoDigests)
+            config = try? c.decodeIfPresent(Config.self, forKey: .Config)
+            state = try? c.decodeIfPresent(State.self, forKey: .State)
+        }
+    }
+
     /// The first object of an `inspect` command's JSON; nil when the engine knows no such thing.
-    func inspectObject(_ args: [String]) -> [String: Any]? {
+    func inspectObject(_ args: [String]) -> Inspected? {
         let o = run(args)
-        guard o.status == 0, let data = o.stdout.data(using: .utf8),
-              let arr = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return nil }
+        guard o.status == 0, let arr = try? JSONDecoder().decode([Inspected].self, from: Data(o.stdout.utf8)) else { return nil }
         return arr.first
     }
 
@@ -78,12 +122,11 @@ public struct ContainerEngine: Sendable {
         guard let first = inspectObject(["image", "inspect", image]) else {
             throw EngineError("no image '\(image)' in \(name): build or pull it first (`\(name) images` lists what is there)")
         }
-        let cfg = first["Config"] as? [String: Any] ?? [:]
-        func strings(_ v: Any?) -> [String] { (v as? [String]) ?? ((v as? String).map { [$0] } ?? []) }
-        let digest = (first["Digest"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? (first["RepoDigests"] as? [String])?.first
-        return ImageConfig(reference: image, id: first["Id"] as? String ?? "", digest: digest,
-                           user: cfg["User"] as? String ?? "", workingDir: (cfg["WorkingDir"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "/",
-                           entrypoint: strings(cfg["Entrypoint"]), cmd: strings(cfg["Cmd"]), env: strings(cfg["Env"]))
+        let cfg = first.config
+        let digest = first.digest.flatMap { $0.isEmpty ? nil : $0 } ?? first.repoDigests?.first
+        return ImageConfig(reference: image, id: first.id ?? "", digest: digest,
+                           user: cfg?.user ?? "", workingDir: cfg?.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/",
+                           entrypoint: cfg?.entrypoint ?? [], cmd: cfg?.cmd ?? [], env: cfg?.env ?? [])
     }
 
     /// A running container, as `--container` needs it: its first process and its image.
@@ -99,10 +142,9 @@ public struct ContainerEngine: Sendable {
         guard let first = inspectObject(["container", "inspect", container]) else {
             throw EngineError("no container '\(container)' in \(name): `\(name) ps -a` lists them")
         }
-        let state = first["State"] as? [String: Any] ?? [:]
-        let pid = (state["Pid"] as? NSNumber)?.int32Value ?? 0
-        let running = state["Running"] as? Bool == true && pid > 0
-        let image = (first["ImageName"] as? String) ?? ((first["Config"] as? [String: Any])?["Image"] as? String) ?? (first["Image"] as? String ?? "")
+        let pid = Int32(truncatingIfNeeded: first.state?.pid ?? 0)
+        let running = first.state?.running == true && pid > 0
+        let image = first.imageName ?? first.config?.image ?? first.image ?? ""
         return ContainerState(pid: running ? pid : nil, image: image)
     }
 
@@ -115,7 +157,7 @@ public struct ContainerEngine: Sendable {
     /// How many entries a named volume holds (its directory on this host, which root can read); nil: unknown.
     public func volumeEntryCount(_ name: String) -> Int? {
         let o = run(["volume", "inspect", "--format", "{{.Mountpoint}}", name])
-        let dir = o.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let dir = o.stdout.trimmed()
         guard o.status == 0, dir.hasPrefix("/"), let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return nil }
         return names.count
     }
@@ -124,13 +166,13 @@ public struct ContainerEngine: Sendable {
     /// Waits for the container to exit; its exit code.
     public func wait(_ container: String) -> Int32? {
         let o = run(["wait", container])
-        return Int32(o.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "")
+        return Int32(o.stdout.trimmed().split(separator: "\n").last ?? "")
     }
 
     /// Whether the container is still running.
     public func isRunning(_ container: String) -> Bool {
         let o = run(["inspect", "--format", "{{.State.Running}}", container])
-        return o.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "true"
+        return o.stdout.trimmed() == "true"
     }
 }
 

@@ -1,5 +1,6 @@
 import Analysis
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 
 /// How a container engine (docker, podman) runs the app hardened, as typed values: the mounts,

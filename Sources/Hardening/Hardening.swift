@@ -1,5 +1,6 @@
 import Analysis
-import Foundation
+import FoundationEssentials
+import Glibc
 import Seccomp
 import TraceModel
 
@@ -135,8 +136,8 @@ public struct Hardening {
         let volumes = nameable.map { m -> Volume in
             // Volume names: ASCII letters, digits and '-' (compose and Kubernetes both require it).
             var base = "roprof" + m.path.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? String($0) : "-" }.joined()
-            while base.contains("--") { base = base.replacingOccurrences(of: "--", with: "-") }
-            base = String(base.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(55))
+            while base.contains("--") { base = base.replacing("--", with: "-") }
+            base = String(base.trimmingCharacters(in: "-").prefix(55))
             var name = base, n = 2
             while used.contains(name) { name = "\(base)-\(n)"; n += 1 }
             used.insert(name)

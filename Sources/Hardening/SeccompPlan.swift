@@ -1,5 +1,6 @@
 import Analysis
-import Foundation
+import FoundationEssentials
+import Glibc
 import Seccomp
 import TraceModel
 
@@ -85,7 +86,7 @@ public struct SeccompPlan: Equatable {
             warnings.append("\(arch.rawValue) has no \(dropped.joined(separator: ", ")); dropped from the profile")
         }
         for name in names.intersection(Recording.dangerousSyscalls).sorted() where r.allSyscallNames.contains(name) {
-            let who = (r.dangerousCallers?[name] ?? []).map { ($0 as NSString).lastPathComponent }
+            let who = (r.dangerousCallers?[name] ?? []).map { Paths.lastComponent($0) }
             warnings.append("\(name) is allowed because \(who.isEmpty ? "the app" : who.joined(separator: ", ")) used it; it widens what the container can do: remove it unless the app needs it")
         }
         var plan = SeccompPlan(arch: arch, architectures: [arch] + arch.compatArches, names: names.sorted(), warnings: warnings, dropped: dropped)

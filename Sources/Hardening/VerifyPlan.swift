@@ -1,5 +1,6 @@
 import Analysis
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 
 /// What `verify` proves, decided once from the recording: the mounts, the environment, the seccomp

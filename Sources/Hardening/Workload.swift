@@ -1,5 +1,6 @@
 import Analysis
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 
 /// One workload of a merged recording of several services: its kind, the mounts and environment it needs.
@@ -26,10 +27,10 @@ public struct Workload: Equatable, Sendable {
 
     static func dnsLabel(_ s: String) -> String {
         var out = s.lowercased().map { ($0.isLetter && $0.isASCII) || ($0.isNumber && $0.isASCII) ? String($0) : "-" }.joined()
-        while out.contains("--") { out = out.replacingOccurrences(of: "--", with: "-") }
-        out = String(out.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(52))
+        while out.contains("--") { out = out.replacing("--", with: "-") }
+        out = String(out.trimmingCharacters(in: "-").prefix(52))
         if out.isEmpty || !(out.first!.isLetter) { out = "svc-" + out }
-        return out.trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+        return out.trimmingCharacters(in: "-")
     }
 
     /// Long-running when roprof stopped it (or it was stopped by SIGTERM/SIGINT, or attached to);

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import TraceModel
 import Tracer
@@ -105,16 +105,14 @@ public struct SandboxPlan {
             isolation = try isolationSteps(scratch: scratch)
             // Files the runtime leaves writable (/etc/hosts, …): a private copy each, as the engine binds its own.
             for (i, w) in runtimeWritable.sorted().enumerated() where !Self.isKernelPlace(w) {
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: w, isDirectory: &isDir), !isDir.boolValue,
+                guard FileManager.default.fileExists(atPath: w), !Paths.isDirectory(w),
                       !mounts.contains(where: { $0.path == w }) else { continue }
                 Self.bindPrivateCopy(of: w, at: scratch + "/runtime-file-\(i)", before: &before, unlock: &unlock)
             }
         }
         for w in runtimeWritable.sorted() {
             if isolate && Self.isKernelPlace(w) { continue }  // the private /dev and /proc stand for them
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: w, isDirectory: &isDir), isDir.boolValue else { continue }
+            guard Paths.isDirectory(w) else { continue }
             if mountPoints.contains(w) {
                 runtimeSteps.append(MountStep(kind: .setattr, target: w, recursive: true, attrClear: 1))
             } else if !mounts.contains(where: { $0.path == w }) {
@@ -239,8 +237,7 @@ public struct SandboxPlan {
 
     /// Copies a directory's content (owners, modes, links kept) into a fresh volume: `cp -a DIR/. VOLUME/`.
     static func copyContent(of dir: String, into volume: String) throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { return }
+        guard Paths.isDirectory(dir) else { return }
         var pid: pid_t = 0
         let args = ["/bin/cp", "-a", "--", dir + "/.", volume + "/"]
         var cargs = args.map { strdup($0) } + [nil]
@@ -270,11 +267,9 @@ public struct SandboxPlan {
         var out: [String: [String: Int]] = [:]
         for (path, src) in state.volumes {
             var files: [String: Int] = [:]
-            if let e = FileManager.default.enumerator(atPath: src) {
-                while let rel = e.nextObject() as? String {
-                    var st = stat()
-                    if lstat(src + "/" + rel, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { files[rel] = Int(st.st_size) }
-                }
+            for rel in (try? FileManager.default.subpathsOfDirectory(atPath: src)) ?? [] {
+                var st = stat()
+                if lstat(src + "/" + rel, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { files[rel] = Int(st.st_size) }
             }
             out[path] = files
         }

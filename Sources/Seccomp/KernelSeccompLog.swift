@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The calls a seccomp profile in log mode (SCMP_ACT_LOG) let through, read back from the kernel's
 /// log: `dmesg`, `journalctl -k` or the audit log, whose seccomp records (audit type 1326, SECCOMP)

@@ -37,7 +37,7 @@ public enum ArgvRedaction {
 
     /// `scheme://user:secret@host` → `scheme://user:<redacted>@host`, anywhere in an argument.
     static func redactURLCredentials(_ s: String) -> String {
-        guard let scheme = s.range(of: "://") else { return s }
+        guard let scheme = s.firstRange(of: "://") else { return s }
         let rest = s[scheme.upperBound...]
         guard let at = rest.firstIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":"), !rest[..<at].contains("/") else { return s }
         return String(s[..<rest.index(after: colon)]) + marker + String(rest[at...])

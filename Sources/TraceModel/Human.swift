@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Human formatting helpers.
 public enum Human {
@@ -30,8 +31,8 @@ public enum Human {
             case "\r": return "\\r"
             default:
                 let v = u.value
-                if v < 0x20 || v == 0x7f { return String(format: "\\x%02x", v) }
-                if (0x80...0x9f).contains(v) || deceptive.contains(v) { return String(format: "\\u{%04x}", v) }
+                if v < 0x20 || v == 0x7f { return "\\x" + Format.hex(v, width: 2) }
+                if (0x80...0x9f).contains(v) || deceptive.contains(v) { return "\\u{" + Format.hex(v, width: 4) + "}" }
                 return nil
             }
         }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors reading or writing model files; each names the file and what to do.
 public struct ModelError: Error, CustomStringConvertible, Sendable {
@@ -14,8 +15,7 @@ extension Recording {
             var reader = JSONValueReader(fd: 0, limit: InputLimits.maxRecordingBytes)
             return try stream(&reader, source: "standard input")
         }
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        if Paths.isDirectory(path) {
             throw ModelError("cannot read recording '\(path)': it is a directory (give the recording's file, e.g. \(path.hasSuffix("/") ? path : path + "/")roprof-recording.json)")
         }
         if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size > InputLimits.maxRecordingBytes {
@@ -163,7 +163,7 @@ public func shortReason(_ error: Error, offset: (list: String, base: Int)? = nil
         return "wrong type at \(pathString(ctx.codingPath)): \(ctx.debugDescription)"
     case DecodingError.dataCorrupted(let ctx):
         let p = pathString(ctx.codingPath)
-        let underlying = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+        let underlying = ctx.underlyingError.map { String(describing: $0) }
         return (p.isEmpty ? "" : "at \(p): ") + (underlying ?? ctx.debugDescription)
     default:
         return "\(error)"
@@ -197,7 +197,7 @@ public enum OutputTarget {
                     guard hops <= 40, let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: target) else {
                         throw ModelError("cannot write '\(path)': its symlinks loop (\(String(cString: strerror(ELOOP)))); point -o at a real path")
                     }
-                    target = dest.hasPrefix("/") ? dest : (target as NSString).deletingLastPathComponent + "/" + dest
+                    target = dest.hasPrefix("/") ? dest : Paths.parent(target) + "/" + dest
                 }
             }
         }
@@ -215,8 +215,7 @@ public enum OutputTarget {
             throw ModelError("cannot write '\(path)': \(String(cString: strerror(errno)))")
         }
         let dir = URL(fileURLWithPath: target).deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        guard Paths.isDirectory(dir) else {
             throw ModelError("cannot write '\(path)': directory '\(dir)' does not exist (create it, or choose another path with -o)")
         }
         return .atomic(target: target, directory: dir, existing: exists ? st : nil)

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Union of recordings: counts add, sets unite, sizes take the maximum. Associative and commutative.
 extension Recording {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 // Recordings of hundreds of thousands of paths are read and written in bounded pieces: the file list is
 // streamed (decoded and encoded a batch at a time), everything else is small. Memory is then the model
@@ -104,7 +105,7 @@ extension Recording {
         // The top level's keys are indented by two spaces and strings hold no raw newline: this is the
         // one place the empty list stands, spliced open for the entries.
         let marker = Data("\n  \"files\" : [".utf8)
-        guard let at = text.range(of: marker) else { throw ModelError("internal: no file list in the encoded recording") }
+        guard let at = text.firstRange(of: marker) else { throw ModelError("internal: no file list in the encoded recording") }
         let emptyList = Data("\n\n  ]".utf8)
         guard text[at.upperBound...].starts(with: emptyList) else { throw ModelError("internal: unexpected file list layout") }
         try emit(text[..<at.upperBound])

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import TraceModel
 
@@ -74,15 +74,6 @@ enum ProcFS {
     }
 }
 
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        let chars = Set(set)
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s.removeFirst() }
-        while let l = s.last, chars.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}
 
 extension ProcFS {
     /// The effective uid and gid of a process (the second field of /proc/PID/status's Uid/Gid lines).
@@ -128,7 +119,7 @@ extension ProcFS {
             guard let dir = readlinkBytes(cwd).map({ String(decoding: $0, as: UTF8.self) }) else { return resolved }
             candidate = String(decoding: PathText.tidy(Array((dir + "/" + a0).utf8)), as: UTF8.self)
         } else {
-            candidate = (resolved as NSString).deletingLastPathComponent + "/" + a0
+            candidate = Paths.parent(resolved) + "/" + a0
         }
         guard let real = realpath(candidate, nil) else { return resolved }
         defer { free(real) }
@@ -139,7 +130,7 @@ extension ProcFS {
     static func catches(pid: pid_t, signal: Int32) -> Bool {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
-              let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) else { return true }
+              let mask = UInt64(line.dropFirst(7).trimmed(), radix: 16) else { return true }
         return mask & (1 << UInt64(signal - 1)) != 0
     }
 }

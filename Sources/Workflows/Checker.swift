@@ -1,7 +1,9 @@
 import Analysis
 import Emitters
 import Engine
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Seccomp
 import TraceModel
 import Tracer
@@ -123,11 +125,10 @@ final class Background<T>: @unchecked Sendable {
     }
 
     init(_ work: @escaping () throws -> T) {
-        let t = Thread { [self] in
+        BackgroundThread.start { [self] in
             result = Result { try work() }
             done.signal()
         }
-        t.start()
     }
 
     func value() throws -> T {

@@ -1,5 +1,5 @@
 import Engine
-import Foundation
+import FoundationEssentials
 import Glibc
 import TraceModel
 import Tracer
@@ -29,7 +29,7 @@ enum ImageRunner {
         var dirs = Set<String>()
         for line in maps.split(separator: "\n") {
             guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last, path.hasPrefix("/"), path.contains(".so") else { continue }
-            let dir = (String(path) as NSString).deletingLastPathComponent
+            let dir = Paths.parent(String(path))
             if !["/lib", "/usr/lib", "/lib64", "/usr/lib64"].contains(where: { dir == $0 || dir.hasPrefix($0 + "/") }) { dirs.insert(dir) }
         }
         return dirs.sorted()

@@ -1,5 +1,5 @@
 import Analysis
-import Foundation
+import FoundationEssentials
 import Glibc
 import Sandbox
 import TraceModel
@@ -66,8 +66,7 @@ final class StderrTail: @unchecked Sendable {
     private var readFd: Int32 = -1
     private var lines: [String] = []
     private var partial: [UInt8] = []
-    private let lock = NSLock()
-    private var thread: Thread?
+    private let lock = Lock()
 
     func start() {
         var fds: [Int32] = [0, 0]
@@ -78,7 +77,7 @@ final class StderrTail: @unchecked Sendable {
         close(fds[1])
         readFd = fds[0]
         let out = saved, input = readFd
-        let t = Thread { [self] in
+        BackgroundThread.start { [self] in
             var buf = [UInt8](repeating: 0, count: 4096)
             while true {
                 let n = read(input, &buf, buf.count)
@@ -88,8 +87,6 @@ final class StderrTail: @unchecked Sendable {
                 absorb(buf[0..<n])
             }
         }
-        thread = t
-        t.start()
     }
 
     private func absorb(_ bytes: ArraySlice<UInt8>) {

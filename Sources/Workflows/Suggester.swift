@@ -1,6 +1,7 @@
 import Analysis
 import Emitters
-import Foundation
+import FoundationEssentials
+import Glibc
 import Hardening
 import Seccomp
 import TraceModel
@@ -90,7 +91,7 @@ public struct Suggester {
     /// only for a program the recording ran; every addition is named with its program.
     static func addLogged(_ path: String, to rec: inout Recording) throws -> [String] {
         let data: Data
-        if path == "-" { data = FileHandle.standardInput.readDataToEndOfFile() }
+        if path == "-" { data = StdIO.readAll() }
         else {
             guard let d = FileManager.default.contents(atPath: path) else {
                 throw ModelError("--kernel-log '\(Human.printable(path))' is not readable: save the kernel log first (dmesg > kernel.log, or journalctl -k > kernel.log)")
@@ -103,18 +104,18 @@ public struct Suggester {
             return ["note: --kernel-log: no seccomp records (audit type 1326) in \(Human.printable(path)): run the app under the --seccomp-log-only profile first, and read the log as root"]
         }
         let programs = Set(rec.runs.flatMap { $0.processes.flatMap { $0.execs.flatMap { [$0.exe, $0.resolved].compactMap { $0 } } } })
-        let names = Set(programs.map { ($0 as NSString).lastPathComponent })
+        let names = Set(programs.map { Paths.lastComponent($0) })
         let known = rec.allSyscallNames
         var added: [String: Set<String>] = [:], refused: [String] = []
         for (call, n) in log.calls.sorted(by: { ($0.key.name, $0.key.exe) < ($1.key.name, $1.key.exe) }) where !known.contains(call.name) {
-            let ran = programs.contains(call.exe) || names.contains((call.exe as NSString).lastPathComponent)
+            let ran = programs.contains(call.exe) || names.contains(Paths.lastComponent(call.exe))
             if Recording.dangerousSyscalls.contains(call.name) {
                 guard ran else { refused.append("\(call.name) (\(call.exe))"); continue }
                 rec.dangerousCallers = rec.dangerousCallers ?? [:]
                 rec.dangerousCallers![call.name, default: []].append(call.exe)
             }
             rec.syscalls[call.arch.rawValue, default: [:]][call.name, default: 0] += n
-            added[call.name, default: []].insert((call.exe as NSString).lastPathComponent + (ran ? "" : " (a program the recording never ran)"))
+            added[call.name, default: []].insert(Paths.lastComponent(call.exe) + (ran ? "" : " (a program the recording never ran)"))
         }
         var notes: [String] = []
         if added.isEmpty { notes.append("note: --kernel-log: every logged call is already in the profile") }
@@ -139,7 +140,7 @@ public struct Suggester {
     public func bundle(_ f: SuggestFormat, dir: String) throws -> SuggestOutput {
         var out = try render(f)
         let h = try hardening(f, options: req.options)
-        let path = { (name: String) in (dir as NSString).appendingPathComponent(name) }
+        let path = { (name: String) in Paths.join(dir, name) }
         var text = out.text ?? ""
         if f == .docker || f == .podman {
             // The files the command names are written beside it: no "write it first" lines.
@@ -228,8 +229,7 @@ public struct Suggester {
 
     /// `-o DIR/` or an existing directory.
     public static func isDirectoryTarget(_ path: String) -> Bool {
-        var isDir: ObjCBool = false
-        return path.hasSuffix("/") || (FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue)
+        return path.hasSuffix("/") || (Paths.isDirectory(path))
     }
 
     /// A kustomize overlay in DIR: the patch, the claims, the profile, and a kustomization.yaml.
@@ -245,12 +245,12 @@ public struct Suggester {
         // The base, when it is a directory we can read: keep what it already sets for the container.
         // Paths mean what kustomize reads: the base relative to the overlay directory.
         let cwd = FileManager.default.currentDirectoryPath
-        let overlayDir = ((dir.hasPrefix("/") ? dir : cwd + "/" + dir) as NSString).standardizingPath
-        let baseDir = ((kustomizeBase.hasPrefix("/") ? kustomizeBase : overlayDir + "/" + kustomizeBase) as NSString).standardizingPath
+        let overlayDir = Paths.standardize(dir.hasPrefix("/") ? dir : cwd + "/" + dir)
+        let baseDir = Paths.standardize(kustomizeBase.hasPrefix("/") ? kustomizeBase : overlayDir + "/" + kustomizeBase)
         let resource = kustomizeBase.hasPrefix("/") ? Self.relativePath(from: overlayDir, to: baseDir) : kustomizeBase
         let texts = ((try? FileManager.default.contentsOfDirectory(atPath: baseDir)) ?? []).sorted()
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
-            .compactMap { try? String(contentsOfFile: (baseDir as NSString).appendingPathComponent($0), encoding: .utf8) }
+            .compactMap { try? String(contentsOfFile: Paths.join(baseDir, $0), encoding: .utf8) }
         let base = try KubernetesEmitter.baseContainer(texts, options, containerGiven: req.containerGiven)
         if texts.isEmpty { out.notes.append("note: the base \(baseDir) is not readable here: the overlay cannot keep what it already sets (run `kubectl kustomize \(dir)` and review)") }
         else if base == nil { out.notes.append("warning: no Deployment \(options.workload) with a container \(options.container) in \(baseDir): pass --name and --container") }
@@ -265,7 +265,7 @@ public struct Suggester {
             out.notes.append("warning: the base runs \(r) replicas, and a ReadWriteOnce claim mounts on one node only: use a StatefulSet with volumeClaimTemplates, a ReadWriteMany storage class, or one replica")
         }
         let files = try KubernetesEmitter.overlay(h, options, base: resource, seccompJSON: seccompJSON, spoProfile: spoProfile, baseContainer: base)
-        for (name, text) in files.sorted(by: { $0.key < $1.key }) { out.files.append(((dir as NSString).appendingPathComponent(name), text)) }
+        for (name, text) in files.sorted(by: { $0.key < $1.key }) { out.files.append((Paths.join(dir, name), text)) }
         for w in Array(Set(h.warnings + KubernetesEmitter.restrictedViolations(h).map { "Pod Security Standards (restricted): \($0)" })).sorted() {
             out.notes.append("warning: \(w)")
         }
@@ -291,7 +291,7 @@ public struct Suggester {
         for f in SuggestFormat.allCases {
             do {
                 let (text, warnings, _) = try renderText(f, options: options)
-                out.files.append(((dir as NSString).appendingPathComponent(f.fileName), text))
+                out.files.append((Paths.join(dir, f.fileName), text))
                 index.append("| [\(f.fileName)](\(f.fileName)) | `--format \(f.rawValue)` |")
                 allWarnings.formUnion(warnings)
             } catch let e as ModelError {
@@ -301,7 +301,7 @@ public struct Suggester {
         if !allWarnings.isEmpty {
             index += ["", "## Warnings", ""] + allWarnings.sorted().map { "- \($0)" }
         }
-        out.files.append(((dir as NSString).appendingPathComponent("README.md"), index.joined(separator: "\n") + "\n"))
+        out.files.append((Paths.join(dir, "README.md"), index.joined(separator: "\n") + "\n"))
         out.notes.append("wrote \(SuggestFormat.allCases.count) formats and README.md to \(dir)")
         return out
     }

@@ -1,7 +1,7 @@
 import Analysis
 import Emitters
 import Engine
-import Foundation
+import FoundationEssentials
 import Glibc
 import Hardening
 import Sandbox

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Glibc
 import TraceModel
 import Tracer
@@ -13,7 +13,7 @@ enum CLI {
         if fflush(stdout) != 0 || ferror(stdout) != 0 {
             let e = errno
             if e != EPIPE {
-                FileHandle.standardError.write("roprof: error: cannot write to standard output: \(String(cString: strerror(e)))\n".data(using: .utf8)!)
+                StdIO.error("roprof: error: cannot write to standard output: \(String(cString: strerror(e)))\n")
             }
             Glibc.exit(2)
         }
@@ -33,9 +33,9 @@ enum CLI {
 
     /// A Foundation file error as one line naming the path and the reason (never "Error Domain=…").
     static func describe(_ e: CocoaError) -> String {
-        let path = e.filePath ?? (e.userInfo[NSFilePathErrorKey] as? String) ?? (e.userInfo["NSURL"] as? URL)?.path ?? "?"
+        let path = e.filePath ?? (e.userInfo["NSFilePath"] as? String) ?? (e.userInfo["NSURL"] as? URL)?.path ?? "?"
         var reason = "\(e.code)"
-        if let u = e.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain { reason = String(cString: strerror(Int32(u.code))) }
+        if let u = e.userInfo["NSUnderlyingError"] as? POSIXError { reason = String(cString: strerror(u.code.rawValue)) }
         else if e.code == .fileNoSuchFile || e.code == .fileReadNoSuchFile { reason = "no such file or directory" }
         else if e.code == .fileWriteNoPermission || e.code == .fileReadNoPermission { reason = "permission denied" }
         else if e.code == .fileWriteOutOfSpace { reason = "no space left on device" }
@@ -44,7 +44,7 @@ enum CLI {
     }
 
     static func warn(_ message: String) {
-        FileHandle.standardError.write("roprof: \(message)\n".data(using: .utf8)!)
+        StdIO.error("roprof: \(message)\n")
     }
 }
 

@@ -1,7 +1,8 @@
 import Analysis
 import ArgumentParser
 import Emitters
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 import Tracer
 import Workflows
@@ -61,7 +62,7 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let existing: Baseline? = try baseline == "-" ? Baseline.parse(String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self), source: "standard input")
+        let existing: Baseline? = try baseline == "-" ? Baseline.parse(String(decoding: StdIO.readAll(), as: UTF8.self), source: "standard input")
             : FileManager.default.fileExists(atPath: baseline) ? Baseline.load(path: baseline) : nil
         if existing == nil && !update {
             throw ModelError("no baseline '\(baseline)': create it with `roprof check --baseline \(baseline) --update -- \(launch.command.joined(separator: " "))`")
@@ -92,11 +93,12 @@ struct Check: ParsableCommand {
                 let fileFormat: CheckFormat = ext == "xml" ? .junit : ext == "sarif" ? .sarif : ext == "json" ? .json : format
                 try CLI.write(render(summary, fileFormat), to: out)
             }
-            if format == .github, let summaryPath = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"],
-               let h = FileHandle(forWritingAtPath: summaryPath) {
-                h.seekToEndOfFile()
-                h.write(Data(CheckReport.markdown(summary).utf8))
-                try? h.close()
+            if format == .github, let summaryPath = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"] {
+                let fd = open(summaryPath, O_WRONLY | O_APPEND | O_CLOEXEC)
+                if fd >= 0 {
+                    StdIO.write(fd, Array(CheckReport.markdown(summary).utf8))
+                    close(fd)
+                }
             }
             throw ExitCode(summary.passed ? 0 : 1)
         }
@@ -160,14 +162,17 @@ struct Diff: ParsableCommand {
             .of(try ReportPrinter.analyze(r, runtime: analysis.runtime, profiles: analysis.profiles), r)
         }
         if path != "-" {
-            guard let fh = FileHandle(forReadingAtPath: path) else {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
                 throw ModelError("cannot read '\(path)': no such file (give a recording or a baseline)")
             }
-            let head = (try? fh.read(upToCount: 4096)) ?? Data()
-            try? fh.close()
+            var buf = [UInt8](repeating: 0, count: 4096)
+            let n = read(fd, &buf, buf.count)
+            close(fd)
+            let head = Data(buf.prefix(max(0, n)))
             if isRecordingText(head) { return try fromRecording(try Recording.load(path: path)) }  // streamed
         }
-        guard let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path) else {
+        guard let data = path == "-" ? StdIO.readAll() : FileManager.default.contents(atPath: path) else {
             throw ModelError("cannot read '\(path)': no such file (give a recording or a baseline)")
         }
         if !isRecordingText(data.prefix(4096)), let text = String(data: data, encoding: .utf8), text.contains(Baseline.formatName) {

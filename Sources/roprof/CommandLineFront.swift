@@ -1,6 +1,6 @@
 import ArgumentParser
 import Emitters
-import Foundation
+import FoundationEssentials
 import Glibc
 import TraceModel
 
@@ -56,7 +56,7 @@ enum CommandLineFront {
         let help = sub.helpMessage(columns: 10_000)
         var known: Set<String> = ["--help", "--version", "--signal-is-planned", "--restart-of"]
         var scan = help[...]
-        while let r = scan.range(of: "--") {
+        while let r = scan.firstRange(of: "--") {
             let name = scan[r.lowerBound...].prefix { $0 == "-" || $0.isLetter || $0.isNumber }
             if name.count > 2 { known.insert(String(name)) }
             scan = scan[r.upperBound...]
@@ -81,7 +81,7 @@ enum CommandLineFront {
     }
 
     static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write("roprof: error: \(message)\n".data(using: .utf8)!)
+        StdIO.error("roprof: error: \(message)\n")
         Glibc.exit(2)
     }
 

@@ -1,6 +1,7 @@
 import Analysis
 import Emitters
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 import Workflows
 

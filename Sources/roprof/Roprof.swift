@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 
 /// The roprof command line: thin subcommands over the library modules.
@@ -47,7 +48,7 @@ struct Roprof: ParsableCommand {
                 CLI.terminate(0)
             }
             let sub = args.first.flatMap { a in configuration.subcommands.contains { $0.configuration.commandName == a } ? a : nil }
-            FileHandle.standardError.write(("roprof: error: " + CommandLineFront.oneLine(fullMessage(for: error), command: sub) + "\n").data(using: .utf8)!)
+            StdIO.error(("roprof: error: " + CommandLineFront.oneLine(fullMessage(for: error), command: sub) + "\n"))
             CLI.terminate(2)
         }
         do {
@@ -62,7 +63,7 @@ struct Roprof: ParsableCommand {
                 CLI.terminate(0)
             }
             let (status, message) = CLI.report(error)
-            if let m = message { FileHandle.standardError.write("roprof: error: \(m)\n".data(using: .utf8)!) }
+            if let m = message { StdIO.error("roprof: error: \(m)\n") }
             CLI.terminate(status)
         }
     }

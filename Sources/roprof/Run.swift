@@ -1,6 +1,7 @@
 import ArgumentParser
 import Analysis
-import Foundation
+import FoundationEssentials
+import Glibc
 import TraceModel
 import Tracer
 import Workflows

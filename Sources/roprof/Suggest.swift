@@ -1,7 +1,8 @@
 import Analysis
 import ArgumentParser
 import Emitters
-import Foundation
+import FoundationEssentials
+import Glibc
 import Seccomp
 import Workflows
 import TraceModel
@@ -164,7 +165,7 @@ struct Suggest: ParsableCommand {
             out = try suggester.render(format!)
         }
         for f in out.files {
-            try FileManager.default.createDirectory(atPath: (f.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: Paths.parent(f.path), withIntermediateDirectories: true)
             try CLI.write(f.text, to: f.path)
         }
         for n in out.notes { CLI.warn(n) }

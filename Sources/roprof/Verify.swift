@@ -1,7 +1,7 @@
 import Analysis
 import ArgumentParser
 import Emitters
-import Foundation
+import FoundationEssentials
 import Glibc
 import TraceModel
 import Tracer

@@ -1,6 +1,6 @@
 internal import CBPF
 internal import CPtrace
-import Foundation
+import FoundationEssentials
 import Glibc
 import Seccomp
 import TraceModel
@@ -52,7 +52,7 @@ public final class EBPFBackend: RunControl {
         clock_gettime(CLOCK_BOOTTIME, &ts)
         let now = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
         let ms = (now - started / Double(sysconf(Int32(_SC_CLK_TCK)))) * 1000
-        FileHandle.standardError.write("roprof-timing \(name) \(String(format: "%.1f", ms)) ms\n".data(using: .utf8)!)
+        StdIO.error("roprof-timing \(name) \(Format.fixed(ms, 1)) ms\n")
     }
 
     public init(options: TraceOptions, watch: WatchTarget? = nil) throws {

@@ -1,5 +1,5 @@
 internal import CBPF
-import Foundation
+import FoundationEssentials
 import Glibc
 import Seccomp
 import TraceModel

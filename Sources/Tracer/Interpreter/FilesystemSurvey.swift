@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import TraceModel
 
@@ -32,9 +32,9 @@ enum FilesystemSurvey {
         for f in files where f.operation != .mount && f.operation != .chroot {
             let root = (viewRoot ?? "") + (f.root ?? "")
             written.insert(root + f.path)
-            let parent = (f.path as NSString).deletingLastPathComponent
+            let parent = Paths.parent(f.path)
             codeCandidates.insert(root + parent)
-            codeCandidates.insert(root + (parent as NSString).deletingLastPathComponent)
+            codeCandidates.insert(root + Paths.parent(parent))
             guard f.path.hasPrefix("/"), !skipped.contains(where: { f.path == $0 || f.path.hasPrefix($0 + "/") }) else { continue }
             var cur = ""
             enqueue(root, "/")

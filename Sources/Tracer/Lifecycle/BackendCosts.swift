@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import Glibc
+import TraceModel
 
 /// What each backend cost on this machine, measured by earlier runs and kept between them, so that
 /// `--backend auto` can pick the cheaper one for the run at hand: the eBPF probe's load (a fixed cost
@@ -62,7 +63,7 @@ struct BackendCosts: Codable {
     /// Best effort: a cache that cannot be written is no error.
     func save() {
         guard let p = Self.path, let data = try? JSONEncoder().encode(self) else { return }
-        let dir = (p as NSString).deletingLastPathComponent
+        let dir = Paths.parent(p)
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let tmp = p + ".tmp-\(getpid())"
         guard FileManager.default.createFile(atPath: tmp, contents: data) else { return }

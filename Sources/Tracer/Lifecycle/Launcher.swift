@@ -1,6 +1,7 @@
 internal import CPtrace
-import Foundation
+import FoundationEssentials
 import Glibc
+import TraceModel
 
 /// One step of the sandbox mount plan (executed in the child, between fork and exec).
 public struct MountStep: Sendable, Equatable {
@@ -76,7 +77,7 @@ enum Launcher {
     /// The highest capability this kernel knows (/proc/sys/kernel/cap_last_cap).
     static let lastCapability: Int32 = {
         let text = (try? String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8)) ?? ""
-        return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? Int32(LaunchSpec.capabilityNames.count - 1)
+        return Int32(text.trimmed()) ?? Int32(LaunchSpec.capabilityNames.count - 1)
     }()
 
     static func capabilityMask(_ names: [String]) -> UInt64 {

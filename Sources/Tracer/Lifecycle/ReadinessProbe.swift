@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import Glibc
+import TraceModel
 
 /// Polls an HTTP URL or a TCP host:port on its own thread until it answers. Never touches ptrace.
 public final class ReadinessProbe: @unchecked Sendable {
@@ -20,7 +21,7 @@ public final class ReadinessProbe: @unchecked Sendable {
                 if http { return .success(Target(host: hostPort, port: 80, httpPath: path!.isEmpty ? "/" : path)) }
                 return .failure(.sandboxSetup("--ready-url \(s): give http://HOST:PORT/PATH or HOST:PORT"))
             }
-            let host = String(hostPort[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            let host = String(hostPort[..<colon]).trimmingCharacters(in: "[]")
             guard let port = UInt16(hostPort[hostPort.index(after: colon)...]), port > 0, !host.isEmpty else {
                 return .failure(.sandboxSetup("--ready-url \(s): the port must be a number from 1 to 65535"))
             }
@@ -29,7 +30,7 @@ public final class ReadinessProbe: @unchecked Sendable {
     }
 
     let target: Target
-    private let lock = NSLock()
+    private let lock = Lock()
     private var _ready = false
     private var _stop = false
     public var isReady: Bool { lock.lock(); defer { lock.unlock() }; return _ready }
@@ -37,7 +38,7 @@ public final class ReadinessProbe: @unchecked Sendable {
     public init(target: Target) { self.target = target }
 
     public func start() {
-        let t = Thread { [self] in
+        BackgroundThread.start { [self] in
             while true {
                 lock.lock(); let stop = _stop; lock.unlock()
                 if stop { return }
@@ -45,7 +46,6 @@ public final class ReadinessProbe: @unchecked Sendable {
                 usleep(100_000)
             }
         }
-        t.start()
     }
 
     public func stop() { lock.lock(); _stop = true; lock.unlock() }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// A cgroup (v2) of one launched run, with a watchdog that kills everything in it when roprof ends —

@@ -1,5 +1,5 @@
 internal import CPtrace
-import Foundation
+import FoundationEssentials
 import Glibc
 import Seccomp
 import TraceModel
@@ -134,7 +134,7 @@ public final class RunLifecycle {
             // Finish now: what was seen so far is written, marked incomplete.
             interruptedEarly = true
             progress?.clear()
-            FileHandle.standardError.write("\nroprof: second signal: ending the recording now (it will be marked incomplete); a third gives up waiting\n".data(using: .utf8)!)
+            StdIO.error("\nroprof: second signal: ending the recording now (it will be marked incomplete); a third gives up waiting\n")
             if observing { control?.detach() } else { control?.killApp() }
         default:
             interruptedEarly = true
@@ -272,11 +272,11 @@ final class ProgressLine {
         let elapsed = Date().timeIntervalSince(startTime)
         guard elapsed >= 1 else { return }
         let n = counts.processes
-        let line = String(format: "roprof: %.1fs", elapsed) + " · \(n) process\(n == 1 ? "" : "es") · \(counts.syscalls) syscalls · \(counts.fileEvents) file events"
-        FileHandle.standardError.write(("\r\u{1B}[K" + line).data(using: .utf8)!)
+        let line = "roprof: " + Format.fixed(elapsed, 1) + "s" + " · \(n) process\(n == 1 ? "" : "es") · \(counts.syscalls) syscalls · \(counts.fileEvents) file events"
+        StdIO.error(("\r\u{1B}[K" + line))
         shown = true
     }
     func clear() {
-        if shown { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+        if shown { StdIO.error("\r\u{1B}[K") }
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import Seccomp
 import TraceModel
@@ -13,7 +13,7 @@ extension PtraceBackend {
         stops += 1
         guard Ptrace.syscallInfo(t.tid, into: &infoBuffer) else { resume(t); return }
         let info = SyscallInfo(infoBuffer)
-        if Self.debugEvents { FileHandle.standardError.write("roprof-seccomp \(t.tid) op=\(info.op) nr=\(info.nr)\n".data(using: .utf8)!) }
+        if Self.debugEvents { StdIO.error("roprof-seccomp \(t.tid) op=\(info.op) nr=\(info.nr)\n") }
         guard info.op == .seccomp, let arch = SeccompArch.fromAudit(info.arch, nr: info.nr), let table = tables[arch] else { resume(t); return }
         let nr = Int(info.nr & ~0x4000_0000)
         countEntry(t, arch: arch, nr: nr, table: table)
@@ -98,7 +98,7 @@ extension PtraceBackend {
         stops += 1
         guard Ptrace.syscallInfo(t.tid, into: &infoBuffer) else { resume(t); return }
         let info = SyscallInfo(infoBuffer)
-        if Self.debugEvents { FileHandle.standardError.write("roprof-exit \(t.tid) op=\(info.op) rval=\(info.rval)\n".data(using: .utf8)!) }
+        if Self.debugEvents { StdIO.error("roprof-exit \(t.tid) op=\(info.op) rval=\(info.rval)\n") }
         guard info.op == .exit else { resume(t); return }
         t.pending = nil
         if let e = p.forceErrno {
@@ -119,7 +119,7 @@ extension PtraceBackend {
         case .open, .openat2, .openByHandle:
             if f.errno == nil, f.openFlags & LinuxFlag.oTmpfileBit == 0 {
                 f.opened = fdPath(t, Int32(truncatingIfNeeded: rval))
-                if Self.debugEvents { FileHandle.standardError.write("roprof-confirm \(t.tid) fd=\(rval) confirmed=\(f.opened?.string ?? "-")\n".data(using: .utf8)!) }
+                if Self.debugEvents { StdIO.error("roprof-confirm \(t.tid) fd=\(rval) confirmed=\(f.opened?.string ?? "-")\n") }
             }
         case .namespace where f.name == "chroot" && f.errno == nil:
             f.newRoot = .some(ProcFS.readlinkBytes("/proc/\(t.process.pid)/root").map { String(decoding: $0, as: UTF8.self) })

@@ -1,5 +1,5 @@
 internal import CPtrace
-import Foundation
+import FoundationEssentials
 import Glibc
 import Seccomp
 import TraceModel
@@ -199,7 +199,7 @@ public final class PtraceBackend: RunControl {
 
     func handle(pid tid: pid_t, status: Int32) {
         let event = StopEvent.classify(status)
-        if Self.debugEvents { FileHandle.standardError.write("roprof-event \(tid) \(event) pending=\(tracees[tid]?.pending?.facts.name ?? "-")\n".data(using: .utf8)!) }
+        if Self.debugEvents { StdIO.error("roprof-event \(tid) \(event) pending=\(tracees[tid]?.pending?.facts.name ?? "-")\n") }
         switch event {
         case .exited(let code):
             gone(tid, ExitInfo(code: Int(code)))
