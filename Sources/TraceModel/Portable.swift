@@ -173,3 +173,24 @@ public enum BackgroundThread {
         return true
     }
 }
+
+/// ROPROF_DEBUG_TIMING=1: when each phase of a run was reached, on stderr, in milliseconds since
+/// roprof's main began (docs/performance.md's breakdowns).
+public enum DebugTiming {
+    public static let enabled = getenv("ROPROF_DEBUG_TIMING") != nil
+    nonisolated(unsafe) private static var start: Double = 0
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
+    }
+
+    public static func phase(_ name: String) {
+        guard enabled else { return }
+        if start == 0 { start = now() }
+        error("roprof-timing \(name) \(Format.fixed(now() - start, 2)) ms\n")
+    }
+
+    private static func error(_ s: String) { StdIO.error(s) }
+}

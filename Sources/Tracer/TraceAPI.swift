@@ -114,9 +114,11 @@ public enum Backend {
                 note("recording with ptrace: \(e.description)")
             }
         }
+        DebugTiming.phase("ptrace-start")
         let cpuBefore = cpuMicroseconds(), started = Double(PtraceBackend.monotonicNs()) / 1e6
         let session = PtraceBackend(options: options)
         let result = try session.run()
+        DebugTiming.phase("ptrace-done")
         if var c = costs {
             // What ptrace added besides the app's lifetime (its stops lengthen that lifetime: per stop below).
             c.notePtraceFixed(ms: Double(PtraceBackend.monotonicNs()) / 1e6 - started - (result.recording.runs.first?.durationSeconds ?? 0) * 1000)
@@ -125,6 +127,7 @@ public enum Backend {
             c.noteCommand(key, stops: session.stops)
             c.save()
         }
+        DebugTiming.phase("costs-saved")
         return result
     }
 }

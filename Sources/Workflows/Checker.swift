@@ -56,13 +56,17 @@ public enum Checker {
             record.quietPath = { allowed.allows(path: $0) != nil }
         }
         record.mode = policy.mode
+        DebugTiming.phase("check-prepared")
         let result = try Recorder.record(record, policy: policy, notify: notify)
+        DebugTiming.phase("recorded")
         if result.interrupted && !req.signalIsPlanned {
             throw ModelError("the check was interrupted (a signal to roprof) before the app finished: no verdict; run it again")
         }
         let catalog = try catalogLoad.value()
+        DebugTiming.phase("catalog-ready")
         let rt = try catalog.runtime(named: rtName)
         let analysis = Analyzer(runtime: rt, catalog: catalog).analyze(result.recording)
+        DebugTiming.phase("analyzed")
         if req.update {
             let fresh = Baseline.derive(from: analysis, recording: result.recording)
             let merged = existing.map { $0.union(fresh) } ?? fresh

@@ -64,6 +64,7 @@ struct Check: ParsableCommand {
     func run() throws {
         let existing: Baseline? = try baseline == "-" ? Baseline.parse(String(decoding: StdIO.readAll(), as: UTF8.self), source: "standard input")
             : FileManager.default.fileExists(atPath: baseline) ? Baseline.load(path: baseline) : nil
+        DebugTiming.phase("baseline-read")
         if existing == nil && !update {
             throw ModelError("no baseline '\(baseline)': create it with `roprof check --baseline \(baseline) --update -- \(launch.command.joined(separator: " "))`")
         }

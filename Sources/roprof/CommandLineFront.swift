@@ -21,7 +21,7 @@ enum CommandLineFront {
         }
     }
 
-    /// Takes --color out of the arguments (anywhere before `--`) and checks commands and options.
+    /// Takes --color out of the arguments (anywhere before `--`) and checks the command's name.
     static func prepare(_ raw: [String]) -> [String] {
         var args: [String] = []
         var i = 0
@@ -47,12 +47,20 @@ enum CommandLineFront {
         }
         guard let first = args.first, !first.hasPrefix("-") else { return args }
         let commands = Roprof.configuration.subcommands.compactMap { $0.configuration.commandName }
-        guard let sub = Roprof.configuration.subcommands.first(where: { $0.configuration.commandName == first }) else {
+        guard Roprof.configuration.subcommands.contains(where: { $0.configuration.commandName == first }) else {
             if first == "help" { return args }
             let guess = closest(first, commands)
             fail("unknown command '\(first)'" + (guess.map { "; did you mean '\($0)'?" } ?? "") + " (see `roprof --help`)")
         }
-        // Options the command knows, read from its own help (so custom names such as --for count).
+        return args
+    }
+
+    /// After ArgumentParser refused the arguments: an option the command does not know gets our
+    /// message, with the nearest known name (read from the command's own help, so custom names such
+    /// as --for count). Only on that path: making the help costs milliseconds every run would pay.
+    static func explainUnknownOption(_ args: [String]) {
+        guard let first = args.first, !first.hasPrefix("-"),
+              let sub = Roprof.configuration.subcommands.first(where: { $0.configuration.commandName == first }) else { return }
         let help = sub.helpMessage(columns: 10_000)
         var known: Set<String> = ["--help", "--version", "--signal-is-planned", "--restart-of"]
         var scan = help[...]
@@ -70,7 +78,6 @@ enum CommandLineFront {
                 fail("unknown option '\(name)' for `roprof \(first)`" + (guess.map { "; did you mean '\($0)'?" } ?? "") + " (see `roprof \(first) --help`)")
             }
         }
-        return args
     }
 
     /// ArgumentParser's message, as one line naming the command's help.

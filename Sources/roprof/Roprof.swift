@@ -38,8 +38,10 @@ struct Roprof: ParsableCommand {
     /// and version exit 0; a command's thrown error is one line and its contract status; a command's
     /// `ExitCode` is its status.
     static func main() {
+        DebugTiming.phase("main")
         let args = CommandLineFront.prepare(Array(CommandLine.arguments.dropFirst()))
         var command: ParsableCommand
+        DebugTiming.phase("arguments-checked")
         do {
             command = try parseAsRoot(args)
         } catch {
@@ -47,12 +49,15 @@ struct Roprof: ParsableCommand {
                 print(fullMessage(for: error))
                 CLI.terminate(0)
             }
+            CommandLineFront.explainUnknownOption(args)
             let sub = args.first.flatMap { a in configuration.subcommands.contains { $0.configuration.commandName == a } ? a : nil }
             StdIO.error(("roprof: error: " + CommandLineFront.oneLine(fullMessage(for: error), command: sub) + "\n"))
             CLI.terminate(2)
         }
+        DebugTiming.phase("parsed")
         do {
             try command.run()
+            DebugTiming.phase("done")
             CLI.terminate(0)
         } catch let code as ExitCode {
             CLI.terminate(code.rawValue)  // a command's status, nothing to print (not even an empty line)

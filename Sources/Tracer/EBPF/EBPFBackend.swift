@@ -40,20 +40,7 @@ public final class EBPFBackend: RunControl {
 
     /// Loads the probe (not yet attached). Throws `EBPFUnavailable` when the kernel or the privileges
     /// do not allow it.
-    /// ROPROF_DEBUG_TIMING=1: how long each phase took, on stderr (docs/performance.md's breakdown).
-    static let debugTiming = ProcessInfo.processInfo.environment["ROPROF_DEBUG_TIMING"] != nil
-    static func phase(_ name: String) {
-        guard debugTiming else { return }
-        // Since the process started (clock ticks in /proc/self/stat), so Swift's start-up counts too.
-        let stat = String(decoding: ProcFS.readFile("/proc/self/stat", limit: 4096) ?? [], as: UTF8.self)
-        let fields = stat[(stat.lastIndex(of: ")") ?? stat.startIndex)...].split(separator: " ")
-        let started = Double(fields.count > 20 ? fields[20] : "0") ?? 0 / Double(sysconf(Int32(_SC_CLK_TCK)))
-        var ts = timespec()
-        clock_gettime(CLOCK_BOOTTIME, &ts)
-        let now = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-        let ms = (now - started / Double(sysconf(Int32(_SC_CLK_TCK)))) * 1000
-        StdIO.error("roprof-timing \(name) \(Format.fixed(ms, 1)) ms\n")
-    }
+    static func phase(_ name: String) { DebugTiming.phase(name) }
 
     public init(options: TraceOptions, watch: WatchTarget? = nil) throws {
         self.options = options

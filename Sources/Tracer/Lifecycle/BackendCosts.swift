@@ -60,14 +60,21 @@ struct BackendCosts: Codable {
         return c
     }
 
-    /// Best effort: a cache that cannot be written is no error.
+    /// Best effort: a cache that cannot be written is no error. Written beside and renamed over
+    /// (plain system calls: this runs at the end of every launched run).
     func save() {
         guard let p = Self.path, let data = try? JSONEncoder().encode(self) else { return }
-        let dir = Paths.parent(p)
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var dir = ""
+        for part in Paths.parent(p).split(separator: "/") {
+            dir += "/" + part
+            _ = mkdir(dir, 0o755)
+        }
         let tmp = p + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else { return }
-        if rename(tmp, p) != 0 { unlink(tmp) }
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let ok = StdIO.write(fd, Array(data))
+        close(fd)
+        if !ok || rename(tmp, p) != 0 { unlink(tmp) }
     }
 
     /// The command as it was launched, where it ran: the key of its measurements.
