@@ -61,6 +61,7 @@ public final class EBPFBackend: RunControl {
 
     func fillDescriptors() {
         tables = arches.map { CallTable(arch: $0) }
+        var all: [(index: UInt32, desc: roprof_desc)] = []
         for (ai, table) in tables.enumerated() {
             var descs: [Int: roprof_desc] = [:]
             for (name, call) in MutatingCall.catalog {
@@ -73,8 +74,9 @@ public final class EBPFBackend: RunControl {
                 d.flags |= UInt8(ROPROF_D_DANGER.rawValue)
                 descs[nr] = d
             }
-            for (nr, d) in descs { probe.setDescriptor(index: ai * Int(ROPROF_NCALLS) + nr, d) }
+            for (nr, d) in descs { all.append((UInt32(ai * Int(ROPROF_NCALLS) + nr), d)) }
         }
+        probe.setDescriptors(all)
     }
 
     static func emptyDescriptor() -> roprof_desc {
