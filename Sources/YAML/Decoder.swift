@@ -37,10 +37,22 @@ public final class YAMLDecoder {
             guard let d = n.double else { throw mismatch(type, n, path, "a number") }
             return Float(d) as! T
         }
-        if let i = T.self as? any FixedWidthInteger.Type {
-            guard let s = n.string, let v = Node.parseInt(s), let r = i.init(exactly: v) else { throw mismatch(type, n, path, "a whole number") }
+        // Integers by their exact type: a metadata comparison, where a cast to a protocol would search
+        // the conformance tables (milliseconds, the first time, in a short-lived process).
+        func integer<I: FixedWidthInteger>(_: I.Type) throws -> T {
+            guard let s = n.string, let v = Node.parseInt(s), let r = I(exactly: v) else { throw mismatch(type, n, path, "a whole number") }
             return r as! T
         }
+        if T.self == Int.self { return try integer(Int.self) }
+        if T.self == Int64.self { return try integer(Int64.self) }
+        if T.self == Int32.self { return try integer(Int32.self) }
+        if T.self == UInt64.self { return try integer(UInt64.self) }
+        if T.self == UInt32.self { return try integer(UInt32.self) }
+        if T.self == UInt.self { return try integer(UInt.self) }
+        if T.self == Int16.self { return try integer(Int16.self) }
+        if T.self == UInt16.self { return try integer(UInt16.self) }
+        if T.self == Int8.self { return try integer(Int8.self) }
+        if T.self == UInt8.self { return try integer(UInt8.self) }
         return try T(from: Impl(node: n, codingPath: path))
     }
 

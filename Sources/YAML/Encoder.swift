@@ -18,15 +18,15 @@ public final class YAMLEncoder {
     }
 
     static func encode<T: Encodable>(_ value: T, into box: Box, path: [CodingKey], sortKeys: Bool) throws {
-        switch value {
-        case let s as String: box.set(Node(s, Tag(.str)))
-        case let b as Bool: box.set(Node(b ? "true" : "false", Tag(.bool)))
-        case let d as Double: box.set(Node(Self.text(d), Tag(.float)))
-        case let f as Float: box.set(Node(Self.text(Double(f)), Tag(.float)))
-        default:
-            if let i = value as? any BinaryInteger { box.set(Node(String(describing: i), Tag(.int))); return }
-            try value.encode(to: Impl(box: box, codingPath: path, sortKeys: sortKeys))
-        }
+        // Scalars by their exact type (a metadata comparison, not a search of conformance tables).
+        let t = T.self
+        if t == String.self { box.set(Node(value as! String, Tag(.str))) }
+        else if t == Bool.self { box.set(Node(value as! Bool ? "true" : "false", Tag(.bool))) }
+        else if t == Int.self || t == Int64.self || t == Int32.self || t == UInt64.self || t == UInt32.self || t == UInt.self
+                    || t == Int16.self || t == UInt16.self || t == Int8.self || t == UInt8.self { box.set(Node("\(value)", Tag(.int))) }
+        else if t == Double.self { box.set(Node(Self.text(value as! Double), Tag(.float))) }
+        else if t == Float.self { box.set(Node(Self.text(Double(value as! Float)), Tag(.float))) }
+        else { try value.encode(to: Impl(box: box, codingPath: path, sortKeys: sortKeys)) }
     }
 
     static func text(_ d: Double) -> String {
