@@ -207,6 +207,11 @@ lines += ["", "An HTTP server (Python's http.server) under load from wrk, untrac
           "|---|---|---|---|---|---|",
           f"| {attach['untraced']:.0f} | {attach['ebpf']:.0f} | {attach['ebpf'] / attach['untraced']:.2f} | {attach['floor'] / attach['untraced']:.2f} | {attach['ptrace']:.0f} | {attach['ptrace'] / attach['untraced']:.2f} |"]
 fixed_lines = ["", "The fixed cost of one run (`record -- true`, median of 15, ms): " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in fixed.items())]
+# The binary as shipped in images (docs/kubernetes.md): the static build, stripped.
+stripped = os.path.join(work, "roprof-stripped")
+if shutil.which("strip") and subprocess.run(["strip", "-o", stripped, ROPROF]).returncode == 0:
+    size = os.path.getsize(stripped)
+    fixed_lines += ["", f"The static binary, stripped (`strip -o roprof .build-static/release/roprof`): {size / 1e6:.1f} MB ({size / 2**20:.1f} MiB); as built {os.path.getsize(ROPROF) / 1e6:.1f} MB."]
 lines += fixed_lines
 lines += ["", f"Peak RSS over roprof and the app, one million file events (--mode writes): {peak_kib / 1024:.1f} MiB; recording: {rec_size} bytes.",
           f"`roprof --version` start-up: {startup * 1000:.1f} ms (median of 20)."]
