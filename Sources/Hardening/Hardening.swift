@@ -122,6 +122,22 @@ public struct Hardening {
         return nil
     }
 
+    /// Why a root process needs CAP_FOWNER, from the recording: it changed the mode (or set explicit
+    /// times) of a file that belonged to another user at that moment — the ptrace backend marks such a
+    /// call `not-owner`; the eBPF backend cannot stat at entry, so there a chmod of a directory that
+    /// belonged to another user at the run's end counts. An entrypoint's `chown app DIR; chmod 700 DIR`
+    /// is the usual case. Returns the path, or nil.
+    static func fownerEvidence(_ r: Recording) -> String? {
+        var uidOf: [Int: Int] = [:]
+        for run in r.runs { for p in run.processes { if let u = p.uid { uidOf[p.pid] = u } } }
+        let ebpf = r.runs.contains { $0.backend == "ebpf" }
+        for f in r.files where f.succeeded > 0 && (f.operation == .chmod || f.operation == .utimes) && f.pids.contains(where: { uidOf[$0] == 0 }) {
+            if f.flags.contains("not-owner") { return f.path }
+            if ebpf, f.operation == .chmod, let d = r.filesystem?.directories[f.path], d.uid != 0 { return f.path }
+        }
+        return nil
+    }
+
     public static func build(_ a: Analysis, _ r: Recording, catalog: ProfileCatalog, options: SuggestOptions) -> Hardening {
         var used = Set<String>()
         var warnings = a.warnings
@@ -155,6 +171,10 @@ public struct Hardening {
             if let dir = Self.dacOverrideEvidence(r) {
                 caps.insert("DAC_OVERRIDE")
                 warnings.append("DAC_OVERRIDE is added because a root process changed entries of \(Human.printable(dir)), which belongs to another user and is not writable for root's group or for others: give that directory to the app's user in the image to do without it")
+            }
+            if let path = Self.fownerEvidence(r) {
+                caps.insert("FOWNER")
+                warnings.append("FOWNER is added because a root process changed the mode or times of \(Human.printable(path)), which belonged to another user (a chmod after a chown, as entrypoints do): set the mode in the image, or before the chown, to do without it")
             }
             warnings.append("the app ran as root (uid 0): no non-root user is set, and capabilities it used implicitly (DAC_OVERRIDE, FOWNER, …) cannot all be seen; run it as a non-root user, or prove the settings with `roprof verify`")
         }

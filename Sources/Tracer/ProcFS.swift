@@ -77,6 +77,11 @@ enum ProcFS {
 
 extension ProcFS {
     /// The effective uid and gid of a process (the second field of /proc/PID/status's Uid/Gid lines).
+    /// The filesystem uid of a thread (the 4th Uid field: what the kernel compares a file's owner with).
+    static func fsuid(tid: pid_t) -> Int? {
+        statusField(pid: tid, "Uid")?.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst(3).first.flatMap { Int($0) }
+    }
+
     static func effectiveIDs(pid: pid_t) -> (uid: Int?, gid: Int?) {
         guard let raw = readFile("/proc/\(pid)/status", limit: 16384) else { return (nil, nil) }
         var uid: Int?, gid: Int?

@@ -161,3 +161,41 @@ struct SandboxTests {
         #expect(dropped.stdout.contains("no capabilities"), "the verdict says which capabilities the app had: \(dropped.stdout)")
     }
 }
+
+/// Capabilities root uses implicitly, inferred from the recording and proven by verify (which runs the
+/// app with exactly the printed set). coreutils' `install -d -o USER -m MODE` — what packaging scripts
+/// and entrypoints use for run-time directories — makes the directory, hands it over, then sets its
+/// mode: a chmod of another user's directory, which needs CAP_FOWNER once capabilities are dropped.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ImplicitCapabilityTests {
+    let roprof = Support.roprof
+
+    @Test(arguments: ["ptrace", "ebpf"]) func aChmodAfterAChownNeedsFowner(backend: String) throws {
+        let dir = Support.scratch("fowner-\(backend)"), target = "/run/roprof-fowner-\(backend)-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: target) }
+        let cmd = ["install", "-d", "-o", "nobody", "-g", "nogroup", "-m", "0750", target + "/app"]
+        // The kernel's side of it: without CAP_FOWNER the same command fails as root.
+        let capsh = try Support.which("capsh")
+        let denied = try Support.run([capsh, "--drop=cap_fowner", "--", "-c", cmd.joined(separator: " ")])
+        #expect(denied.status != 0 && denied.stderr.contains("Operation not permitted"), "\(denied.stderr)")
+        try? FileManager.default.removeItem(atPath: target)
+        let r = try Support.run([roprof, "record", "--quiet", "--backend", backend, "-o", dir + "/rec.json", "--"] + cmd)
+        #expect(r.status == 0, "\(r.stderr)")
+        let docker = try Support.run([roprof, "suggest", "--format", "docker", dir + "/rec.json"])
+        #expect(docker.stdout.contains("--cap-add=FOWNER") && docker.stdout.contains("--cap-add=CHOWN"), "\(docker.stdout)")
+        #expect(docker.stderr.contains("FOWNER is added because a root process changed the mode"), "the reason is printed: \(docker.stderr)")
+        try? FileManager.default.removeItem(atPath: target)
+        let v = try Support.run([roprof, "verify", "--from", dir + "/rec.json", "--"] + cmd)
+        #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("CHOWN, FOWNER"), "\(v.stdout)\(v.stderr)")
+    }
+
+    /// Its own file: no FOWNER (the flag is only for another user's file at the moment of the call).
+    @Test func aChmodOfItsOwnFileNeedsNothing() throws {
+        let dir = Support.scratch("fowner-own"), target = "/run/roprof-fowner-own-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: target) }
+        let r = try Support.run([roprof, "record", "--quiet", "--backend", "ptrace", "-o", dir + "/rec.json", "--", "install", "-d", "-m", "0750", target])
+        #expect(r.status == 0, "\(r.stderr)")
+        let docker = try Support.run([roprof, "suggest", "--format", "docker", dir + "/rec.json"])
+        #expect(!docker.stdout.contains("FOWNER"), "\(docker.stdout)")
+    }
+}

@@ -31,6 +31,9 @@ struct CallFacts {
     var bytes: Int?
     /// link: the old name is an open unnamed file (O_TMPFILE named with AT_EMPTY_PATH or /proc/self/fd/N).
     var namesUnnamedFile = false
+    /// chmod, and utimes with explicit times: the file belonged to another user than the caller at
+    /// entry (ptrace stats it), which takes CAP_FOWNER (root included once capabilities are dropped).
+    var notOwner = false
     /// bind: the socket address as the process passed it.
     var sockaddr: [UInt8]?
     /// mq_open / mq_unlink: the queue name as the process passed it.
@@ -129,7 +132,7 @@ struct CallInterpreter {
             item(path, Self.openOperation(flags, existed: existed, errno: err), builder.openFlagNames(flags), existed: existed)
         case .pathOp(let op, _, _, _):
             guard let p = f.paths.first else { return }
-            item(p, op, bytes: op == .unlink ? f.bytes : nil)
+            item(p, op, f.notOwner ? ["not-owner"] : [], bytes: op == .unlink ? f.bytes : nil)
         case .unlinkat:
             guard let p = f.paths.first else { return }
             let rmdir = f.arg(2) & LinuxFlag.atRemovedir != 0
@@ -150,18 +153,13 @@ struct CallInterpreter {
             if f.namesUnnamedFile { item(new, .create, ["O_TMPFILE"], bytes: f.bytes) } else { item(new, .link) }
         case .fdOp(let op, _):
             guard let p = f.fdFile else { return }
-            item(p, op)
+            item(p, op, f.notOwner ? ["not-owner"] : [])
         case .copyInto, .ioctlClone:
             guard let p = f.fdFile else { return }
             item(p, .clone)
         case .utimensat:
-            if f.arg(1) == 0 {
-                guard let p = f.fdFile else { return }
-                item(p, .utimes)
-            } else {
-                guard let p = f.paths.first else { return }
-                item(p, .utimes)
-            }
+            guard let p = f.arg(1) == 0 ? f.fdFile : f.paths.first else { return }
+            item(p, .utimes, f.notOwner ? ["not-owner"] : [])
         case .bind:
             guard let addr = f.sockaddr else { return }
             let (unixPath, port) = Self.socketAddress(addr)

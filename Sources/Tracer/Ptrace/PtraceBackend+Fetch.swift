@@ -251,7 +251,34 @@ extension PtraceBackend {
         case .denyAsync, .ptrace, .appSeccomp, .clone, .clone3, .openat2:
             break
         }
+        // Changing the mode (or setting explicit times) of another user's file takes CAP_FOWNER: the
+        // owner at entry, against the thread's filesystem uid.
+        var ownerMatters = false
+        switch call {
+        case .pathOp(.chmod, _, _, _), .fdOp(.chmod, _): ownerMatters = true
+        case .pathOp(.utimes, _, _, _): ownerMatters = info.arg(2) != 0
+        case .utimensat: ownerMatters = info.arg(2) != 0
+        default: break
+        }
+        if ownerMatters, let owner = ownerOf(f, t), let me = ProcFS.fsuid(tid: t.tid), owner != me { f.notOwner = true }
         return PendingCall(facts: f, arch: arch)
+    }
+
+    /// The owner of the call's file (its path, or the file behind its fd), or nil when it cannot be read.
+    func ownerOf(_ f: CallFacts, _ t: Tracee) -> Int? {
+        var st = stat()
+        if let p = f.paths.first {
+            guard p.unresolved == nil, stat(hostView(p), &st) == 0 else { return nil }
+            return Int(st.st_uid)
+        }
+        let fd: Int32
+        switch f.call {
+        case .fdOp(_, let i): fd = Int32(truncatingIfNeeded: f.arg(i))
+        case .utimensat where f.arg(1) == 0: fd = Int32(truncatingIfNeeded: f.arg(0))
+        default: return nil
+        }
+        guard stat("/proc/\(t.tid)/fd/\(fd)", &st) == 0 else { return nil }
+        return Int(st.st_uid)
     }
 
     func fetchOpen(_ t: Tracee, _ f: inout CallFacts, dirfd: Int32?, pathPtr: UInt64, flags: UInt64) {
