@@ -161,6 +161,9 @@ public struct Hardening {
         }
         let (uid, gid, ranAsRoot) = identity(of: r.runs)
         var caps = Set((r.capabilityHints ?? [:]).keys)
+        if let who = r.capabilityHints?["KILL"] {
+            warnings.append("KILL is added because \(who.sorted().prefix(3).joined(separator: ", ")), running as root, signalled a process of the app that belongs to another user (a root master stopping workers that changed user): run the master as the workers' user to do without it")
+        }
         let names = r.allSyscallNames
         // chroot (haproxy's jail, a daemon's privilege separation) needs CAP_SYS_CHROOT, root or not.
         if names.contains("chroot") { caps.insert("SYS_CHROOT") }

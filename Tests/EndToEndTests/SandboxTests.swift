@@ -189,6 +189,23 @@ struct ImplicitCapabilityTests {
         #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("CHOWN, FOWNER"), "\(v.stdout)\(v.stderr)")
     }
 
+    /// A root parent stopping a child that changed user (setpriv, as a root master and its workers
+    /// do): the signal needs CAP_KILL once capabilities are dropped. ptrace sees the target.
+    @Test func aRootParentSignallingAnotherUsersChildNeedsKill() throws {
+        let dir = Support.scratch("kill-cap")
+        // Exits 3 when the signal is refused: a verify without KILL would FAIL.
+        let script = "setpriv --reuid=65534 --regid=65534 --clear-groups sleep 3 & sleep 0.3; kill $! || exit 3; echo signalled; wait; echo done"
+        let capsh = try Support.which("capsh")
+        let denied = try Support.run([capsh, "--drop=cap_kill", "--", "-c", script])
+        #expect(denied.status == 3 && denied.stderr.contains("Operation not permitted"), "\(denied.stdout)\(denied.stderr)")
+        let r = try Support.run([roprof, "record", "--quiet", "--backend", "ptrace", "-o", dir + "/rec.json", "--", "/bin/sh", "-c", script])
+        #expect(r.status == 0 && r.stdout.contains("signalled"), "\(r.stdout)\(r.stderr)")
+        let docker = try Support.run([roprof, "suggest", "--format", "docker", dir + "/rec.json"])
+        #expect(docker.stdout.contains("--cap-add=KILL") && docker.stderr.contains("KILL is added because /bin/sh"), "\(docker.stdout)\(docker.stderr)")
+        let v = try Support.run([roprof, "verify", "--from", dir + "/rec.json", "--", "/bin/sh", "-c", script])
+        #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("KILL"), "\(v.stdout)\(v.stderr)")
+    }
+
     /// Its own file: no FOWNER (the flag is only for another user's file at the moment of the call).
     @Test func aChmodOfItsOwnFileNeedsNothing() throws {
         let dir = Support.scratch("fowner-own"), target = "/run/roprof-fowner-own-\(getpid())"

@@ -71,6 +71,7 @@ extension PtraceBackend {
             guard let arch = SeccompArch.fromAudit(info.arch, nr: info.nr), let table = tables[arch] else { resume(t); return }
             let nr = Int(info.nr & ~0x4000_0000)
             countEntry(t, arch: arch, nr: nr, table: table)
+            if case let k = table.signallingKind(nr), k != 0 { noteSignal(t, kind: k, info: info) }
             // Without a filter of ours nothing can be denied safely: io_uring/AIO are recorded as used.
             if let call = table.call(nr), let p = fetchEntry(t, info: info, call: call, name: table.name(nr), arch: arch) {
                 t.pending = p

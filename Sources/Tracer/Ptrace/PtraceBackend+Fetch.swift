@@ -17,6 +17,7 @@ extension PtraceBackend {
         guard info.op == .seccomp, let arch = SeccompArch.fromAudit(info.arch, nr: info.nr), let table = tables[arch] else { resume(t); return }
         let nr = Int(info.nr & ~0x4000_0000)
         countEntry(t, arch: arch, nr: nr, table: table)
+        if case let k = table.signallingKind(nr), k != 0 { noteSignal(t, kind: k, info: info) }
         if t.process.mayHoldUnnamed, case let kind = table.closingKind(nr), kind != 0 {
             sampleUnnamedFiles(t, fd: kind == 1 ? Int32(truncatingIfNeeded: info.arg(0)) : nil)
         }
@@ -80,6 +81,20 @@ extension PtraceBackend {
             builder.noteUnnamedSize(TracedPath(bytes: path, root: t.process.root), isTmpfile ? .tmpfile : .unlink,
                                     bytes: Int(st.st_size), process: t.process.exe, pid: pid)
         }
+    }
+
+    /// A signal from a root process to a process of the traced tree that belongs to another user
+    /// (neither its real nor its saved uid is root's): the kernel allows that only with CAP_KILL, which
+    /// `--cap-drop=ALL` removes (a root master stopping its workers after they changed user).
+    func noteSignal(_ t: Tracee, kind: UInt8, info: SyscallInfo) {
+        guard t.process.uid == 0 else { return }
+        let target = Int32(truncatingIfNeeded: info.arg(0))
+        guard target > 0, signalTargetsSeen.insert(target).inserted else { return }
+        let pid = kind == 2 ? (ProcFS.tgid(of: target) ?? target) : target
+        guard processes.byPid[pid] != nil, pid != t.process.pid,
+              let ids = ProcFS.statusField(pid: pid, "Uid")?.split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap({ Int($0) }),
+              ids.count >= 3, ids[0] != 0, ids[2] != 0 else { return }
+        builder.capabilityHint("KILL", process: t.process.exe)
     }
 
     /// Counts a call at its entry, and notes compat calls and the calls that matter for security.

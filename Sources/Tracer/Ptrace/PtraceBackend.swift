@@ -30,6 +30,8 @@ public final class PtraceBackend: RunControl {
     let builder = RecordingBuilder()
     var tracees: [pid_t: Tracee] = [:]
     let processes = ProcessTable()
+    /// Signal targets already checked for another owner (see `noteSignal`).
+    var signalTargetsSeen = Set<Int32>()
     lazy var interpreter = CallInterpreter(backend: .ptrace, builder: builder)
     var rootPid: pid_t = 0
     var rootExit: ExitInfo?
