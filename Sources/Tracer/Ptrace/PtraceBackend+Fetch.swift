@@ -87,13 +87,15 @@ extension PtraceBackend {
     /// (neither its real nor its saved uid is root's): the kernel allows that only with CAP_KILL, which
     /// `--cap-drop=ALL` removes (a root master stopping its workers after they changed user).
     func noteSignal(_ t: Tracee, kind: UInt8, info: SyscallInfo) {
-        guard t.process.uid == 0 else { return }
+        guard t.process.uid == 0, !signalledOtherUser.contains(t.process.exe) else { return }
         let target = Int32(truncatingIfNeeded: info.arg(0))
-        guard target > 0, signalTargetsSeen.insert(target).inserted else { return }
+        guard target > 0 else { return }
         let pid = kind == 2 ? (ProcFS.tgid(of: target) ?? target) : target
-        guard processes.byPid[pid] != nil, pid != t.process.pid,
+        // The target's ids now (a worker may change user after an earlier signal).
+        guard pid != t.process.pid, processes.byPid[pid] != nil,
               let ids = ProcFS.statusField(pid: pid, "Uid")?.split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap({ Int($0) }),
               ids.count >= 3, ids[0] != 0, ids[2] != 0 else { return }
+        signalledOtherUser.insert(t.process.exe)
         builder.capabilityHint("KILL", process: t.process.exe)
     }
 

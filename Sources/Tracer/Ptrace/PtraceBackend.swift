@@ -30,8 +30,8 @@ public final class PtraceBackend: RunControl {
     let builder = RecordingBuilder()
     var tracees: [pid_t: Tracee] = [:]
     let processes = ProcessTable()
-    /// Signal targets already checked for another owner (see `noteSignal`).
-    var signalTargetsSeen = Set<Int32>()
+    /// Programs already known to signal another user's process (see `noteSignal`).
+    var signalledOtherUser = Set<String>()
     lazy var interpreter = CallInterpreter(backend: .ptrace, builder: builder)
     var rootPid: pid_t = 0
     var rootExit: ExitInfo?
