@@ -19,9 +19,9 @@ let package = Package(
         .target(name: "CBPF", linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libbpf.a", "-Xlinker", "-l:libelf.a", "-Xlinker", "-l:libz.a"])]),
         // Compiles Sources/Tracer/bpf/probe.bpf.c with the toolchain's clang and embeds the object.
         .plugin(name: "BPFProbe", capability: .buildTool()),
-        // libseccomp as a system library; exactly one Swift importer (Seccomp).
-        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp",
-                       providers: [.apt(["libseccomp-dev"])]),
+        // libseccomp's header; exactly one Swift importer (Seccomp), which links libseccomp statically
+        // (like libbpf and libyaml: the binary runs in images without it, distroless ones included).
+        .systemLibrary(name: "CSeccomp", providers: [.apt(["libseccomp-dev"])]),
         // libyaml (static, as libbpf). No logic.
         .target(name: "CYAML", linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libyaml.a"])]),
         // YAML documents as values, parsed and written through libyaml, and Codable on them. No
@@ -30,7 +30,7 @@ let package = Package(
         // Pure values: events, recordings, baselines (Codable, deterministic).
         .target(name: "TraceModel"),
         // The one Swift wrapper of libseccomp: names ⇄ numbers, filter building, BPF export, loading.
-        .target(name: "Seccomp", dependencies: ["CSeccomp"]),
+        .target(name: "Seccomp", dependencies: ["CSeccomp"], linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libseccomp.a"])]),
         // The two backends (ptrace; eBPF, nothing stopped) and the run lifecycle they share.
         .target(name: "Tracer", dependencies: ["CPtrace", "CBPF", "Seccomp", "TraceModel"], exclude: ["EBPF/bpf"],
                 plugins: ["BPFProbe"]),

@@ -81,7 +81,7 @@ enum ImageRunner {
         }
         var mounts = ["-v", "\(selfPath):/roprof/bin/roprof:ro"]
         for d in privateLibraryDirectories() { mounts += ["-v", "\(d):\(d):ro"] }
-        // roprof runs inside the image: it needs the image's glibc and libseccomp. Say so before anything runs.
+        // roprof runs inside the image: it needs the image's glibc (libseccomp, libbpf and libyaml are linked in). Say so before anything runs.
         let probe = engine.run(["run", "--rm", "--user=0", "--entrypoint", "/roprof/bin/roprof"] + mounts + [image, "--version"])
         if probe.status != 0 {
             let why = probe.stderr.contains("libseccomp") ? "it has no libseccomp (apt-get install libseccomp2 in the image)"
