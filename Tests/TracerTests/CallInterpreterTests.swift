@@ -130,3 +130,15 @@ import Testing
         #expect(PathText.stripRoot(Array("/jail/etc".utf8), "/jail") == Array("/etc".utf8))
     }
 }
+
+/// --ready-url as users write it.
+@Suite struct ReadyURLTests {
+    @Test func tcpHttpAndBareFormsParse() throws {
+        #expect(try ReadinessProbe.Target.parse("tcp://127.0.0.1:3306").get() == .init(host: "127.0.0.1", port: 3306, httpPath: nil))
+        #expect(try ReadinessProbe.Target.parse("127.0.0.1:3306").get() == .init(host: "127.0.0.1", port: 3306, httpPath: nil))
+        #expect(try ReadinessProbe.Target.parse("http://[::1]:8080/health").get() == .init(host: "::1", port: 8080, httpPath: "/health"))
+        guard case .failure(let e) = ReadinessProbe.Target.parse("udp://127.0.0.1:53") else { Issue.record("udp accepted"); return }
+        #expect("\(e)".contains("'udp://' is not supported") && "\(e)".contains("tcp://HOST:PORT"), "\(e)")
+        guard case .failure = ReadinessProbe.Target.parse("tcp://host:99999") else { Issue.record("a bad port accepted"); return }
+    }
+}

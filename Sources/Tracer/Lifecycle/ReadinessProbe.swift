@@ -10,11 +10,15 @@ public final class ReadinessProbe: @unchecked Sendable {
         /// nil: a TCP connect is enough; otherwise an HTTP GET of this path must get a status line.
         public var httpPath: String?
 
-        /// Parses `http://host:port/path` or `host:port`; nil with a reason when it is neither.
+        /// Parses `http://host:port/path`, or `host:port` / `tcp://host:port` (a TCP connect); a reason when it is neither.
         public static func parse(_ s: String) -> Result<Target, TraceError> {
             var rest = s, http = false
             if rest.hasPrefix("http://") { rest = String(rest.dropFirst(7)); http = true }
+            else if rest.hasPrefix("tcp://") { rest = String(rest.dropFirst(6)) }  // a TCP connect, written as a URL
             else if rest.hasPrefix("https://") { return .failure(.sandboxSetup("--ready-url \(s): https is not supported; use http:// or a TCP host:port")) }
+            else if let r = rest.firstRange(of: "://") {
+                return .failure(.sandboxSetup("--ready-url \(s): '\(rest[..<r.lowerBound])://' is not supported; give http://HOST:PORT/PATH, or HOST:PORT (or tcp://HOST:PORT) for a TCP connect"))
+            }
             let hostPort = String(rest.prefix { $0 != "/" })
             let path = http ? String(rest.dropFirst(hostPort.count)) : nil
             guard let colon = hostPort.lastIndex(of: ":") else {
