@@ -273,10 +273,14 @@ public enum SystemdEmitter {
             // systemd answers an allow-list's other calls with one errno: it cannot answer the newer entry
             // points ENOSYS (so libc falls back) as the Docker/OCI profile does. EPERM there breaks libc
             // (threads fail on clone3), so they are allowed: each is a newer door to a call the app uses.
-            if !s.enosys.isEmpty {
-                lines.append("# allowed because systemd cannot answer them ENOSYS: \(s.enosys.joined(separator: " ")) (newer entry points of calls the app makes)")
+            let entryPoints = s.enosys.filter { !s.asyncDenied.contains($0) }
+            if !entryPoints.isEmpty {
+                lines.append("# allowed because systemd cannot answer them ENOSYS: \(entryPoints.joined(separator: " ")) (newer entry points of calls the app makes)")
             }
-            lines.append("SystemCallFilter=" + Array(Set(s.names + s.enosys)).sorted().joined(separator: " "))
+            if !s.asyncDenied.isEmpty {
+                lines.append("# denied (EPERM here; the recording answered them ENOSYS and the app fell back to plain calls): \(s.asyncDenied.joined(separator: " "))")
+            }
+            lines.append("SystemCallFilter=" + Array(Set(s.names + entryPoints)).sorted().joined(separator: " "))
         }
         return Emitted(text: lines.joined(separator: "\n") + "\n", warnings: warnings)
     }

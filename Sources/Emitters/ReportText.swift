@@ -120,7 +120,11 @@ public enum ReportText {
                          + (plan.beyondDockerDefault.isEmpty ? ", none beyond it"
                             : "; beyond it: " + plan.beyondDockerDefault.map { $0 == "clone3" ? "clone3 (Docker answers it ENOSYS; the app calls it)" : $0 }.joined(separator: ", ")))
         }
-        if !plan.enosys.isEmpty { lines.append("answered ENOSYS so libc falls back: \(plan.enosys.joined(separator: ", "))") }
+        let entryPoints = plan.enosys.filter { !plan.asyncDenied.contains($0) }
+        if !entryPoints.isEmpty { lines.append("answered ENOSYS so libc falls back: \(entryPoints.joined(separator: ", "))") }
+        if !plan.asyncDenied.isEmpty {
+            lines.append("answered ENOSYS as while recording, so the app uses plain calls: \(plan.asyncDenied.joined(separator: ", ")) (allowing only the setup would break it; the whole interface would hide its I/O)")
+        }
         for f in plan.foreseen { lines.append("allows \(f.calls.joined(separator: ", ")) although unseen: \(f.why)") }
         lines.append("covers " + (a.phases?.joined(separator: "; ") ?? "one start (record without --no-restart, or merge a restart's recording, to cover a restart)"))
         lines.append("not seen: what the app does on work the recording did not give it (other requests, error paths, upgrades): roll out with --seccomp-log-only, then suggest --kernel-log")

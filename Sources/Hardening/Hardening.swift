@@ -113,7 +113,7 @@ public struct Hardening {
         for run in r.runs { for p in run.processes { if let u = p.uid { uidOf[p.pid] = u } } }
         let made = Set(r.files.filter { $0.operation == .mkdir && $0.succeeded > 0 }.map(\.path))
         let entryOps: Set<FileOperation> = [.create, .mkdir, .mknod, .renameFrom, .renameTo, .exchange, .link, .symlink, .unlink, .rmdir, .bind]
-        for f in r.files where f.succeeded > 0 && entryOps.contains(f.operation) && f.pids.contains(where: { uidOf[$0] == 0 }) {
+        for f in r.files where f.succeeded > 0 && entryOps.contains(f.operation) && f.pids.contains(where: { uidOf[$0] == 0 }) && !f.flags.contains("dropped-root") {
             let dir = PathGlob.parent(f.path)
             guard !made.contains(dir), let d = fs.directories[dir], d.uid != 0, d.mode & 0o002 == 0,
                   !(d.gid == 0 && d.mode & 0o020 != 0) else { continue }
@@ -131,7 +131,8 @@ public struct Hardening {
         var uidOf: [Int: Int] = [:]
         for run in r.runs { for p in run.processes { if let u = p.uid { uidOf[p.pid] = u } } }
         let ebpf = r.runs.contains { $0.backend == "ebpf" }
-        for f in r.files where f.succeeded > 0 && (f.operation == .chmod || f.operation == .utimes) && f.pids.contains(where: { uidOf[$0] == 0 }) {
+        for f in r.files where f.succeeded > 0 && (f.operation == .chmod || f.operation == .utimes) && f.pids.contains(where: { uidOf[$0] == 0 })
+                && !f.flags.contains("dropped-root") {
             if f.flags.contains("not-owner") { return f.path }
             if ebpf, f.operation == .chmod, let d = r.filesystem?.directories[f.path], d.uid != 0 { return f.path }
         }

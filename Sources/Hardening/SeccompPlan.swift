@@ -15,6 +15,10 @@ public struct SeccompPlan: Equatable {
     /// made (an engine's own profile may have answered them ENOSYS while recording, as Docker's
     /// does for clone3) whose older equivalent it did make. libc falls back on ENOSYS, never on EPERM.
     public var enosys: [String] = []
+    /// Of `enosys`: io_uring_setup / io_setup, answered ENOSYS because the recording's tracer did so
+    /// (the app's fallback to plain calls is what was recorded). Never allowed where a format cannot
+    /// answer ENOSYS (systemd): there they stay denied.
+    public var asyncDenied: [String] = []
     /// First rollout: log what the profile would deny instead of denying it (SCMP_ACT_LOG).
     public var logOnly = false
 
@@ -100,7 +104,26 @@ public struct SeccompPlan: Equatable {
         plan.enosys = fallbacks.keys.filter { new in
             !names.contains(new) && table.number(new) != nil && !names.isDisjoint(with: fallbacks[new]!)
         }.sorted()
+        // io_uring_setup / io_setup that the ptrace backend answered ENOSYS while recording: the app was
+        // seen falling back to plain calls on that answer, so the profile gives the same one. Allowing
+        // the setup alone would break the app (io_uring_enter, io_submit stay denied), and allowing the
+        // whole interface would hide its file I/O from seccomp (Docker 25 and later deny it too).
+        plan.asyncDenied = Self.asyncDeniedWhileRecording(r).filter { table.number($0) != nil }
+        if !plan.asyncDenied.isEmpty {
+            plan.names.removeAll { plan.asyncDenied.contains($0) }
+            plan.enosys = Array(Set(plan.enosys).union(plan.asyncDenied)).sorted()
+        }
         return plan
+    }
+
+    /// The asynchronous-I/O setup calls the recording's tracer denied with ENOSYS (its blind spots say so).
+    static func asyncDeniedWhileRecording(_ r: Recording) -> [String] {
+        let setups: Set<String> = ["io_uring_setup", "io_setup"]
+        return Set(r.blindSpots.compactMap { b -> String? in
+            guard b.kind == .ioUring || b.kind == .linuxAIO, b.detail.contains("denied with ENOSYS while recording"),
+                  let first = b.detail.split(separator: " ").first.map(String.init), setups.contains(first) else { return nil }
+            return first
+        }).sorted()
     }
 
     /// A directory where the app created, durably (fsync, O_SYNC), at least two files whose names

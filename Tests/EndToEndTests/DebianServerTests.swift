@@ -235,4 +235,39 @@ struct DebianServerTests {
         let b = try Support.run([roprof, "verify", "--quiet", "--no-seccomp", "--runtime", "docker", "--from", dir + "/blind.json"] + drive + ["--"] + cmd)
         #expect(b.status == 1 && b.stdout.contains("FAIL"), "\(b.stdout)\(b.stderr)")
     }
+
+    /// Debian's MariaDB, started as an entrypoint would: the socket directory made and handed over with
+    /// `install -d`, the server dropping to mysql by itself. While recording, ptrace answers its
+    /// io_uring and AIO setup ENOSYS and it falls back to plain I/O; the printed profile must answer
+    /// the same (allowing the setup alone would let it start io_uring and then deny io_uring_enter).
+    /// It serves over TCP under the printed settings and its rows survive the restart.
+    @Test func mariadbKeepsItsRowsAndGetsTheAnswerItFellBackOn() throws {
+        let server = try Support.which("mariadbd"), client = try Support.which("mariadb"), installDB = try Support.which("mariadb-install-db")
+        let data = "/var/lib/roprof-test-mariadb", port = 3319, dir = Support.scratch("mariadb"), rec = dir + "/rec.json", counts = dir + "/rows"
+        try? FileManager.default.removeItem(atPath: data)
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let inst = try Support.run([installDB, "--user=mysql", "--datadir=" + data, "--auth-root-authentication-method=normal", "--skip-test-db"])
+        #expect(inst.status == 0, "\(inst.stdout)\(inst.stderr)")
+        try? FileManager.default.removeItem(atPath: "/run/mysqld")  // as in a fresh container
+        let entry = "install -d -o mysql -g mysql -m 0755 /run/mysqld && exec \(server) --user=mysql --datadir=\(data) --port=\(port) --bind-address=127.0.0.1"
+        let sql = "\(client) -h 127.0.0.1 -P \(port) -uroot -N -e \"create database if not exists shop; create table if not exists shop.items(id int primary key auto_increment, name text); insert into shop.items(name) values ('a'); select count(*) from shop.items\""
+        let r = try Support.run([roprof, "record", "--quiet", "-o", rec, "--ready-url", "tcp://127.0.0.1:\(port)", "--while", sql, "--", "/bin/sh", "-c", entry])
+        #expect(r.status == 0, "\(r.stderr)")
+        let docker = try suggestedDocker(rec)
+        #expect(docker.contains("destination=/run/mysqld,") && docker.contains("destination=\(data)"), "\(docker)")
+        #expect(docker.contains("--cap-add=FOWNER"), "install -d sets the mode after handing the directory over: \(docker)")
+        // The profile: io_uring_setup and io_setup answered ENOSYS, not allowed.
+        let profile = try Support.run([roprof, "suggest", "--format", "seccomp", rec])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(profile.stdout.utf8)) as? [String: Any])
+        let rules = json["syscalls"] as? [[String: Any]] ?? []
+        let allowed = Set(rules.filter { $0["action"] as? String == "SCMP_ACT_ALLOW" }.flatMap { $0["names"] as? [String] ?? [] })
+        let enosys = Set(rules.filter { $0["errnoRet"] as? Int == 38 }.flatMap { $0["names"] as? [String] ?? [] })
+        #expect(enosys.isSuperset(of: ["io_uring_setup", "io_setup"]) && allowed.isDisjoint(with: ["io_uring_setup", "io_setup"]), "\(rules)")
+        try? FileManager.default.removeItem(atPath: "/run/mysqld")
+        let v = try Support.run([roprof, "verify", "--quiet", "--runtime", "docker", "--from", rec, "--ready-url", "tcp://127.0.0.1:\(port)",
+                                 "--while", sql + " >> \(counts)", "--", "/bin/sh", "-c", entry])
+        #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("restart"), "\(v.stdout)\(v.stderr)")
+        let rows = ((try? String(contentsOfFile: counts, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int($0) }
+        #expect(rows.count == 2 && rows[1] == rows[0] + 1, "the second start found the first one's rows: \(rows)")
+    }
 }

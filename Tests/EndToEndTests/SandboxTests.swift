@@ -206,6 +206,25 @@ struct ImplicitCapabilityTests {
         #expect(v.status == 0 && v.stdout.contains("PASS") && v.stdout.contains("KILL"), "\(v.stdout)\(v.stderr)")
     }
 
+    /// A daemon started as root that drops to its user by itself (setuid, no exec) and then writes in
+    /// that user's directory needs no DAC_OVERRIDE; root writing there itself does.
+    @Test func writesAfterDroppingRootNeedNoOverride() throws {
+        let dir = Support.scratch("dropped-root"), home = "/srv/roprof-dropped-\(getpid())"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        chown(home, 65534, 65534)
+        chmod(home, 0o755)
+        func caps(_ script: String, _ name: String) throws -> String {
+            let r = try Support.run([roprof, "record", "--quiet", "--no-restart", "--backend", "ptrace", "-o", dir + "/\(name).json", "--", "/usr/bin/python3", "-c", script])
+            #expect(r.status == 0, "\(r.stderr)")
+            return try Support.run([roprof, "suggest", "--format", "docker", dir + "/\(name).json"]).stdout
+        }
+        let dropped = try caps("import os; os.setgid(65534); os.setuid(65534); open('\(home)/a.pid', 'w').write('1')", "dropped")
+        #expect(!dropped.contains("DAC_OVERRIDE") && dropped.contains("--cap-add=SETUID"), "\(dropped)")
+        let asRoot = try caps("open('\(home)/b.pid', 'w').write('1')", "root")
+        #expect(asRoot.contains("--cap-add=DAC_OVERRIDE"), "\(asRoot)")
+    }
+
     /// Its own file: no FOWNER (the flag is only for another user's file at the moment of the call).
     @Test func aChmodOfItsOwnFileNeedsNothing() throws {
         let dir = Support.scratch("fowner-own"), target = "/run/roprof-fowner-own-\(getpid())"

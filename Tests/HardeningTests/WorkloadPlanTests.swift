@@ -59,6 +59,26 @@ import TestSupport
     }
 }
 
+/// Asynchronous-I/O setup the tracer answered ENOSYS while recording gets the same answer from the
+/// profile, never an allow of the setup alone.
+@Suite struct AsyncSetupAnswerTests {
+    @Test func deniedWhileRecordingIsAnsweredENOSYS() {
+        var r = RecordingFixture.recording([RecordingFixture.m("/var/lib/db/ibdata1", .write)],
+                                           syscalls: ["read": 9, "pwrite64": 4, "io_uring_setup": 1, "io_setup": 1, "openat": 3])
+        r.blindSpots = [BlindSpot(kind: .ioUring, detail: "io_uring_setup denied with ENOSYS while recording, so the app falls back to plain syscalls (which are recorded)"),
+                        BlindSpot(kind: .linuxAIO, detail: "io_setup denied with ENOSYS while recording, so the app falls back to plain syscalls (which are recorded)")]
+        let plan = SeccompPlan.build(r, baseline: [], target: .x86_64)
+        #expect(plan.asyncDenied == ["io_setup", "io_uring_setup"])
+        #expect(plan.enosys.contains("io_uring_setup") && plan.enosys.contains("io_setup"))
+        #expect(!plan.names.contains("io_uring_setup") && !plan.names.contains("io_setup"), "\(plan.names)")
+        // Used by an attached or eBPF recording (not denied): allowed as seen, nothing answered for it.
+        var used = r
+        used.blindSpots = [BlindSpot(kind: .ioUring, detail: "io_uring_setup used: the file I/O submitted through it is not seen")]
+        let usedPlan = SeccompPlan.build(used, baseline: [], target: .x86_64)
+        #expect(usedPlan.names.contains("io_uring_setup") && usedPlan.asyncDenied.isEmpty)
+    }
+}
+
 /// Capabilities the printed settings add, from evidence.
 @Suite struct CapabilityEvidenceTests {
     func rootRecording(_ files: [FileMutation], dirOwner: Int, mode: Int) -> Recording {

@@ -218,7 +218,9 @@ struct CallInterpreter {
             return
         }
         for i in items {
-            builder.record(i.path, i.op, syscall: name, flags: i.flags, process: proc.exe, pid: proc.pid,
+            // Done as another user by a process recorded as root (it dropped privileges without exec):
+            // evidence of what root needs must not count it.
+            builder.record(i.path, i.op, syscall: name, flags: proc.droppedRoot ? i.flags + ["dropped-root"] : i.flags, process: proc.exe, pid: proc.pid,
                            errno: err, outcomeKnown: f.outcomeKnown, existedBefore: i.existed, bytes: i.bytes)
         }
         if !f.outcomeKnown && !items.isEmpty {

@@ -13,6 +13,8 @@ struct CallTable {
     /// kill (1: the target process is argument 0), tkill (2: a thread, argument 0), tgkill (3: the
     /// process is argument 0): signals, which root sends to another user's process only with CAP_KILL.
     private(set) var signalling: [UInt8]
+    /// setuid, setresuid, setreuid, setfsuid: the caller's filesystem uid may change.
+    private(set) var changesUid: [Bool]
     static let size = 1024
 
     init(arch: SeccompArch) {
@@ -22,11 +24,15 @@ struct CallTable {
         dangerous = [Bool](repeating: false, count: Self.size)
         closing = [UInt8](repeating: 0, count: Self.size)
         signalling = [UInt8](repeating: 0, count: Self.size)
+        changesUid = [Bool](repeating: false, count: Self.size)
         for (name, kind) in [("close", UInt8(1)), ("close_range", 2), ("exit_group", 3), ("exit", 3)] {
             if let nr = number(name) { closing[nr] = kind }
         }
         for (name, kind) in [("kill", UInt8(1)), ("tkill", 2), ("tgkill", 3)] {
             if let nr = number(name) { signalling[nr] = kind }
+        }
+        for name in ["setuid", "setresuid", "setreuid", "setfsuid", "setuid32", "setresuid32", "setreuid32", "setfsuid32"] {
+            if let nr = number(name) { changesUid[nr] = true }
         }
         for (name, call) in MutatingCall.catalog {
             if arch == .x86 && name == "mmap" { continue }  // i386 old_mmap takes a struct; mmap2 is decoded
@@ -45,6 +51,7 @@ struct CallTable {
     func call(_ nr: Int) -> MutatingCall? { nr >= 0 && nr < Self.size ? calls[nr] : nil }
     func closingKind(_ nr: Int) -> UInt8 { nr >= 0 && nr < Self.size ? closing[nr] : 0 }
     func signallingKind(_ nr: Int) -> UInt8 { nr >= 0 && nr < Self.size ? signalling[nr] : 0 }
+    func changesUid(_ nr: Int) -> Bool { nr >= 0 && nr < Self.size && changesUid[nr] }
     func isDangerous(_ nr: Int) -> Bool { nr >= 0 && nr < Self.size && dangerous[nr] }
     func name(_ nr: Int) -> String { names.name(nr) ?? "syscall_\(nr)" }
 }

@@ -16,6 +16,11 @@ final class ProcessState {
     /// The process made an O_TMPFILE file or unlinked a file: it may write through a file with no name,
     /// whose size (ptrace, full mode) is read when the fd closes or the process exits.
     var mayHoldUnnamed = false
+    /// It called setuid/setresuid/setreuid/setfsuid: its filesystem uid is read again (lazily, at its
+    /// next recorded call) — a daemon started as root that dropped to its user without an exec.
+    var uidMayChange = false
+    /// Recorded as root (its uid at start or exec) but acting as another user now (see `uidMayChange`).
+    var droppedRoot = false
     init(pid: pid_t, ppid: pid_t?, exe: String) { self.pid = pid; self.ppid = ppid; self.exe = exe }
 
     /// A child of `parent` seen before its first exec: it runs the parent's program, as the parent's user.

@@ -72,6 +72,7 @@ extension PtraceBackend {
             let nr = Int(info.nr & ~0x4000_0000)
             countEntry(t, arch: arch, nr: nr, table: table)
             if case let k = table.signallingKind(nr), k != 0 { noteSignal(t, kind: k, info: info) }
+            if table.changesUid(nr) { t.process.uidMayChange = true }
             // Without a filter of ours nothing can be denied safely: io_uring/AIO are recorded as used.
             if let call = table.call(nr), let p = fetchEntry(t, info: info, call: call, name: table.name(nr), arch: arch) {
                 t.pending = p

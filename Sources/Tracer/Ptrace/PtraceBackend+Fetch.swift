@@ -18,6 +18,7 @@ extension PtraceBackend {
         let nr = Int(info.nr & ~0x4000_0000)
         countEntry(t, arch: arch, nr: nr, table: table)
         if case let k = table.signallingKind(nr), k != 0 { noteSignal(t, kind: k, info: info) }
+        if table.changesUid(nr) { t.process.uidMayChange = true }
         if t.process.mayHoldUnnamed, case let kind = table.closingKind(nr), kind != 0 {
             sampleUnnamedFiles(t, fd: kind == 1 ? Int32(truncatingIfNeeded: info.arg(0)) : nil)
         }
@@ -51,6 +52,7 @@ extension PtraceBackend {
                 pending.forceErrno = ENOSYS
                 pending.facts.deniedByTracer = true
                 pending.facts.errno = ENOSYS
+                refreshIdentity(t)
                 interpreter.interpret(pending.facts, process: t.process)
                 _ = Ptrace.setSyscallNumber(t.tid, -1)
             } else if let quiet = options.quietPath, recordQuietly(t, pending, quiet) {
@@ -99,6 +101,14 @@ extension PtraceBackend {
         builder.capabilityHint("KILL", process: t.process.exe)
     }
 
+    /// After a setuid-family call: whether the process, recorded as root, acts as another user now
+    /// (read once, before its next call is recorded).
+    func refreshIdentity(_ t: Tracee) {
+        guard t.process.uidMayChange else { return }
+        t.process.uidMayChange = false
+        if let fs = ProcFS.fsuid(tid: t.tid) { t.process.droppedRoot = t.process.uid == 0 && fs != 0 }
+    }
+
     /// Counts a call at its entry, and notes compat calls and the calls that matter for security.
     func countEntry(_ t: Tracee, arch: SeccompArch, nr: Int, table: CallTable) {
         builder.countSyscall(arch: arch, nr: nr)
@@ -142,6 +152,7 @@ extension PtraceBackend {
             f.newRoot = .some(ProcFS.readlinkBytes("/proc/\(t.process.pid)/root").map { String(decoding: $0, as: UTF8.self) })
         default: break
         }
+        refreshIdentity(t)
         interpreter.interpret(f, process: t.process)
     }
 
@@ -160,6 +171,7 @@ extension PtraceBackend {
         for path in paths {
             guard path.unresolved == nil, path.root == nil, quiet(path.string), directoryIsPlain(path.string) else { return false }
         }
+        refreshIdentity(t)
         interpreter.interpret(f, process: t.process)
         return true
     }

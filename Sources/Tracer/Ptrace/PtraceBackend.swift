@@ -259,6 +259,7 @@ public final class PtraceBackend: RunControl {
         if var p = t.pending, p.forceErrno == nil {
             // Killed mid-syscall: no exit stop. The outcome is unknown; say so.
             p.facts.outcomeKnown = false
+            refreshIdentity(t)
             interpreter.interpret(p.facts, process: t.process)
         }
         if tid == t.process.pid { t.process.exit = exit }
