@@ -105,7 +105,12 @@ public enum Backend {
                 if choice == .auto && watch == nil && !options.explainBackend { note("recorded with the eBPF backend (nothing was stopped)") }
                 if var c = costs {
                     c.noteEBPF(ms: loaded, loaded: session.probe.loadedNow)
-                    c.noteCommand(key, stops: session.ptraceStopsEstimate)
+                    // What ptrace would stop on: the file events, and two stops per process or thread
+                    // created, one per exec and per exit (from the call counts the probe kept).
+                    let calls = result.recording.syscalls.values.reduce(into: [String: Int]()) { acc, m in for (k, v) in m { acc[k, default: 0] += v } }
+                    let spawned = ["clone", "clone3", "fork", "vfork"].reduce(0) { $0 + (calls[$1] ?? 0) }
+                    let lifecycle = ["execve", "execveat", "exit", "exit_group"].reduce(0) { $0 + (calls[$1] ?? 0) }
+                    c.noteCommand(key, stops: session.ptraceStopsEstimate + 2 * spawned + lifecycle)
                     c.save()
                 }
                 return result

@@ -44,7 +44,7 @@ public final class PtraceBackend: RunControl {
     var spinBudgetNs: UInt64 = (sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 && ProcessInfo.processInfo.environment["ROPROF_NO_SPIN"] == nil) ? 50_000 : 0
     let nativeArch = SeccompArch.native
     var denyStorm: DeniedSyscall?
-    /// Stops taken (seccomp and syscall-exit): what the run cost under ptrace (see BackendCosts).
+    /// Stops taken (seccomp, syscall-exit, fork/clone/exec/exit events): what the run cost under ptrace (see BackendCosts).
     public internal(set) var stops = 0
     /// Attach mode: every syscall is stepped with PTRACE_SYSCALL (no filter in a running process).
     let attachMode: Bool
@@ -218,14 +218,17 @@ public final class PtraceBackend: RunControl {
         case .syscallStop:
             if attachMode { onSteppedSyscall(t) } else { onSyscallExit(t) }
         case .event(.fork), .event(.vfork), .event(.clone):
+            stops += 2  // the parent's event stop and the new child's first stop: what `auto` weighs for thread-heavy apps
             if let msg = Ptrace.eventMessage(tid) {
                 let child = tracee(for: pid_t(truncatingIfNeeded: msg))
                 if child.process.pid == child.tid && child.process.ppid == nil { child.process.ppid = t.process.pid }
             }
             resume(t)
         case .event(.exec):
+            stops += 1
             onExec(t)
         case .event(.exit), .event(.vforkDone), .event(.seccomp), .event(.stop):
+            stops += 1
             resume(t)
         case .groupStop:
             if detaching { resume(t); return }
