@@ -1,6 +1,6 @@
 """Runs every workload under every tool, alternating tools within each round, and reports medians.
 Invoked by bench/run (which builds roprof in release mode and the C helpers first)."""
-import json, os, platform, resource, shutil, statistics, subprocess, sys, tempfile, time
+import json, os, platform, resource, shutil, socket, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROPROF = os.environ.get("ROPROF_BIN") or os.path.join(ROOT, ".build/release/roprof")
@@ -41,6 +41,11 @@ def w_open(kind):
     return (lambda: None), [os.path.join(BIN, "openbench"), kind, "100000", f]
 
 def w_server():
+    # One port and one directory for the whole bench: the server's command line is the same every run.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    os.environ["ROPROF_BENCH_PORT"] = str(port)
+    os.environ["ROPROF_BENCH_WWW"] = os.path.join(work, "www")
     return (lambda: None), [PY, os.path.join(ROOT, "bench/server_workload.py"), "2000"]
 
 ONLY = os.environ.get("ROPROF_BENCH_ONLY")  # a comma-separated subset of workloads, for a quick look
