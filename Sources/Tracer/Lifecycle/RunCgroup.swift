@@ -76,14 +76,23 @@ final class RunCgroup {
         return text.withCString { write(fd, $0, strlen($0)) } > 0
     }
 
-    /// The run is over: the watchdog kills whatever is left and removes the cgroup.
+    /// The run is over: the watchdog kills whatever is left and removes the cgroup. When nothing is
+    /// left, roprof does not wait for that (a millisecond or two of every run): the watchdog removes
+    /// the empty cgroup on its own and is reaped later.
     func finish() {
         guard writeEnd >= 0 else { return }
+        let empty = ((try? String(contentsOfFile: path + "/cgroup.procs", encoding: .utf8)) ?? "x").trimmed().isEmpty
         close(writeEnd)
         writeEnd = -1
         var st: Int32 = 0
+        if empty { reapLater = true; return }
         while waitpid(watchdog, &st, 0) < 0 && errno == EINTR {}
     }
+    private var reapLater = false
 
-    deinit { finish() }
+    deinit {
+        finish()
+        var st: Int32 = 0
+        if reapLater { _ = waitpid(watchdog, &st, WNOHANG) }
+    }
 }
