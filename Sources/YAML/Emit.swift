@@ -67,6 +67,12 @@ private struct Events {
         var custom = false
         if case .other(let s) = n.tag.name, !s.hasPrefix("tag:yaml.org,2002:") { custom = true }
         var tag = Array(Self.tagText(n.resolvedTag).utf8CString)
+        /// The tag as libyaml takes it (a NUL-terminated byte string), for the event being made.
+        func withTag(_ body: (UnsafeMutablePointer<yaml_char_t>) -> Void) {
+            tag.withUnsafeMutableBufferPointer { t in
+                t.baseAddress!.withMemoryRebound(to: yaml_char_t.self, capacity: t.count) { body($0) }
+            }
+        }
         switch n.value {
         case .scalar(let s):
             var style = n.style
@@ -83,30 +89,20 @@ private struct Events {
             var value = Array(s.utf8)
             let implicit: Int32 = custom ? 0 : 1
             value.withUnsafeMutableBufferPointer { v in
-                tag.withUnsafeMutableBufferPointer { t in
-                    t.baseAddress!.withMemoryRebound(to: yaml_char_t.self, capacity: t.count) { tp in
-                        _ = yaml_scalar_event_initialize(&event, nil, tp, v.baseAddress ?? UnsafeMutablePointer(mutating: emptyByte), Int32(v.count),
-                                                         implicit, implicit, ystyle)
-                    }
+                withTag { tp in
+                    _ = yaml_scalar_event_initialize(&event, nil, tp, v.baseAddress ?? UnsafeMutablePointer(mutating: emptyByte), Int32(v.count),
+                                                     implicit, implicit, ystyle)
                 }
             }
             try emit(&event)
         case .sequence(let items):
-            tag.withUnsafeMutableBufferPointer { t in
-                t.baseAddress!.withMemoryRebound(to: yaml_char_t.self, capacity: t.count) { tp in
-                    _ = yaml_sequence_start_event_initialize(&event, nil, tp, custom ? 0 : 1, n.flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_ANY_SEQUENCE_STYLE)
-                }
-            }
+            withTag { _ = yaml_sequence_start_event_initialize(&event, nil, $0, custom ? 0 : 1, n.flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_ANY_SEQUENCE_STYLE) }
             try emit(&event)
             for i in items { try node(i) }
             yaml_sequence_end_event_initialize(&event)
             try emit(&event)
         case .mapping(let pairs):
-            tag.withUnsafeMutableBufferPointer { t in
-                t.baseAddress!.withMemoryRebound(to: yaml_char_t.self, capacity: t.count) { tp in
-                    _ = yaml_mapping_start_event_initialize(&event, nil, tp, custom ? 0 : 1, n.flow ? YAML_FLOW_MAPPING_STYLE : YAML_ANY_MAPPING_STYLE)
-                }
-            }
+            withTag { _ = yaml_mapping_start_event_initialize(&event, nil, $0, custom ? 0 : 1, n.flow ? YAML_FLOW_MAPPING_STYLE : YAML_ANY_MAPPING_STYLE) }
             try emit(&event)
             for p in pairs { try node(p.key); try node(p.value) }
             yaml_mapping_end_event_initialize(&event)
