@@ -853,6 +853,9 @@ families:
   - name: signals
     why: signal handling and waiting for a signal
     calls: [rt_sigaction, rt_sigprocmask, rt_sigreturn, rt_sigtimedwait, rt_sigsuspend, sigaltstack]
+  - name: send-signal
+    why: kill, tkill and tgkill send a signal (tgkill is in every profile, the runtime uses it; kill is no more than that inside the container's PID namespace); MariaDB calls kill on a later start that its first one did not show
+    calls: [kill, tkill, tgkill]
   - name: fork
     why: fork and vfork start a process (libc uses clone for both on newer architectures)
     calls: [fork, vfork]
