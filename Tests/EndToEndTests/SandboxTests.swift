@@ -208,14 +208,14 @@ struct ImplicitCapabilityTests {
 
     /// A daemon started as root that drops to its user by itself (setuid, no exec) and then writes in
     /// that user's directory needs no DAC_OVERRIDE; root writing there itself does.
-    @Test func writesAfterDroppingRootNeedNoOverride() throws {
-        let dir = Support.scratch("dropped-root"), home = "/srv/roprof-dropped-\(getpid())"
+    @Test(arguments: ["ptrace", "ebpf"]) func writesAfterDroppingRootNeedNoOverride(backend: String) throws {
+        let dir = Support.scratch("dropped-root-\(backend)"), home = "/srv/roprof-dropped-\(backend)-\(getpid())"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: home) }
         chown(home, 65534, 65534)
         chmod(home, 0o755)
         func caps(_ script: String, _ name: String) throws -> String {
-            let r = try Support.run([roprof, "record", "--quiet", "--no-restart", "--backend", "ptrace", "-o", dir + "/\(name).json", "--", "/usr/bin/python3", "-c", script])
+            let r = try Support.run([roprof, "record", "--quiet", "--no-restart", "--backend", backend, "-o", dir + "/\(name).json", "--", "/usr/bin/python3", "-c", script])
             #expect(r.status == 0, "\(r.stderr)")
             return try Support.run([roprof, "suggest", "--format", "docker", dir + "/\(name).json"]).stdout
         }

@@ -50,6 +50,8 @@ struct roprof_ev_call {
     __u32 fd_mode;   /* fd operations: the inode mode of slot 2's file; a successful open: the file's f_mode */
     __u16 len[4];
     __u16 walk[4];
+    __u32 fsuid;     /* the caller's filesystem uid at the call (a daemon that dropped root by itself) */
+    __u32 reserved;
 };
 
 struct roprof_ev_fork {

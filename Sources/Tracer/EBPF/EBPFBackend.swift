@@ -527,6 +527,8 @@ public final class EBPFBackend: RunControl {
         fileEvents += 1
         if e.ret <= -512 && e.ret >= -516 { return }  // ERESTART*: the call runs again
         guard let facts = fetch(e, data, call: call, name: name, root: proc.root) else { return }
+        // A process recorded as root that acts as another user now (it dropped root by itself).
+        proc.droppedRoot = proc.uid == 0 && e.fsuid != 0
         interpreter.interpret(facts, process: proc)
     }
 

@@ -70,7 +70,7 @@ struct mm_struct { unsigned long arg_start; unsigned long arg_end; } __pra;
 struct kuid_t_ { u32 val; };
 typedef struct { u32 val; } kuid_t;
 typedef struct { u32 val; } kgid_t;
-struct cred { kuid_t euid; kgid_t egid; } __pra;
+struct cred { kuid_t euid; kgid_t egid; kuid_t fsuid; } __pra;
 struct ns_common { unsigned int inum; } __pra;
 struct mnt_namespace { struct ns_common ns; } __pra;
 struct nsproxy { struct mnt_namespace *mnt_ns; } __pra;

@@ -315,6 +315,7 @@ int on_sys_exit(u64 *ctx) {
     s->hdr.nr = f->slot % ROPROF_NCALLS;
     s->hdr.arch = f->slot / ROPROF_NCALLS;
     s->hdr.aux = f->aux;
+    s->hdr.fsuid = BPF_CORE_READ(task, cred, fsuid.val);
     for (int i = 0; i < 6; i++) s->hdr.args[i] = f->args[i];
     u32 cur = 0;
     long first[2] = {0, 0};
