@@ -111,18 +111,11 @@ struct BackendCosts: Codable {
         let ebpfMs = probePinned ? warmMs : loadMs
         let ebpfWhat = probePinned ? "the probe is loaded: attach, drain" : "the probe is not loaded yet: load, attach, drain"
         guard let stops = commands[key] else {
-            return (false, "ptrace: this command has not been measured here yet (eBPF adds ~\(Self.ms(ebpfMs)) ms a run, \(ebpfWhat); ptrace ~\(Self.ms(ptraceFixed)) ms and ~\(Self.ms(stopUs)) µs a stop)")
+            return (false, "ptrace: this command has not been measured here yet (eBPF adds ~\(Format.fixed(ebpfMs, 0)) ms a run, \(ebpfWhat); ptrace ~\(Format.fixed(ptraceFixed, 0)) ms and ~\(Format.fixed(stopUs, 0)) µs a stop)")
         }
         let ptraceMs = ptraceFixed + Double(stops) * stopUs / 1000
-        let why = "\(stops) stops last time × \(Self.ms(stopUs)) µs + ~\(Self.ms(ptraceFixed)) ms ≈ \(Self.ms(ptraceMs, digits: 1)) ms under ptrace, against eBPF's ~\(Self.ms(ebpfMs)) ms (\(ebpfWhat))"
+        let why = "\(stops) stops last time × \(Format.fixed(stopUs, 0)) µs + ~\(Format.fixed(ptraceFixed, 0)) ms ≈ \(Format.fixed(ptraceMs, 1)) ms under ptrace, against eBPF's ~\(Format.fixed(ebpfMs, 0)) ms (\(ebpfWhat))"
         return ptraceMs <= ebpfMs * Self.ptraceBias ? (false, "ptrace: " + why) : (true, "eBPF: " + why)
-    }
-
-    /// A duration for the reason line: whole units, or tenths.
-    static func ms(_ x: Double, digits: Int = 0) -> String {
-        if digits == 0 { return String(Int(x.rounded())) }
-        let t = Int((x * 10).rounded())
-        return "\(t / 10).\(t % 10)"
     }
 }
 
