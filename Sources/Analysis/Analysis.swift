@@ -37,6 +37,14 @@ public struct Analysis: Codable, Equatable, Sendable {
     public var image: String? = nil
     /// The status the app exited with by itself when it failed (nil: it succeeded, or roprof stopped it).
     public var appFailedStatus: Int? = nil
+    /// The pids of the recorded processes, as text: a name carrying one (redis's temp-42.rdb) is per
+    /// run even when the number is short, as pids are in a container. Not part of the JSON.
+    public var runPids: Set<String> = []
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, runtime, runtimeTitle, breaking, harmless, unknown, mounts, remedies, env, unfixable, blindSpots,
+             uids, commands, phases, driveArguments, warnings, services, relocations, image, appFailedStatus
+    }
 
     public var verdict: String {
         // Writes that failed on every attempt where the app was recorded (EACCES: a non-root app's

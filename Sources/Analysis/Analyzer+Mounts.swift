@@ -2,6 +2,8 @@ import TraceModel
 
 /// What the recording says about each written path beyond "it was written": durability and lifetime.
 struct MountEvidence {
+    /// The recorded processes' pids as text (for NameShape).
+    var pids: Set<String> = []
     /// Path → why the app wanted it on disk (fsync, O_SYNC, a rename into place that was kept).
     var durable: [String: [String]] = [:]
     /// Paths that no longer existed when the run ended.
@@ -23,7 +25,7 @@ struct MountEvidence {
         guard f.isDurable || f.operation == .renameTo else { return }
         let who = f.processes.first.map { " (" + PathGlob.name($0) + ")" } ?? ""
         // Per-run names (Maildir's, mkstemp's) shaped, so the same run words its reasons the same way.
-        let name = NameShape.shape(PathGlob.name(path))
+        let name = NameShape.shape(PathGlob.name(path), pids: pids)
         if f.isDurable {
             durable[path, default: []].append(f.operation == .sync ? "\(f.syscalls.first ?? "fsync") on \(name)\(who)"
                                                                       : "\(f.flags.contains("O_SYNC") ? "O_SYNC" : "O_DSYNC") writes to \(name)\(who)")
@@ -152,7 +154,7 @@ extension Analyzer {
         if c != path || isDirectory {
             // A directory the app created (or, for O_TMPFILE, the directory itself).
             if Self.systemDirs.contains(d) || (firstCreated == nil && isDirectory) { return (c, false) }
-            if NameShape.shape(PathGlob.name(c)) != PathGlob.name(c) { return (d, false) }  // a per-run name
+            if NameShape.shape(PathGlob.name(c), pids: pids) != PathGlob.name(c) { return (d, false) }  // a per-run name
             // Mount the scratch-like parent only when it is known to hold nothing else (or, in a
             // recording without filesystem facts, by convention).
             if isScratch(d), view.facts == nil || view.foreign(d)?.isEmpty == true { return (d, false) }
@@ -235,7 +237,7 @@ extension Analyzer {
         let name = PathGlob.name(point).lowercased()
         if name.contains("cache") { return (.cache, ["a cache directory by its name (\(PathGlob.name(point)))"]) }
         if name == "log" || name == "logs" || items.allSatisfy({ $0.path.hasSuffix(".log") }) { return (.logs, ["log files"]) }
-        if items.contains(where: { NameShape.shapePath($0.path) != $0.path }) {
+        if items.contains(where: { NameShape.shapePath($0.path, pids: pids) != $0.path }) {
             return (.scratch, ["temporary names (they differ on every run)"])
         }
         return (.runtime, ["no evidence of durability (no fsync, no rename into place, not under /var/lib, not a database): run-time files the app recreates on start"])
@@ -244,7 +246,7 @@ extension Analyzer {
     func suggestion(_ point: String, _ items: Picked, isFile: Bool, view: FilesystemView,
                     persistent: Set<String>, advice: [String: [String]], evidence: MountEvidence) -> MountSuggestion {
         let observed = items.reduce(0) { $0 + ($1.bytes ?? 0) }
-        let covers = Array(Set(items.map { isFile ? PathGlob.name($0.path) : NameShape.shapePath(PathGlob.relative($0.path, to: point)) })).sorted()
+        let covers = Array(Set(items.map { isFile ? PathGlob.name($0.path) : NameShape.shapePath(PathGlob.relative($0.path, to: point), pids: pids) })).sorted()
         var (purpose, why) = purpose(point, items, persistent: persistent, evidence: evidence)
         if isFile && purpose != .state { why = ["a single file in \(PathGlob.parent(point)), which cannot be mounted over as a whole"] + why }
         let kind: MountSuggestion.Kind = isFile ? .file : (purpose == .state ? .persistent : .tmpfs)

@@ -7,6 +7,8 @@ import TraceModel
 public struct Analyzer {
     public var runtime: RuntimeProfile
     public var catalog: ProfileCatalog
+    /// The recorded processes' pids as text (NameShape: a name carrying one is per run).
+    var pids: Set<String> = []
 
     public init(runtime: RuntimeProfile, catalog: ProfileCatalog) {
         self.runtime = runtime; self.catalog = catalog
@@ -21,6 +23,11 @@ public struct Analyzer {
 
     /// The values given to options (`--tenant acme`, `--user=alice`, `-u bob`): names, not paths,
     /// numbers or flags, of at least three characters.
+    /// The pids of every recorded process, as text.
+    static func pidNames(_ rec: Recording) -> Set<String> {
+        Set(rec.runs.flatMap { $0.processes.map { String($0.pid) } })
+    }
+
     static func optionValues(_ argv: [String]) -> [(String, String)] {
         var out: [(String, String)] = []
         func isName(_ v: String) -> Bool {
@@ -40,12 +47,15 @@ public struct Analyzer {
     }
 
     public func analyze(_ rec: Recording) -> Analysis {
+        let runPids = Self.pidNames(rec)
+        if pids != runPids { var me = self; me.pids = runPids; return me.analyze(rec) }
         // 1. One finding per path (all operations), in the container's view (chroot root + path).
         // The entries are grouped by path through a sorted index, not a dictionary of findings: a
         // recording of 300,000 paths keeps one finding per path, in the list it ends up in.
         var created = Set<String>()   // paths the run itself created (so not image content)
         let facts = rec.filesystem
         var evidence = MountEvidence()
+        evidence.pids = pids
         var index: [(path: String, entry: Int)] = []
         index.reserveCapacity(rec.files.count)
         for (i, f) in rec.files.enumerated() where f.operation != .mount && f.operation != .chroot {
@@ -211,6 +221,7 @@ public struct Analyzer {
                             var a = $0; a.paths = Array(Set(a.paths)).sorted(); return a },
                         env: env, unfixable: unfixable, blindSpots: rec.blindSpots, uids: uids.sorted(),
                         commands: rec.runs.map(\.command), warnings: warnings)
+        result.runPids = pids
         if let run = rec.runs.first(where: { $0.readyURL != nil || $0.exercise != nil }) {
             result.driveArguments = (run.readyURL.map { ["--ready-url", $0] } ?? []) + (run.exercise.map { ["--while", $0] } ?? [])
         }

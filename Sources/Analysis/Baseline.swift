@@ -60,23 +60,23 @@ public struct Baseline: Codable, Equatable, Sendable {
             if m.kind != .file { writes.append(Write(path: m.path, mount: m.kind.rawValue, reason: nil)) }
         }
         for p in a.breaking where p.fixedBy?.hasPrefix("remedy:") == true {
-            let glob = globFor(p.path)
+            let glob = globFor(p.path, pids: a.runPids)
             if !writes.contains(where: { PathGlob.matches($0.path, p.path) }) {
                 writes.append(Write(path: glob, mount: p.fixedBy!, reason: a.remedies.first { "remedy:" + $0.id == p.fixedBy }?.title))
             }
         }
         for p in a.breaking where p.fixedBy?.hasPrefix("relocate:") == true && !writes.contains(where: { PathGlob.matches($0.path, p.path) }) {
-            writes.append(Write(path: globFor(p.path), mount: "relocate", reason: "written next to the app's code: move it to a data directory"))
+            writes.append(Write(path: globFor(p.path, pids: a.runPids), mount: "relocate", reason: "written next to the app's code: move it to a data directory"))
         }
-        for p in a.unfixable { writes.append(Write(path: globFor(p.path), mount: "unfixable", reason: p.note)) }
+        for p in a.unfixable { writes.append(Write(path: globFor(p.path, pids: a.runPids), mount: "unfixable", reason: p.note)) }
         let sys = r.syscalls.mapValues { Array($0.keys) }
         return Baseline(runtime: a.runtime, writes: writes, syscalls: sys).normalized()
     }
 
     /// Random parts of a name become `*` (NameShape); a literal `*`, `?` or `[` in a real name is
     /// matched by `?` so the glob never means more than intended.
-    static func globFor(_ path: String) -> String {
-        let shaped = NameShape.shapePath(path)
+    static func globFor(_ path: String, pids: Set<String> = []) -> String {
+        let shaped = NameShape.shapePath(path, pids: pids)
         if shaped != path { return shaped }
         return String(path.map { "*?[".contains($0) ? "?" : $0 })
     }

@@ -68,7 +68,9 @@ public enum PathGlob {
 /// Generalizes names that differ on every run (mkstemp suffixes, pids, object ids) into globs,
 /// so that reports group them and baselines stay stable.
 public enum NameShape {
-    public static func shape(_ component: String, inTempDir: Bool = false) -> String {
+    /// `pids`: the recorded processes' pids as text; a token equal to one after a word and `-` or `_`
+    /// (temp-42.rdb, worker_7.sock) is per-run whatever its length (a version such as python3.11 is not).
+    public static func shape(_ component: String, inTempDir: Bool = false, pids: Set<String> = []) -> String {
         // Maildir's unique names (TIME.UNIQUE.HOST[,S=…][:2,FLAGS]): one per message.
         let parts = component.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
         if parts.count == 3, parts[0].count >= 9, parts[0].allSatisfy(\.isNumber), !parts[1].isEmpty,
@@ -82,7 +84,7 @@ public enum NameShape {
             let pythonTemp = inTempDir && token.count == 8 && token.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") })
             if let w = numberedWord(token) {
                 if !out.hasSuffix("*") { out += w }
-            } else if isRandom(token) || (pythonTemp && !out.isEmpty) {
+            } else if isRandom(token) || (pythonTemp && !out.isEmpty) || ((out.hasSuffix("-") || out.hasSuffix("_")) && pids.contains(token)) {
                 // tmpXXXXXX, ccXXXXXX: keep a known prefix glued to the random characters.
                 let keep = ["tmp", "cc"].first { token.hasPrefix($0) && isRandom(String(token.dropFirst($0.count)), loose: true) } ?? ""
                 if !out.hasSuffix("*") { out += keep + "*" }
@@ -111,7 +113,7 @@ public enum NameShape {
     }
 
     /// Shapes every component of a path.
-    public static func shapePath(_ path: String) -> String {
+    public static func shapePath(_ path: String, pids: Set<String> = []) -> String {
         var prev = ""
         return path.split(separator: "/", omittingEmptySubsequences: false).map { c -> String in
             defer { prev = String(c) }
@@ -120,7 +122,7 @@ public enum NameShape {
             if (prev == "tmp" || prev == "temp") && c.count == 8 && c.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) {
                 return "*"
             }
-            return shape(String(c), inTempDir: prev == "tmp" || prev == "temp")
+            return shape(String(c), inTempDir: prev == "tmp" || prev == "temp", pids: pids)
         }.joined(separator: "/")
     }
 

@@ -97,7 +97,7 @@ public struct ProfileDiff: Codable, Equatable, Sendable {
             var w: [String: (mount: String, ops: Set<String>)] = [:]
             var examples: [String: [String]] = [:]
             for p in a.breaking + a.unfixable {
-                let key = NameShape.shapePath(p.path)
+                let key = NameShape.shapePath(p.path, pids: a.runPids)
                 examples[key, default: []].append(p.path)
                 let mount = a.mounts.first { PathGlob.isUnder(p.path, $0.path) }?.kind.rawValue ?? p.fixedBy ?? "unfixable"
                 var e = w[key] ?? (mount: mount, ops: [])

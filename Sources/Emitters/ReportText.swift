@@ -21,7 +21,7 @@ public enum ReportText {
                 out.append("  " + style.green(Human.printable(m.path)) + "  " + label + (m.kind == .file ? "" : "  size \(m.sizeLimit)")
                            + style.dim("  (\(Human.bytes(m.observedBytes)) seen)"))
                 out.append("  " + style.dim(m.reason))
-                let rows = treeRows(a.breaking.filter { $0.fixedBy == m.path }, under: m)
+                let rows = treeRows(a.breaking.filter { $0.fixedBy == m.path }, under: m, pids: a.runPids)
                 for (i, r) in rows.enumerated() {
                     let branch = i == rows.count - 1 ? "└─ " : "├─ "
                     out.append("  " + branch + r)
@@ -62,7 +62,7 @@ public enum ReportText {
         if !a.harmless.isEmpty {
             out.append("")
             out.append(style.bold("Harmless") + style.dim(" (writable in \(a.runtime) already)"))
-            let shown = Array(Set(a.harmless.map { NameShape.shapePath($0.path) })).sorted()
+            let shown = Array(Set(a.harmless.map { NameShape.shapePath($0.path, pids: a.runPids) })).sorted()
             out.append("  " + shown.prefix(12).map(Human.printable).joined(separator: "  ") + (shown.count > 12 ? "  …" : ""))
         }
         if !a.unknown.isEmpty {
@@ -146,15 +146,15 @@ public enum ReportText {
     }
 
     /// One row per shaped path: name, operations, count, size, processes.
-    static func treeRows(_ items: [PathFinding], under m: MountSuggestion) -> [String] {
+    static func treeRows(_ items: [PathFinding], under m: MountSuggestion, pids: Set<String> = []) -> [String] {
         struct Row { var name: String; var ops: Set<String>; var count: Int; var bytes: Int?; var procs: Set<String> }
         var rows: [String: Row] = [:]
         for p in items {
             // Shaped whole, then made relative: a name's shape can depend on the directory above it
             // (Python's all-letter temporary names directly in /tmp).
-            let shaped = NameShape.shapePath(p.path)
+            let shaped = NameShape.shapePath(p.path, pids: pids)
             var rel = m.kind == .file ? PathGlob.name(p.path)
-                : PathGlob.isUnder(shaped, m.path) ? PathGlob.relative(shaped, to: m.path) : NameShape.shapePath(PathGlob.relative(p.path, to: m.path))
+                : PathGlob.isUnder(shaped, m.path) ? PathGlob.relative(shaped, to: m.path) : NameShape.shapePath(PathGlob.relative(p.path, to: m.path), pids: pids)
             if rel == "." { rel = "(the directory itself)" }
             var r = rows[rel] ?? Row(name: rel, ops: [], count: 0, bytes: nil, procs: [])
             r.ops.formUnion(p.operations); r.count += p.count

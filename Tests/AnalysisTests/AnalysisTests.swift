@@ -357,6 +357,18 @@ import TestSupport
     func perRunNamesAreShaped(_ name: String, _ shaped: String) {
         #expect(NameShape.shape(name) == shaped)
     }
+
+    /// In a container pids are short: a name carrying a pid of the run is per run at any length,
+    /// and only after a word and `-`/`_` (a version such as python3.11 stays).
+    @Test func shortPidsOfTheRunAreShaped() {
+        let pids: Set<String> = ["7", "11", "437"]
+        #expect(NameShape.shape("temp-437.rdb", pids: pids) == "temp-*.rdb")
+        #expect(NameShape.shape("temp-437.rdb") == "temp-437.rdb", "without the run's pids, a short number is kept")
+        #expect(NameShape.shape("worker-7.sock", pids: pids) == "worker-*.sock")
+        #expect(NameShape.shape("binlog-8", pids: pids) == "binlog-8", "not a pid of the run")
+        #expect(NameShape.shapePath("/usr/local/lib/python3.11/__pycache__/x.pyc", pids: pids) == "/usr/local/lib/python3.11/__pycache__/x.pyc")
+        #expect(NameShape.shapePath("/srv/7/data", pids: pids) == "/srv/7/data", "a bare number is a name")
+    }
 }
 
 
