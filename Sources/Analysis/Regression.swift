@@ -12,10 +12,15 @@ public struct Regression: Codable, Equatable, Sendable {
     public var suggestion: String?
     /// The line of the baseline it relates to (where the entry would go).
     public var baselineLine: Int? = nil
+    /// The subject with per-run names shaped by the run's own pids (a path); nil: shaped without them.
+    var shapedSubject: String? = nil
+
+    enum CodingKeys: String, CodingKey { case kind, subject, detail, processes, suggestion, baselineLine }
+
     /// Stable across runs (names shaped), so code scanning tracks one finding over time.
     public var fingerprint: String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in "\(kind.rawValue)|\(NameShape.shapePath(subject))".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in "\(kind.rawValue)|\(shapedSubject ?? NameShape.shapePath(subject))".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return String(h, radix: 16)
     }
 }
@@ -38,11 +43,12 @@ public enum RegressionCheck {
         var out: [Regression] = []
         for p in a.breaking + a.unfixable where b.allows(path: p.path) == nil {
             let mount = a.mounts.first { PathGlob.isUnder(p.path, $0.path) }
-            let glob = mount.map { $0.kind == .file ? $0.path : $0.path + "/**" } ?? Baseline.globFor(p.path)
+            let glob = mount.map { $0.kind == .file ? $0.path : $0.path + "/**" } ?? Baseline.globFor(p.path, pids: a.runPids)
             let kind = mount?.kind.rawValue ?? (p.fixedBy?.hasPrefix("relocate:") == true ? "relocate" : p.fixedBy ?? "tmpfs")
             out.append(Regression(kind: .newWrite, subject: p.path,
                                   detail: "\(p.operations.joined(separator: ",")) outside the baseline; it breaks under a read-only root in \(a.runtime)",
-                                  processes: p.processes, suggestion: "- path: \(yamlScalar(glob))\n  mount: \(kind)"))
+                                  processes: p.processes, suggestion: "- path: \(yamlScalar(glob))\n  mount: \(kind)",
+                                  shapedSubject: NameShape.shapePath(p.path, pids: a.runPids)))
         }
         for (arch, names) in r.syscalls.sorted(by: { $0.key < $1.key }) {
             let allowed = Set(b.syscalls[arch] ?? [])

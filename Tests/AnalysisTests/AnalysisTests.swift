@@ -358,6 +358,23 @@ import TestSupport
         #expect(NameShape.shape(name) == shaped)
     }
 
+    /// A new write named by a short pid gets the same fingerprint in the next run (code scanning
+    /// tracks one finding) and a glob in the baseline entry it suggests.
+    @Test func aCheckFindingNamedByAPidIsStableAcrossRuns() throws {
+        let catalog = try ProfileCatalog.load()
+        func findings(_ pid: Int) throws -> [Regression] {
+            var r = RecordingFixture.recording([RecordingFixture.m("/srv/cache/temp-\(pid).rdb", .create, exe: "/usr/bin/redis-server")])
+            r.runs[0].processes.append(ProcessRecord(pid: pid, ppid: 10, execs: [], uid: 1000, exit: ExitInfo(code: 0)))
+            let a = try Analyzer(runtime: catalog.runtime(named: "docker"), catalog: catalog).analyze(r)
+            return RegressionCheck.check(a, r, baseline: Baseline(runtime: "docker", writes: [], syscalls: [:]), allowAppFailure: false)
+                .filter { $0.kind == .newWrite }
+        }
+        let first = try findings(437), second = try findings(512)
+        #expect(first.count == 1 && second.count == 1)
+        #expect(first.first?.fingerprint == second.first?.fingerprint, "\(first) \(second)")
+        #expect(first.first?.subject == "/srv/cache/temp-437.rdb", "the subject is the real path")
+    }
+
     /// In a container pids are short: a name carrying a pid of the run is per run at any length,
     /// and only after a word and `-`/`_` (a version such as python3.11 stays).
     @Test func shortPidsOfTheRunAreShaped() {
