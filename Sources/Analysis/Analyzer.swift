@@ -47,8 +47,12 @@ public struct Analyzer {
     }
 
     public func analyze(_ rec: Recording) -> Analysis {
-        let runPids = Self.pidNames(rec)
-        if pids != runPids { var me = self; me.pids = runPids; return me.analyze(rec) }
+        var me = self
+        me.pids = Self.pidNames(rec)
+        return me.analyzeWithPids(rec)
+    }
+
+    private func analyzeWithPids(_ rec: Recording) -> Analysis {
         // 1. One finding per path (all operations), in the container's view (chroot root + path).
         // The entries are grouped by path through a sorted index, not a dictionary of findings: a
         // recording of 300,000 paths keeps one finding per path, in the list it ends up in.

@@ -274,7 +274,7 @@ public enum KubernetesEmitter {
             func note(_ s: String) { changes.append("\(who): \(s)") }
             var c = containers[idx]
             // securityContext, field by field.
-            var sc = c["securityContext"]?.mapping != nil ? c["securityContext"]! : Node([(Node, Node)]())
+            var sc = c["securityContext"]?.mapping != nil ? c["securityContext"]! : Node.emptyMapping
             let ours = securityContext(h, o)
             func setScalar(_ key: String, _ value: Node, keepExisting: Bool, why: String? = nil) {
                 let old = sc[key]
@@ -291,7 +291,7 @@ public enum KubernetesEmitter {
             if let u = ours.runAsUser {
                 setScalar("runAsUser", Node(String(u), Tag(.int)), keepExisting: true, why: "the recording ran as uid \(u); prove yours with `roprof verify`")
             }
-            var caps = sc["capabilities"]?.mapping != nil ? sc["capabilities"]! : Node([(Node, Node)]())
+            var caps = sc["capabilities"]?.mapping != nil ? sc["capabilities"]! : Node.emptyMapping
             let drop = Set((caps["drop"]?.sequence ?? []).compactMap(\.string)).union(["ALL"])
             let hadAdd = Set((caps["add"]?.sequence ?? []).compactMap(\.string))
             let add = hadAdd.union(ours.capabilities.add ?? [])
@@ -375,14 +375,14 @@ public enum KubernetesEmitter {
     static func set(_ n: Node, _ path: [String], _ value: Node) -> Node {
         guard let first = path.first else { return value }
         var copy = n
-        copy[first] = set(n[first] ?? Node([(Node, Node)]()), Array(path.dropFirst()), value)
+        copy[first] = set(n[first] ?? Node.emptyMapping, Array(path.dropFirst()), value)
         return copy
     }
 
     /// Sets every key of `with` inside mapping `key` of `n`, keeping the other keys.
     static func mergeMapping(_ n: Node, key: String, with: Node) throws -> Node {
-        var target = n[key] ?? Node([(Node, Node)]())
-        if target.mapping == nil { target = Node([(Node, Node)]()) }
+        var target = n[key] ?? Node.emptyMapping
+        if target.mapping == nil { target = Node.emptyMapping }
         for (k, v) in with.mapping ?? [:] { if let key = k.string { target[key] = v } }
         var copy = n
         copy[key] = target

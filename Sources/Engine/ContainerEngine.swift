@@ -75,12 +75,9 @@ public struct ContainerEngine: Sendable {
             enum CodingKeys: String, CodingKey { case User, WorkingDir, Image, Entrypoint, Cmd, Env }
             init(from d: Decoder) throws {
                 let c = try d.container(keyedBy: CodingKeys.self)
-                func strings(_ k: CodingKeys) -> [String] {
-                    (try? c.decodeIfPresent([String].self, forKey: k)).flatMap { $0 } ?? ((try? c.decodeIfPresent(String.self, forKey: k)).flatMap { $0 }.map { [$0] } ?? [])
-                }
-                user = try? c.decodeIfPresent(String.self, forKey: .User)
-                workingDir = try? c.decodeIfPresent(String.self, forKey: .WorkingDir)
-                image = try? c.decodeIfPresent(String.self, forKey: .Image)
+                // A list, or a single string read as a list of one.
+                func strings(_ k: CodingKeys) -> [String] { c.lenient(k) ?? (c.lenient(k) as String?).map { [$0] } ?? [] }
+                user = c.lenient(.User); workingDir = c.lenient(.WorkingDir); image = c.lenient(.Image)
                 entrypoint = strings(.Entrypoint); cmd = strings(.Cmd); env = strings(.Env)
             }
         }
@@ -89,8 +86,7 @@ public struct ContainerEngine: Sendable {
             enum CodingKeys: String, CodingKey { case Pid, Running }
             init(from d: Decoder) throws {
                 let c = try d.container(keyedBy: CodingKeys.self)
-                pid = try? c.decodeIfPresent(Int64.self, forKey: .Pid)
-                running = try? c.decodeIfPresent(Bool.self, forKey: .Running)
+                pid = c.lenient(.Pid); running = c.lenient(.Running)
             }
         }
         var id, digest, imageName, image: String?
@@ -100,13 +96,8 @@ public struct ContainerEngine: Sendable {
         enum CodingKeys: String, CodingKey { case Id, Digest, ImageName, Image, RepoDigests, Config, State }
         init(from d: Decoder) throws {
             let c = try d.container(keyedBy: CodingKeys.self)
-            id = try? c.decodeIfPresent(String.self, forKey: .Id)
-            digest = try? c.decodeIfPresent(String.self, forKey: .Digest)
-            imageName = try? c.decodeIfPresent(String.self, forKey: .ImageName)
-            image = try? c.decodeIfPresent(String.self, forKey: .Image)
-            repoDigests = try? c.decodeIfPresent([String].self, forKey: .RepoDigests)
-            config = try? c.decodeIfPresent(Config.self, forKey: .Config)
-            state = try? c.decodeIfPresent(State.self, forKey: .State)
+            id = c.lenient(.Id); digest = c.lenient(.Digest); imageName = c.lenient(.ImageName); image = c.lenient(.Image)
+            repoDigests = c.lenient(.RepoDigests); config = c.lenient(.Config); state = c.lenient(.State)
         }
     }
 
@@ -180,4 +171,9 @@ public struct ContainerEngine: Sendable {
 public struct EngineError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension KeyedDecodingContainer {
+    /// The value at `key`, or nil when it is absent, null, or of another type.
+    func lenient<T: Decodable>(_ key: Key) -> T? { (try? decodeIfPresent(T.self, forKey: key)) ?? nil }
 }

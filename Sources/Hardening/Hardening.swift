@@ -103,17 +103,21 @@ public struct Hardening {
         return relative || writesBelow ? cwd : nil
     }
 
+    /// The pids of the recorded processes that ran as root (their uid at start or exec).
+    static func rootPids(_ r: Recording) -> Set<Int> {
+        Set(r.runs.flatMap { $0.processes.filter { $0.uid == 0 }.map(\.pid) })
+    }
+
     /// A directory whose entries a root process created, renamed or removed although the directory
     /// belongs to another user and gives root's group and others no write: only CAP_DAC_OVERRIDE
     /// lets root do that (a container started with --cap-drop=ALL has none). Directories the run made
     /// itself are left out (made by root, handed over later). nil when there is none.
     static func dacOverrideEvidence(_ r: Recording) -> String? {
         guard let fs = r.filesystem else { return nil }
-        var uidOf: [Int: Int] = [:]
-        for run in r.runs { for p in run.processes { if let u = p.uid { uidOf[p.pid] = u } } }
+        let root = rootPids(r)
         let made = Set(r.files.filter { $0.operation == .mkdir && $0.succeeded > 0 }.map(\.path))
         let entryOps: Set<FileOperation> = [.create, .mkdir, .mknod, .renameFrom, .renameTo, .exchange, .link, .symlink, .unlink, .rmdir, .bind]
-        for f in r.files where f.succeeded > 0 && entryOps.contains(f.operation) && f.pids.contains(where: { uidOf[$0] == 0 }) && !f.flags.contains("dropped-root") {
+        for f in r.files where f.succeeded > 0 && entryOps.contains(f.operation) && f.pids.contains(where: root.contains) && !f.flags.contains("dropped-root") {
             let dir = PathGlob.parent(f.path)
             guard !made.contains(dir), let d = fs.directories[dir], d.uid != 0, d.mode & 0o002 == 0,
                   !(d.gid == 0 && d.mode & 0o020 != 0) else { continue }
@@ -128,10 +132,9 @@ public struct Hardening {
     /// belonged to another user at the run's end counts. An entrypoint's `chown app DIR; chmod 700 DIR`
     /// is the usual case. Returns the path, or nil.
     static func fownerEvidence(_ r: Recording) -> String? {
-        var uidOf: [Int: Int] = [:]
-        for run in r.runs { for p in run.processes { if let u = p.uid { uidOf[p.pid] = u } } }
+        let root = rootPids(r)
         let ebpf = r.runs.contains { $0.backend == "ebpf" }
-        for f in r.files where f.succeeded > 0 && (f.operation == .chmod || f.operation == .utimes) && f.pids.contains(where: { uidOf[$0] == 0 })
+        for f in r.files where f.succeeded > 0 && (f.operation == .chmod || f.operation == .utimes) && f.pids.contains(where: root.contains)
                 && !f.flags.contains("dropped-root") {
             if f.flags.contains("not-owner") { return f.path }
             if ebpf, f.operation == .chmod, let d = r.filesystem?.directories[f.path], d.uid != 0 { return f.path }

@@ -120,9 +120,8 @@ public struct SeccompPlan: Equatable {
     static func asyncDeniedWhileRecording(_ r: Recording) -> [String] {
         let setups: Set<String> = ["io_uring_setup", "io_setup"]
         return Set(r.blindSpots.compactMap { b -> String? in
-            guard b.kind == .ioUring || b.kind == .linuxAIO, b.detail.contains("denied with ENOSYS while recording"),
-                  let first = b.detail.split(separator: " ").first.map(String.init), setups.contains(first) else { return nil }
-            return first
+            guard b.kind == .ioUring || b.kind == .linuxAIO, let call = b.callDeniedWhileRecording, setups.contains(call) else { return nil }
+            return call
         }).sorted()
     }
 

@@ -98,3 +98,13 @@ public struct BlindSpot: Codable, Equatable, Sendable {
         self.kind = kind; self.detail = detail; self.processes = processes; self.count = count; self.runs = runs
     }
 }
+
+extension BlindSpot {
+    /// The detail of a call the tracer answered ENOSYS while recording (io_uring_setup, io_setup), and
+    /// the call named by such a detail: written by the interpreter, read by the seccomp plan.
+    static let deniedWhileRecording = " denied with ENOSYS while recording, so the app falls back to plain syscalls (which are recorded)"
+    public static func deniedWhileRecording(_ call: String) -> String { call + deniedWhileRecording }
+    public var callDeniedWhileRecording: String? {
+        detail.hasSuffix(Self.deniedWhileRecording) ? String(detail.dropLast(Self.deniedWhileRecording.count)) : nil
+    }
+}

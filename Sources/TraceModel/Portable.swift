@@ -79,7 +79,6 @@ public enum Paths {
 public enum StdIO {
     /// Writes all of `text` to standard error (retrying short writes and EINTR).
     public static func error(_ text: String) { write(2, Array(text.utf8)) }
-    public static func output(_ text: String) { write(1, Array(text.utf8)) }
 
     @discardableResult
     public static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
@@ -92,25 +91,29 @@ public enum StdIO {
         return true
     }
 
-    /// A whole file, read to its end (for /proc files, whose size reads as 0); nil when it cannot be opened.
-    public static func readFile(_ path: String) -> Data? {
+    /// A file read to its end or to `limit` bytes (for /proc files, whose size reads as 0); nil when it
+    /// cannot be opened.
+    public static func readFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        return readAll(fd)
+        return read(fd, limit: limit)
     }
 
     /// Everything left on a descriptor (standard input by default).
-    public static func readAll(_ fd: Int32 = 0) -> Data {
+    public static func readAll(_ fd: Int32 = 0) -> Data { Data(read(fd, limit: .max)) }
+
+    /// What a descriptor gives until its end or `limit` bytes (retrying EINTR).
+    static func read(_ fd: Int32, limit: Int) -> [UInt8] {
         var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        var buf = [UInt8](repeating: 0, count: Swift.min(limit, 65536))  // small for /proc files read at stops
+        while out.count < limit {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, min($0.count, limit - out.count)) }
             if n < 0 { if errno == EINTR { continue }; break }
             if n == 0 { break }
             out.append(contentsOf: buf[0..<n])
         }
-        return Data(out)
+        return out
     }
 }
 
@@ -149,10 +152,6 @@ public final class Lock: @unchecked Sendable {
     deinit { pthread_mutex_destroy(m); m.deallocate() }
     public func lock() { pthread_mutex_lock(m) }
     public func unlock() { pthread_mutex_unlock(m) }
-    public func withLock<R>(_ body: () throws -> R) rethrows -> R {
-        lock(); defer { unlock() }
-        return try body()
-    }
 }
 
 /// A thread of its own for `body` (what Foundation's Thread did here), detached.
@@ -189,8 +188,6 @@ public enum DebugTiming {
     public static func phase(_ name: String) {
         guard enabled else { return }
         if start == 0 { start = now() }
-        error("roprof-timing \(name) \(Format.fixed(now() - start, 2)) ms\n")
+        StdIO.error("roprof-timing \(name) \(Format.fixed(now() - start, 2)) ms\n")
     }
-
-    private static func error(_ s: String) { StdIO.error(s) }
 }

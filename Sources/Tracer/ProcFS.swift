@@ -15,22 +15,8 @@ enum ProcFS {
         return Array(buf[0..<n])
     }
 
-    static func readFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { return nil }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 8192)
-        while out.count < limit {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 8192) }
-            if n <= 0 { break }
-            out.append(contentsOf: buf[0..<n])
-        }
-        return out
-    }
-
     static func argv(pid: pid_t) -> [String] {
-        guard let raw = readFile("/proc/\(pid)/cmdline", limit: 256 * 1024) else { return [] }
+        guard let raw = StdIO.readFile("/proc/\(pid)/cmdline", limit: 256 * 1024) else { return [] }
         var parts = raw.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         if parts.last == "" { parts.removeLast() }
         return parts
@@ -38,7 +24,7 @@ enum ProcFS {
 
     /// A field of /proc/PID/status ("Tgid", "PPid", "Uid").
     static func statusField(pid: pid_t, _ name: String) -> String? {
-        guard let raw = readFile("/proc/\(pid)/status", limit: 16384) else { return nil }
+        guard let raw = StdIO.readFile("/proc/\(pid)/status", limit: 16384) else { return nil }
         let text = String(decoding: raw, as: UTF8.self)
         for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
             return line.dropFirst(name.count + 1).trimmingCharacters(in: " \t")
@@ -60,7 +46,7 @@ enum ProcFS {
             guard let fd = Int32(name) else { continue }
             guard let target = readlinkBytes("/proc/\(pid)/fd/\(fd)") else { continue }
             var writable = false, cloexec = false
-            if let info = readFile("/proc/\(pid)/fdinfo/\(fd)", limit: 4096) {
+            if let info = StdIO.readFile("/proc/\(pid)/fdinfo/\(fd)", limit: 4096) {
                 let text = String(decoding: info, as: UTF8.self)
                 for line in text.split(separator: "\n") where line.hasPrefix("flags:") {
                     let flags = Int(line.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) ?? 0
@@ -74,16 +60,20 @@ enum ProcFS {
     }
 }
 
-
 extension ProcFS {
-    /// The effective uid and gid of a process (the second field of /proc/PID/status's Uid/Gid lines).
-    /// The filesystem uid of a thread (the 4th Uid field: what the kernel compares a file's owner with).
-    static func fsuid(tid: pid_t) -> Int? {
-        statusField(pid: tid, "Uid")?.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst(3).first.flatMap { Int($0) }
+    /// A thread's uids from /proc/TID/status: real, effective, saved and filesystem (in that order).
+    static func uids(tid: pid_t) -> [Int]? {
+        guard let ids = statusField(pid: tid, "Uid")?.split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap({ Int($0) }),
+              ids.count == 4 else { return nil }
+        return ids
     }
 
+    /// The filesystem uid of a thread (what the kernel compares a file's owner with).
+    static func fsuid(tid: pid_t) -> Int? { uids(tid: tid)?[3] }
+
+    /// The effective uid and gid of a process (the second field of /proc/PID/status's Uid/Gid lines).
     static func effectiveIDs(pid: pid_t) -> (uid: Int?, gid: Int?) {
-        guard let raw = readFile("/proc/\(pid)/status", limit: 16384) else { return (nil, nil) }
+        guard let raw = StdIO.readFile("/proc/\(pid)/status", limit: 16384) else { return (nil, nil) }
         var uid: Int?, gid: Int?
         for line in String(decoding: raw, as: UTF8.self).split(separator: "\n") {
             if line.hasPrefix("Uid:") { uid = line.dropFirst(4).split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { Int($0) } }
@@ -96,7 +86,7 @@ extension ProcFS {
     static func tree(of root: pid_t) -> [pid_t] {
         var children: [pid_t: [pid_t]] = [:]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = pid_t(name), let stat = readFile("/proc/\(pid)/stat", limit: 4096) else { continue }
+            guard let pid = pid_t(name), let stat = StdIO.readFile("/proc/\(pid)/stat", limit: 4096) else { continue }
             let text = String(decoding: stat, as: UTF8.self)
             guard let close = text.lastIndex(of: ")") else { continue }
             let fields = text[text.index(after: close)...].split(separator: " ")

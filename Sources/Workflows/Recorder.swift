@@ -124,7 +124,7 @@ public enum Recorder {
             o.displayCommand = ProcFSArgv(pid)
             o.serviceName = req.service
             // The process's environment as it started (read while it runs).
-            let environ = StdIO.readFile("/proc/\(pid)/environ") ?? Data()
+            let environ = StdIO.readFile("/proc/\(pid)/environ") ?? []
             outcome = RecordOutcome(try Backend.trace(o, choice: s.backend, preferEBPF: true, note: notify))
             outcome.recording.notePathInputs(environment: environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
         case .cgroup(let path):

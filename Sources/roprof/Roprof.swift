@@ -51,7 +51,7 @@ struct Roprof: ParsableCommand {
             }
             CommandLineFront.explainUnknownOption(args)
             let sub = args.first.flatMap { a in configuration.subcommands.contains { $0.configuration.commandName == a } ? a : nil }
-            StdIO.error(("roprof: error: " + CommandLineFront.oneLine(fullMessage(for: error), command: sub) + "\n"))
+            StdIO.error("roprof: error: " + CommandLineFront.oneLine(fullMessage(for: error), command: sub) + "\n")
             CLI.terminate(2)
         }
         DebugTiming.phase("parsed")

@@ -59,8 +59,13 @@ final class EBPFProbe {
         return nil
     }
 
+    /// The embedded probe object, decoded once (auto's pin check and the run both need it).
+    private static let embedded = Data(base64Encoded: probeObjectBase64)
+    /// Its pin key on this kernel, computed once.
+    private static let embeddedPinKey = embedded.map(pinKey)
+
     static func probeObject() throws -> Data {
-        guard let data = Data(base64Encoded: probeObjectBase64) else { throw EBPFUnavailable(reason: "the embedded probe is damaged (rebuild roprof)") }
+        guard let data = embedded else { throw EBPFUnavailable(reason: "the embedded probe is damaged (rebuild roprof)") }
         return data
     }
 
@@ -106,7 +111,7 @@ final class EBPFProbe {
         libbpf_set_print(nil)  // errors are reported by roprof, in one line
         let data = try Self.probeObject()
         cpus = Int(libbpf_num_possible_cpus())
-        if let p = Self.claimPinned(data) {
+        if let p = Self.claimPinned() {
             pinned = true
             loadedNow = p.loadedNow
             slot = p.slot
@@ -224,13 +229,14 @@ final class EBPFProbe {
     /// checked without loading anything: what `auto` needs to know the cost of an eBPF run.
     static func pinnedAndReady() -> Bool {
         guard ProcessInfo.processInfo.environment["ROPROF_EBPF_PIN"] != "0", kernelHasRawTracepointCookies(),
-              precheck() == nil, let data = try? probeObject() else { return false }
-        return access(pinRoot + "/" + pinKey(data) + "/" + programNames[0], F_OK) == 0
+              precheck() == nil, let key = embeddedPinKey else { return false }
+        return access(pinRoot + "/" + key + "/" + programNames[0], F_OK) == 0
     }
 
-    /// The pinned probe, loaded and pinned first if it is not there, and a free slot: nil where
+    /// The embedded probe pinned (loaded and pinned first if it is not there), and a free slot: nil where
     /// pinning is not possible (the caller loads the probe for the run instead).
-    static func claimPinned(_ data: Data) -> (programs: [Int32], maps: [Int32], slot: UInt32, lock: Int32, ring: Int32, forkLink: Int32, loadedNow: Bool)? {
+    static func claimPinned() -> (programs: [Int32], maps: [Int32], slot: UInt32, lock: Int32, ring: Int32, forkLink: Int32, loadedNow: Bool)? {
+        guard let data = embedded, let key = embeddedPinKey else { return nil }
         if ProcessInfo.processInfo.environment["ROPROF_EBPF_PIN"] == "0" { return nil }
         guard kernelHasRawTracepointCookies(), ensureBPFFS() else { return nil }
         _ = mkdir(lockDir, 0o700)
@@ -239,7 +245,7 @@ final class EBPFProbe {
         defer { Glibc.close(setup) }
         guard flock(setup, LOCK_EX) == 0 else { return nil }
         _ = mkdir(pinRoot, 0o700)
-        let dir = pinRoot + "/" + pinKey(data)
+        let dir = pinRoot + "/" + key
         let names = programNames + mapNames
         func pinned() -> [Int32]? {
             var fds: [Int32] = []

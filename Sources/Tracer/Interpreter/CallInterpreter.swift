@@ -181,7 +181,7 @@ struct CallInterpreter {
             item(p, .mmapWrite, ["MAP_SHARED", "PROT_WRITE"])
         case .denyAsync(let kind):
             if f.deniedByTracer {
-                builder.blindSpot(kind, "\(name) denied with ENOSYS while recording, so the app falls back to plain syscalls (which are recorded)", process: proc.exe)
+                builder.blindSpot(kind, BlindSpot.deniedWhileRecording(name), process: proc.exe)
             } else if err == nil {
                 builder.blindSpot(kind, "\(name) used: the file I/O submitted through it is not seen (record a launched app with --backend ptrace, which makes it fall back to plain syscalls)",
                                   process: proc.exe)

@@ -273,7 +273,7 @@ final class ProgressLine {
         guard elapsed >= 1 else { return }
         let n = counts.processes
         let line = "roprof: " + Format.fixed(elapsed, 1) + "s" + " · \(n) process\(n == 1 ? "" : "es") · \(counts.syscalls) syscalls · \(counts.fileEvents) file events"
-        StdIO.error(("\r\u{1B}[K" + line))
+        StdIO.error("\r\u{1B}[K" + line)
         shown = true
     }
     func clear() {

@@ -94,9 +94,7 @@ extension PtraceBackend {
         guard target > 0 else { return }
         let pid = kind == 2 ? (ProcFS.tgid(of: target) ?? target) : target
         // The target's ids now (a worker may change user after an earlier signal).
-        guard pid != t.process.pid, processes.byPid[pid] != nil,
-              let ids = ProcFS.statusField(pid: pid, "Uid")?.split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap({ Int($0) }),
-              ids.count >= 3, ids[0] != 0, ids[2] != 0 else { return }
+        guard pid != t.process.pid, processes.byPid[pid] != nil, let ids = ProcFS.uids(tid: pid), ids[0] != 0, ids[2] != 0 else { return }
         signalledOtherUser.insert(t.process.exe)
         builder.capabilityHint("KILL", process: t.process.exe)
     }
